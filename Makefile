@@ -1,0 +1,35 @@
+# Every target sets up what it needs: a virtualenv in .venv with femsim installed,
+# and the Debian libraries off-screen VTK rendering needs (Mesa EGL).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+JOBS    ?= 2
+export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
+export MPLBACKEND ?= Agg
+
+.PHONY: demo test test-slow bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml .ci/setup-system
+	bash .ci/setup-system
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/femsim run cases/fig2_pseudogap_family.toml --overwrite
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

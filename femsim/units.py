@@ -1,0 +1,113 @@
+"""Units at the edge: parse quantity strings from case files into SI floats.
+
+Case files write physical quantities as strings ("30 um", "16 uW/K", "40 W/(cm^2 K)").
+`to_si` parses one with pint, checks its dimension and returns the SI magnitude. Nothing
+downstream of the case loader sees a unit. `label` builds the displayed names
+("T_mean [K]") used for CSV headers and axis labels.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import pint
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+# Physicists write "Ohm"; pint knows "ohm".
+ureg.define("Ohm = ohm")
+
+#: dimension name -> (pint unit of the SI base, displayed SI symbol, example for errors)
+UNITS = {
+    "length": ("m", "m", "30 um"),
+    "area": ("m**2", "m^2", "100 um^2"),
+    "temperature": ("K", "K", "4.2 K"),
+    "resistance": ("ohm", "Ohm", "120 Ohm"),
+    "resistivity": ("ohm*m", "Ohm m", "10 Ohm*cm"),
+    "area_resistance": ("ohm*m**2", "Ohm m^2", "1e-9 Ohm*cm^2"),
+    "power": ("W", "W", "10 uW"),
+    "voltage": ("V", "V", "1 mV"),
+    "current": ("A", "A", "1 mA"),
+    "conductance": ("S", "S", "1 mS"),
+    "conductivity": ("S/m", "S/m", "1e5 S/m"),
+    "thermal_conductance": ("W/K", "W/K", "16 uW/K"),
+    "thermal_conductivity": ("W/(m*K)", "W/(m K)", "0.6 W/(m*K)"),
+    "heat_transfer_coefficient": ("W/(m**2*K)", "W/(m^2 K)", "40 W/(cm^2*K)"),
+    "heat_capacity_volumetric": ("J/(m**3*K)", "J/(m^3 K)", "1e6 J/(m^3*K)"),
+    "frequency": ("Hz", "Hz", "80 GHz"),
+    "magnetic_field": ("T", "T", "14 T"),
+    "time": ("s", "s", "1 us"),
+    "inductance_per_length": ("H/m", "H/m", "1 uH/m"),
+    "capacitance_per_length": ("F/m", "F/m", "1 nF/m"),
+    "resistance_per_length": ("ohm/m", "Ohm/m", "1 Ohm/m"),
+    "conductance_per_length": ("S/m", "S/m", "1 S/m"),
+    "inverse_temperature": ("1/K", "1/K", "0.02 1/K"),
+    "dimensionless": ("dimensionless", "1", "0.5"),
+}
+
+
+class UnitError(ValueError):
+    """A quantity that does not parse or has the wrong dimension.
+
+    The message completes "got X; expected ..." in a CaseError."""
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str):
+    # pint's parser is a restricted grammar (numbers, unit names, * / ^ ** ( )), not eval.
+    return ureg.Quantity(text)
+
+
+@lru_cache(maxsize=None)
+def _dimensionality(dimension: str):
+    return ureg.Quantity(1, UNITS[dimension][0]).dimensionality
+
+
+def expected(dimension: str) -> str:
+    """What a value of ``dimension`` should look like, for error messages."""
+    if dimension == "dimensionless":
+        return "a dimensionless number"
+    return f"a quantity of dimension {dimension}, e.g. '{UNITS[dimension][2]}'"
+
+
+def to_si(value, dimension: str) -> float:
+    """Return the SI magnitude of ``value`` checked against ``dimension``.
+
+    ``value`` is a string with units, or for ``dimension == "dimensionless"`` a number.
+    A bare number where a unit is needed is an error: "30" could be metres or microns.
+    """
+    want = expected(dimension)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UnitError(want)
+    if isinstance(value, str):
+        try:
+            q = _parse(value.strip())
+        except Exception:
+            raise UnitError(f"{want} (the unit does not parse)") from None
+    else:
+        q = ureg.Quantity(value)
+    q = q if isinstance(q, pint.Quantity) else ureg.Quantity(q)
+    if q.dimensionality != _dimensionality(dimension):
+        if q.unitless:
+            raise UnitError(f"{want} (a bare number has no unit)")
+        raise UnitError(f"{want} (this one is {q.dimensionality})")
+    x = float(q.to_base_units().magnitude)
+    if not math.isfinite(x):
+        raise UnitError(f"{want} (finite)")
+    return x
+
+
+def factor(unit: str, dimension: str) -> float:
+    """SI factor of a unit string such as "uW/K" (table columns), checked against dimension."""
+    unit = unit.strip()
+    return 1.0 if unit in ("", "1") and dimension == "dimensionless" else to_si(f"1 {unit}", dimension)
+
+
+def symbol(dimension: str) -> str:
+    """The SI unit symbol displayed for ``dimension``."""
+    return UNITS[dimension][1]
+
+
+def label(name: str, unit: str) -> str:
+    """Displayed name with its unit: label("T_mean", "K") -> "T_mean [K]"."""
+    return f"{name} [{unit}]"
