@@ -13,10 +13,13 @@ class CaseError(FemsimError):
     ``expected`` what was expected; ``str()`` is the one-line message.
     """
 
+    MISSING = object()
+
     def __init__(self, path: str, value, expected: str, source: str | None = None):
         self.path, self.value, self.expected, self.source = path, value, expected, source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{path}: got {value!r}; expected {expected}")
+        got = "missing" if value is CaseError.MISSING else f"got {value!r}"
+        super().__init__(f"{where}{path}: {got}; expected {expected}")
 
 
 class ConvergenceError(FemsimError):

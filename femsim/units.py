@@ -63,6 +63,14 @@ def _dimensionality(dimension: str):
     return ureg.Quantity(1, UNITS[dimension][0]).dimensionality
 
 
+def _describe(q) -> str:
+    """Name the dimension of a wrong quantity in the schema's words where possible."""
+    for name in UNITS:
+        if q.dimensionality == _dimensionality(name):
+            return f"a {name.replace('_', ' ')}"
+    return str(q.dimensionality)
+
+
 def expected(dimension: str) -> str:
     """What a value of ``dimension`` should look like, for error messages."""
     if dimension == "dimensionless":
@@ -90,7 +98,7 @@ def to_si(value, dimension: str) -> float:
     if q.dimensionality != _dimensionality(dimension):
         if q.unitless:
             raise UnitError(f"{want} (a bare number has no unit)")
-        raise UnitError(f"{want} (this one is {q.dimensionality})")
+        raise UnitError(f"{want} (this one is {_describe(q)})")
     x = float(q.to_base_units().magnitude)
     if not math.isfinite(x):
         raise UnitError(f"{want} (finite)")

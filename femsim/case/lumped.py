@@ -1,0 +1,49 @@
+"""The [lumped] section: Newton-cooling self-heating model, seeds/000 Eq. 1."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .base import Prop, Q, QList, StrictModel
+
+
+class ThreeProbe(StrictModel):
+    """3-probe construction R_3p(T) = R(T) + dRc(0) (1 - T/Tc) below Tc (seeds/000, section C)."""
+
+    dRc0: QList("resistance", nonnegative=True, description="list of dRc(0), e.g. ['6 Ohm', '12 Ohm']")
+    Tc: Q("temperature", positive=True, description="critical temperature of the contact's gap term")
+
+
+class FieldFamily(StrictModel):
+    """R(B, T) as one R(T) per field value (seeds/000, section D)."""
+
+    B: QList("magnetic_field", nonnegative=True, description="field values")
+    R: list[Prop("resistance")] = Field(min_length=1, description="one R(T) per field value, same order as B")
+
+    @model_validator(mode="after")
+    def _same_length(self):
+        if len(self.B) != len(self.R):
+            raise ValueError(f"one R(T) per field value (got {len(self.B)} fields and {len(self.R)} R(T))")
+        return self
+
+
+class Measured(StrictModel):
+    """A measured I-V at one bath temperature: reconstruct R(T) with hA, or fit hA to R(T)."""
+
+    iv: str = Field(description="CSV file with columns 'I [A]' and 'V [V]' (any current/voltage units)")
+    T_bath: Q("temperature", positive=True, description="bath temperature of the measurement")
+    fit_hA: bool = Field(False, description="fit hA by least squares against the section's R(T)")
+
+
+class Lumped(StrictModel):
+    """Lumped Newton model T = T_B + I V / (hA), solved in parametric form over T."""
+
+    hA: Q("thermal_conductance", positive=True, description="heat transfer coefficient times area")
+    R: Prop("resistance", description="sample resistance R(T): constant, model or table")
+    T_top: Q("temperature", positive=True) | None = Field(
+        None, description="highest sample temperature on the curve (default: top of the R(T) range, else 3 T_bath)")
+    points: int = Field(2000, ge=10, le=10_000_000, description="points per curve")
+    threshold: float = Field(0.01, gt=0, lt=1, description="relative departure of R(P) defining P_c")
+    three_probe: ThreeProbe | None = None
+    field: FieldFamily | None = None
+    measured: Measured | None = None

@@ -1,0 +1,29 @@
+"""Study runners: case -> problem -> solver -> `StudyResult`.
+
+A study never writes plots (postprocess does) and never touches the results directory
+layout beyond handing datasets to `femsim.results.ResultDir`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import xarray as xr
+
+#: study kind -> module with `run(case, out) -> StudyResult`
+STUDIES = {"lumped": "femsim.studies.lumped"}
+
+
+@dataclass
+class StudyResult:
+    """What a study produced: curve datasets by file stem, key figures for summary.json."""
+
+    datasets: dict[str, xr.Dataset] = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    status: str = "complete"
+    message: str = ""
+
+
+def runner(kind: str):
+    return importlib.import_module(STUDIES[kind]).run
