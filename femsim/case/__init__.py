@@ -52,6 +52,13 @@ class Case(StrictModel):
     def _study_section(self):
         if getattr(self, self.study) is None:
             raise ValueError(f"a [{self.study}] section for study = {self.study!r}")
+        if self.lumped is not None:
+            lo, hi = self.lumped.R.T_range
+            for T_B in self.environment.T_bath:
+                if not lo <= T_B < self.lumped.top(T_B) <= hi:
+                    raise ValueError(
+                        f"T_bath = {T_B:g} K and the curve top {self.lumped.top(T_B):g} K inside the range of "
+                        f"lumped.R ({lo:g} K .. {hi:g} K), with the top above T_bath")
         return self
 
 

@@ -42,8 +42,25 @@ class Lumped(StrictModel):
     R: Prop("resistance", description="sample resistance R(T): constant, model or table")
     T_top: Q("temperature", positive=True) | None = Field(
         None, description="highest sample temperature on the curve (default: top of the R(T) range, else 3 T_bath)")
+    P_max: Q("power", positive=True) | None = Field(
+        None, description="Joule power at the top of each curve (T_top = T_bath + P_max/hA); excludes T_top")
     points: int = Field(2000, ge=10, le=10_000_000, description="points per curve")
     threshold: float = Field(0.01, gt=0, lt=1, description="relative departure of R(P) defining P_c")
     three_probe: ThreeProbe | None = None
     field: FieldFamily | None = None
     measured: Measured | None = None
+
+    @model_validator(mode="after")
+    def _one_top(self):
+        if self.T_top is not None and self.P_max is not None:
+            raise ValueError("either T_top or P_max, not both")
+        return self
+
+    def top(self, T_bath: float) -> float:
+        """Highest sample temperature of the curve at ``T_bath`` [K]."""
+        if self.P_max is not None:
+            return T_bath + self.P_max / self.hA
+        if self.T_top is not None:
+            return self.T_top
+        hi = self.R.T_range[1]
+        return hi if hi < float("inf") else 3.0 * T_bath

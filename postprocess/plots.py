@@ -1,0 +1,586 @@
+"""Figures of curve and rf datasets, at paper column width, PNG + vector.
+
+Every function takes a dataset following femsim's conventions (SI values, short
+variable names, dim "point" with an optional leading family dim), draws the values
+without resampling, and returns the `matplotlib.figure.Figure`; with ``path`` it also
+saves it via `save`. Values are only multiplied by a power of ten for display, and the
+axis label names the unit actually drawn ("I [mA]"). Lines carry a ``gid`` naming what
+they show ("V", "V_lumped", "turning_points", "measured:<label>", with "[k]" appended
+for family member k) so tests and callers can find them.
+
+Measured data overlay: ``measured=[(label, x_SI, y_SI), ...]`` is drawn as markers on
+the main axes, scaled with the same factors as the model curves.
+
+No pyplot: figures are plain `Figure` objects (Agg), styled inside `style()`, so
+nothing here touches global matplotlib state or needs a display.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from femsim.results import VARIABLES, atomic_path
+
+#: one journal column, inches
+COLUMN_WIDTH = 3.4
+FORMATS = ("png", "pdf")
+
+STYLE = {
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 6.5,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "legend.frameon": False,
+    "savefig.dpi": 300,
+    # vector output keeps text as text (editable, searchable)
+    "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+    # deterministic SVG ids so re-running a case gives identical files
+    "svg.hashsalt": "femsim",
+}
+
+# Dated metadata would make every re-run differ byte-wise.
+_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+# (threshold on max |x|, multiplier to the displayed unit, prefix)
+_PREFIXES = [(1e9, 1e-9, "G"), (1e6, 1e-6, "M"), (1e3, 1e-3, "k"), (1.0, 1.0, ""),
+             (1e-3, 1e3, "m"), (1e-6, 1e6, "µ"), (1e-9, 1e9, "n"), (0.0, 1e12, "p")]
+_SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K"}
+
+# Fallback units of rf variables the registry does not know.
+_RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
+             "I_classical": "A", "dIdV_pumped": "S", "dIdV_unpumped": "S", "V_rf0": "V", "n": "1",
+             "qp_step": "A", "josephson_positionwise": "1", "josephson_coherent": "1",
+             "J_n2_uniform": "1"}
+
+_LS = {"V": "-", "V_4p": "-", "V_3p": ":", "lumped": "--", "T_mean": "-", "T_max": "-.",
+       "pumped": "-", "unpumped": "--", "classical": ":"}
+_MEASURED_MARKERS = ("o", "s", "^", "v", "D", "P")
+
+
+# ---------------------------------------------------------------- style and saving
+
+def style():
+    """Context manager applying the femsim plot style (a local rc context)."""
+    return mpl.rc_context(STYLE)
+
+
+def save(fig: Figure, path_stem, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``fig`` as ``path_stem.<fmt>`` for each format (png, pdf, svg); atomic."""
+    stem = Path(path_stem)
+    if stem.suffix.lstrip(".") in ("png", "pdf", "svg"):
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with style():
+        for fmt in formats:
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt), bbox_inches="tight")
+            written.append(target)
+    return written
+
+
+def _figure(rows: int = 1, height: float = 2.5, sharex: bool = True):
+    fig = Figure(figsize=(COLUMN_WIDTH, height * (1 if rows == 1 else 0.75 * rows)),
+                 layout="constrained")
+    axes = fig.subplots(rows, 1, sharex=sharex, squeeze=False)[:, 0]
+    return fig, axes
+
+
+def _finish(fig: Figure, path, formats) -> Figure:
+    if path is not None:
+        save(fig, path, formats)
+    return fig
+
+
+# ---------------------------------------------------------------- units and labels
+
+def display_scale(unit: str, *arrays) -> tuple[float, str]:
+    """(multiplier, displayed unit) putting the largest |value| of ``arrays`` in [1, 1000).
+
+    Only plain SI units with a meaningful prefix are scaled; K, rad and 1 stay."""
+    if unit not in _SCALABLE:
+        return 1.0, unit
+    values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays] or [[]])
+    values = values[np.isfinite(values)]
+    top = values.max() if values.size else 0.0
+    if top == 0.0:
+        return 1.0, unit
+    for threshold, mult, prefix in _PREFIXES:
+        if top >= threshold:
+            return mult, prefix + unit
+    return 1.0, unit  # unreachable: the last threshold is 0
+
+
+def _units(ds: xr.Dataset, name: str) -> str:
+    if name in ds.variables and "units" in ds[name].attrs:
+        return str(ds[name].attrs["units"])
+    if name in VARIABLES:
+        return VARIABLES[name][1]
+    return _RF_UNITS.get(name, "1")
+
+
+def _label(name: str) -> str:
+    return VARIABLES[name][0] if name in VARIABLES else name
+
+
+def axis_label(name: str, unit: str) -> str:
+    """"dI/dV [mS]": the registry's display name with the unit actually drawn."""
+    return f"{_label(name)} [{unit}]"
+
+
+def _require(ds: xr.Dataset, *names: str) -> None:
+    missing = [n for n in names if n not in ds.variables]
+    if missing:
+        raise KeyError(f"dataset lacks {missing}; it has {sorted(map(str, ds.variables))}")
+
+
+# ---------------------------------------------------------------- families
+
+def _family_dim(ds: xr.Dataset, var: str, along: str) -> str | None:
+    dims = [d for d in ds[var].dims if d != along]
+    if len(dims) > 1:
+        raise ValueError(f"{var}: at most one family dimension besides {along!r}, got {ds[var].dims}")
+    return dims[0] if dims else None
+
+
+def _members(ds: xr.Dataset, var: str, along: str = "point"):
+    """(family dim or None, [(k, family value or None, 1-D sub-dataset), ...])."""
+    fam = _family_dim(ds, var, along)
+    if fam is None:
+        return None, [(0, None, ds)]
+    values = ds[fam].values if fam in ds.variables else np.arange(ds.sizes[fam])
+    return fam, [(k, values[k], ds.isel({fam: k})) for k in range(ds.sizes[fam])]
+
+
+def _colours(fam, members):
+    """Colour per member and the norm/cmap for a colour bar (None without a family)."""
+    if fam is None:
+        return ["C0"], None
+    values = np.array([float(v) for _, v, _ in members])
+    lo, hi = float(values.min()), float(values.max())
+    norm = Normalize(lo, hi if hi > lo else lo + 1.0)
+    cmap = mpl.colormaps["viridis"]
+    # stop short of viridis' pale yellow end, which vanishes on white paper
+    return [cmap(0.9 * norm(v)) for v in values], (norm, cmap)
+
+
+def _colour_bar(fig: Figure, ax, ds: xr.Dataset, fam: str, scale) -> None:
+    norm, cmap = scale
+    shown = mpl.colors.ListedColormap(cmap(np.linspace(0, 0.9, 256)))
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, pad=0.02, aspect=30)
+    bar.set_label(axis_label(fam, _units(ds, fam)))
+
+
+def _gid(name: str, fam, k: int) -> str:
+    return name if fam is None else f"{name}[{k}]"
+
+
+# ---------------------------------------------------------------- markers and overlays
+
+def turning_points(ds: xr.Dataset) -> list[dict]:
+    """ds.attrs["turning_points"] as a list of dicts (accepts the JSON string netCDF holds)."""
+    tp = ds.attrs.get("turning_points")
+    if tp is None:
+        return []
+    if isinstance(tp, bytes):
+        tp = tp.decode()
+    if isinstance(tp, str):
+        tp = json.loads(tp)
+    return [dict(t) for t in tp]
+
+
+def _attr_list(ds: xr.Dataset, key: str) -> list[float]:
+    value = ds.attrs.get(key)
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        value = json.loads(value)
+    return [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float)) if np.isfinite(v)]
+
+
+def _draw_turning(ax, points, xfun, yfun, fx, fy) -> None:
+    """One marker per turning point at (xfun(tp), yfun(tp)), labelled with its kind."""
+    if not points:
+        return
+    x = np.array([xfun(t) for t in points], dtype=float) * fx
+    y = np.array([yfun(t) for t in points], dtype=float) * fy
+    ax.plot(x, y, ls="none", marker="D", mfc="none", mec="k", ms=4, mew=0.8,
+            gid="turning_points", label="turning point", zorder=5)
+    for xi, yi, t in zip(x, y, points):
+        ax.annotate(str(t.get("kind", "")).replace("_", " "), (xi, yi), xytext=(3, 3),
+                    textcoords="offset points", fontsize=5.5)
+
+
+def _draw_measured(ax, measured, fx: float, fy: float) -> None:
+    for i, (label, x, y) in enumerate(measured or ()):
+        ax.plot(np.asarray(x, dtype=float) * fx, np.asarray(y, dtype=float) * fy, ls="none",
+                marker=_MEASURED_MARKERS[i % len(_MEASURED_MARKERS)], mfc="none", mec="0.25",
+                ms=3, mew=0.7, gid=f"measured:{label}", label=label, zorder=4)
+
+
+def _legend(ax, series: Iterable[tuple[str, str]], colour) -> None:
+    """Legend of line styles (FEM/lumped/...) plus the labelled markers on ``ax``."""
+    handles = [Line2D([], [], color=colour, ls=ls, label=name) for name, ls in series]
+    handles += [h for h in ax.get_lines() if h.get_label() and not h.get_label().startswith("_")]
+    if len(handles) > 1 or (handles and not series):
+        ax.legend(handles=handles, loc="best")
+
+
+# ---------------------------------------------------------------- curve plots
+
+def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("V",),
+       lumped: bool = True, turning: bool = True, formats=FORMATS) -> Figure:
+    """I versus V (V on x), one curve per family member; lumped V_lumped dashed."""
+    _require(ds, "I", *voltages)
+    show_lumped = lumped and "V_lumped" in ds
+    vnames = list(voltages) + (["V_lumped"] if show_lumped else [])
+    fx, ux = display_scale("V", *[ds[v].values for v in vnames])
+    fy, uy = display_scale("A", ds["I"].values)
+    with style():
+        fig, (ax,) = _figure()
+        fam, members = _members(ds, "I")
+        colours, cscale = _colours(fam, members)
+        for (k, _, sub), colour in zip(members, colours):
+            I = sub["I"].values
+            for v in voltages:
+                ax.plot(sub[v].values * fx, I * fy, color=colour, ls=_LS.get(v, "-"), gid=_gid(v, fam, k))
+            if show_lumped:
+                ax.plot(sub["V_lumped"].values * fx, I * fy, color=colour, ls=_LS["lumped"],
+                        gid=_gid("V_lumped", fam, k))
+        if turning:
+            _draw_turning(ax, turning_points(ds), lambda t: t["V"], lambda t: t["I"], fx, fy)
+        _draw_measured(ax, measured, fx, fy)
+        ax.set_xlabel(axis_label("V", ux))
+        ax.set_ylabel(axis_label("I", uy))
+        series = [(_label(v) if len(voltages) > 1 else "FEM", _LS.get(v, "-")) for v in voltages]
+        if show_lumped:
+            series.append(("lumped", _LS["lumped"]))
+        elif len(voltages) == 1:
+            series = []
+        _legend(ax, series, "k" if fam else "C0")
+        if fam:
+            _colour_bar(fig, ax, ds, fam, cscale)
+    return _finish(fig, path, formats)
+
+
+def _parametric_derivative(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy/dx along the curve parameter (the point index): finite through turning points
+    in y, infinite (not an error) where x turns."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.gradient(y) / np.gradient(x)
+
+
+def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turning: bool = True,
+         formats=FORMATS) -> Figure:
+    """dI/dV versus V per family member. The lumped curve uses ``dIdV_lumped`` if the
+    dataset has it, else the derivative of I along (V_lumped, I) (stated in the legend)."""
+    _require(ds, "V", "dIdV")
+    show_lumped = lumped and "V_lumped" in ds
+    fx, ux = display_scale("V", ds["V"].values, *([ds["V_lumped"].values] if show_lumped else []))
+    fy, uy = display_scale("S", ds["dIdV"].values)
+    with style():
+        fig, (ax,) = _figure()
+        fam, members = _members(ds, "dIdV")
+        colours, cscale = _colours(fam, members)
+        for (k, _, sub), colour in zip(members, colours):
+            ax.plot(sub["V"].values * fx, sub["dIdV"].values * fy, color=colour, gid=_gid("dIdV", fam, k))
+            if show_lumped:
+                g = (sub["dIdV_lumped"].values if "dIdV_lumped" in sub
+                     else _parametric_derivative(sub["I"].values, sub["V_lumped"].values))
+                ax.plot(sub["V_lumped"].values * fx, g * fy, color=colour, ls=_LS["lumped"],
+                        gid=_gid("dIdV_lumped", fam, k))
+        if turning:
+            # dI/dV is 0 or infinite at a turning point: a vertical line at its V says where
+            for t in turning_points(ds):
+                ax.axvline(t["V"] * fx, color="0.4", ls=":", lw=0.7, gid=f"turning_point:{t.get('kind', '')}")
+        _draw_measured(ax, measured, fx, fy)
+        _clip_to_finite(ax, [ln.get_ydata() for ln in ax.get_lines() if not str(ln.get_gid()).startswith("turning")])
+        ax.set_xlabel(axis_label("V", ux))
+        ax.set_ylabel(axis_label("dIdV", uy))
+        series = ([("FEM", "-"), ("lumped" + ("" if "dIdV_lumped" in ds else " (numerical)"), "--")]
+                  if show_lumped else [])
+        _legend(ax, series, "k" if fam else "C0")
+        if fam:
+            _colour_bar(fig, ax, ds, fam, cscale)
+    return _finish(fig, path, formats)
+
+
+def _clip_to_finite(ax, ys) -> None:
+    """Keep the y-range on the finite data: a numerical derivative blows up at a turning
+    point and would otherwise squash every curve to a line."""
+    finite = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys] or [[]])
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        lo, hi = np.percentile(finite, [0.5, 99.5])
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def _r0(P: np.ndarray, R: np.ndarray) -> float:
+    """R(P->0): R at the smallest positive power of the curve (no extrapolation)."""
+    ok = np.isfinite(P) & np.isfinite(R) & (P > 0)
+    if not ok.any():
+        return np.nan
+    return float(R[ok][np.argmin(P[ok])])
+
+
+def _lumped_pr(sub: xr.Dataset):
+    I, V = sub["I"].values, sub["V_lumped"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return I * V, np.where(I != 0, V / np.where(I != 0, I, 1.0), np.nan)
+
+
+def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None, lumped: bool = True,
+           turning: bool = True, formats=FORMATS) -> Figure:
+    """R = V/I versus P on a log axis; ``normalised`` divides each curve by its own
+    R(P->0) (R at the smallest positive P). Marks P_c from ds.attrs["P_c"] (scalar or one
+    per family member). Measured y is taken as already normalised when ``normalised``."""
+    _require(ds, "P", "R")
+    show_lumped = lumped and "V_lumped" in ds and "I" in ds
+    fam, members = _members(ds, "R")
+    lumped_pr = {k: _lumped_pr(sub) for k, _, sub in members} if show_lumped else {}
+    fx, ux = display_scale("W", ds["P"].values, *[p for p, _ in lumped_pr.values()])
+    if normalised:
+        fy, uy = 1.0, "1"
+    else:
+        fy, uy = display_scale("Ohm", ds["R"].values, *[r for _, r in lumped_pr.values()])
+    r0 = {k: _r0(sub["P"].values, sub["R"].values) for k, _, sub in members}
+    with style():
+        fig, (ax,) = _figure()
+        colours, cscale = _colours(fam, members)
+        for (k, _, sub), colour in zip(members, colours):
+            norm = r0[k] if normalised else 1.0
+            ax.plot(sub["P"].values * fx, sub["R"].values / norm * fy, color=colour, gid=_gid("R", fam, k))
+            if show_lumped:
+                P_l, R_l = lumped_pr[k]
+                norm_l = _r0(P_l, R_l) if normalised else 1.0
+                ax.plot(P_l * fx, R_l / norm_l * fy, color=colour, ls=_LS["lumped"], gid=_gid("R_lumped", fam, k))
+        for i, pc in enumerate(_attr_list(ds, "P_c")):
+            ax.axvline(pc * fx, color="C3", ls="-.", lw=0.8, gid="P_c",
+                       label=f"P_c = {pc * fx:.3g} {ux}" if i == 0 else "_P_c")
+        if turning:
+            tps = turning_points(ds)
+            ax_r0 = _tp_r0(tps, fam, members, r0) if normalised else [1.0] * len(tps)
+            _draw_turning(ax, [dict(t, _r0=n) for t, n in zip(tps, ax_r0)], lambda t: t["I"] * t["V"],
+                          lambda t: t["V"] / t["I"] / t["_r0"], fx, fy)
+        _draw_measured(ax, measured, fx, fy)
+        ax.set_xscale("log")
+        ax.set_xlabel(axis_label("P", ux))
+        ax.set_ylabel("R/R(P→0) [1]" if normalised else axis_label("R", uy))
+        _legend(ax, [("FEM", "-"), ("lumped", "--")] if show_lumped else [], "k" if fam else "C0")
+        if fam:
+            _colour_bar(fig, ax, ds, fam, cscale)
+    return _finish(fig, path, formats)
+
+
+def _tp_r0(tps, fam, members, r0) -> list[float]:
+    """R0 of the family member each turning point belongs to (by its family value)."""
+    if fam is None:
+        return [r0[0]] * len(tps)
+    values = np.array([float(v) for _, v, _ in members])
+    return [r0[int(np.argmin(np.abs(values - float(t.get(fam, np.nan)))))] if fam in t else np.nan
+            for t in tps]
+
+
+def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True,
+                      turning: bool = True, formats=FORMATS) -> Figure:
+    """T_mean (solid) and T_max (dash-dot) versus P; lumped T_mean_lumped (dashed) versus
+    its own power I V_lumped at the same current. Turning points at (I V, T)."""
+    _require(ds, "P", "T_mean")
+    show_lumped = lumped and {"T_mean_lumped", "V_lumped", "I"} <= set(ds.variables)
+    fam, members = _members(ds, "T_mean")
+    lumped_p = {k: sub["I"].values * sub["V_lumped"].values for k, _, sub in members} if show_lumped else {}
+    fx, ux = display_scale("W", ds["P"].values, *lumped_p.values())
+    temps = [t for t in ("T_mean", "T_max") if t in ds]
+    with style():
+        fig, (ax,) = _figure()
+        colours, cscale = _colours(fam, members)
+        for (k, _, sub), colour in zip(members, colours):
+            for t in temps:
+                ax.plot(sub["P"].values * fx, sub[t].values, color=colour, ls=_LS[t], gid=_gid(t, fam, k))
+            if show_lumped:
+                ax.plot(lumped_p[k] * fx, sub["T_mean_lumped"].values, color=colour, ls=_LS["lumped"],
+                        gid=_gid("T_mean_lumped", fam, k))
+        if turning:
+            tps = [t for t in turning_points(ds) if "T" in t]
+            _draw_turning(ax, tps, lambda t: t["I"] * t["V"], lambda t: t["T"], fx, 1.0)
+        _draw_measured(ax, measured, fx, 1.0)
+        ax.set_xlabel(axis_label("P", ux))
+        ax.set_ylabel("T [K]")
+        series = [(_label(t) + (" FEM" if show_lumped else ""), _LS[t]) for t in temps]
+        series += [("T_mean lumped", _LS["lumped"])] if show_lumped else []
+        _legend(ax, series, "k" if fam else "C0")
+        if fam:
+            _colour_bar(fig, ax, ds, fam, cscale)
+    return _finish(fig, path, formats)
+
+
+# ---------------------------------------------------------------- rf plots
+
+def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs",
+                phase: str | None = "Vrf_phase", measured=None, formats=FORMATS) -> Figure:
+    """|V_rf|(X) and, if present, its phase along the junction (measured on |V_rf|)."""
+    _require(ds, x, vabs)
+    with_phase = phase is not None and phase in ds
+    fx, ux = display_scale(_units(ds, x), ds[x].values)
+    fy, uy = display_scale(_units(ds, vabs), ds[vabs].values)
+    with style():
+        fig, axes = _figure(rows=2 if with_phase else 1)
+        fam, members = _members(ds, vabs, along=x)
+        colours, cscale = _colours(fam, members)
+        for (k, _, sub), colour in zip(members, colours):
+            axes[0].plot(sub[x].values * fx, sub[vabs].values * fy, color=colour, gid=_gid(vabs, fam, k))
+            if with_phase:
+                axes[1].plot(sub[x].values * fx, sub[phase].values, color=colour, gid=_gid(phase, fam, k))
+        _draw_measured(axes[0], measured, fx, fy)
+        axes[0].set_ylabel(f"|V_rf| [{uy}]")
+        if with_phase:
+            axes[1].set_ylabel(f"phase V_rf [{_units(ds, phase)}]")
+        axes[-1].set_xlabel(axis_label(x, ux))
+        _legend(axes[0], [], "C0")
+        if fam:
+            _colour_bar(fig, list(axes), ds, fam, cscale)
+    return _finish(fig, path, formats)
+
+
+def pumped_iv(ds: xr.Dataset, path=None, *, v: str = "V", unpumped: str = "I_unpumped",
+              pumped: str = "I_pumped", classical: str | None = "I_classical",
+              didv: str | None = "dIdV_pumped", didv_unpumped: str | None = "dIdV_unpumped",
+              measured=None, formats=FORMATS) -> Figure:
+    """Pumped, unpumped (and classical-limit) I-V on top; pumped dI/dV below.
+
+    Optional variables missing from the dataset are skipped; measured goes on the I-V."""
+    _require(ds, v, unpumped, pumped)
+    currents = [(pumped, "pumped"), (unpumped, "unpumped")]
+    currents += [(classical, "classical")] if classical and classical in ds else []
+    conductances = [(n, s) for n, s in ((didv, "pumped"), (didv_unpumped, "unpumped")) if n and n in ds]
+    fx, ux = display_scale("V", ds[v].values)
+    fy, uy = display_scale("A", *[ds[n].values for n, _ in currents])
+    with style():
+        fig, axes = _figure(rows=2 if conductances else 1)
+        V = ds[v].values * fx
+        for name, kind in currents:
+            axes[0].plot(V, ds[name].values * fy, color="C0" if kind == "pumped" else "0.35",
+                         ls=_LS[kind], gid=name, label=kind)
+        _draw_measured(axes[0], measured, fx, fy)
+        axes[0].set_ylabel(axis_label("I", uy))
+        _legend(axes[0], [], "C0")
+        if conductances:
+            fg, ug = display_scale("S", *[ds[n].values for n, _ in conductances])
+            for name, kind in conductances:
+                axes[1].plot(V, ds[name].values * fg, color="C0" if kind == "pumped" else "0.35",
+                             ls=_LS[kind], gid=name, label=kind)
+            axes[1].set_ylabel(axis_label("dIdV", ug))
+            _legend(axes[1], [], "C0")
+        axes[-1].set_xlabel(axis_label("V", ux))
+    return _finish(fig, path, formats)
+
+
+def _along(ds: xr.Dataset, name: str, v_rf: str, n: str, order) -> np.ndarray:
+    return ds[name].sel({n: order}).transpose(v_rf).values
+
+
+def step_amplitudes(ds: xr.Dataset, path=None, *, v_rf: str = "V_rf0", n: str = "n",
+                    qp: str | None = "qp_step", positionwise: str = "josephson_positionwise",
+                    coherent: str = "josephson_coherent", reference: str | None = "J_n2_uniform",
+                    orders: Sequence[int] | None = None, measured=None, formats=FORMATS) -> Figure:
+    """Step amplitudes versus the drive V_rf0, one colour per order n.
+
+    Top: quasiparticle step amplitudes [A] (measured drawn here). Bottom: Josephson
+    steps [1], position-wise |J_n| average solid, phase-coherent average dashed, the
+    uniform-field J_n^2 reference dotted."""
+    _require(ds, v_rf, n, positionwise, coherent)
+    with_qp = qp is not None and qp in ds
+    with_ref = reference is not None and reference in ds
+    orders = list(ds[n].values if orders is None else orders)
+    fx, ux = display_scale("V", ds[v_rf].values)
+    with style():
+        fig, axes = _figure(rows=2 if with_qp else 1)
+        colours = [mpl.colormaps["tab10"](i % 10) for i in range(len(orders))]
+        jax = axes[-1]
+        if with_qp:
+            fy, uy = display_scale(_units(ds, qp), ds[qp].values)
+            for order, colour in zip(orders, colours):
+                axes[0].plot(ds[v_rf].values * fx, _along(ds, qp, v_rf, n, order) * fy, color=colour,
+                             gid=f"{qp}[n={order}]", label=f"n = {order}")
+            _draw_measured(axes[0], measured, fx, fy)
+            axes[0].set_ylabel(f"qp step [{uy}]")
+            _legend(axes[0], [], "C0")
+        for order, colour in zip(orders, colours):
+            x = ds[v_rf].values * fx
+            jax.plot(x, _along(ds, positionwise, v_rf, n, order), color=colour, ls="-",
+                     gid=f"{positionwise}[n={order}]", label=None if with_qp else f"n = {order}")
+            jax.plot(x, _along(ds, coherent, v_rf, n, order), color=colour, ls="--",
+                     gid=f"{coherent}[n={order}]")
+            if with_ref:
+                jax.plot(x, _along(ds, reference, v_rf, n, order), color=colour, ls=":", lw=0.8,
+                         gid=f"{reference}[n={order}]")
+        if not with_qp:
+            _draw_measured(jax, measured, fx, 1.0)
+        jax.set_ylabel(f"Josephson step [{_units(ds, positionwise)}]")
+        series = [("position-wise", "-"), ("phase-coherent", "--")] + ([("uniform J_n²", ":")] if with_ref else [])
+        _legend(jax, series, "0.3")
+        axes[-1].set_xlabel(axis_label(v_rf, ux))
+    return _finish(fig, path, formats)
+
+
+# ---------------------------------------------------------------- batches
+
+#: curve plot name -> (function, variables it needs)
+CURVE_PLOTS = {
+    "iv": (iv, ("I", "V")),
+    "didv": (didv, ("V", "dIdV")),
+    "r_vs_p": (r_vs_p, ("P", "R")),
+    "temperatures_vs_p": (temperatures_vs_p, ("P", "T_mean")),
+}
+
+
+def make_plots(ds: xr.Dataset, outdir, *, measured: dict | None = None,
+               formats=FORMATS) -> dict[str, list[Path]]:
+    """Every curve plot the dataset supports, written to ``outdir/<name>.<fmt>``.
+
+    ``measured`` maps a plot name to its overlay list. Returns name -> written paths."""
+    outdir = Path(outdir)
+    written = {}
+    for name, (fn, needs) in CURVE_PLOTS.items():
+        if all(v in ds.variables for v in needs):
+            fig = fn(ds, measured=(measured or {}).get(name), formats=formats)
+            written[name] = save(fig, outdir / name, formats)
+    return written
+
+
+def make_rf_plots(datasets: dict, outdir, *, measured: dict | None = None, names: dict | None = None,
+                  formats=FORMATS) -> dict[str, list[Path]]:
+    """rf plots from ``{"vrf": ds, "iv": ds, "steps": ds}`` (any subset).
+
+    ``names`` maps the same keys to keyword overrides of variable names."""
+    outdir = Path(outdir)
+    plots = {"vrf": ("vrf_profile", vrf_profile), "iv": ("pumped_iv", pumped_iv),
+             "steps": ("step_amplitudes", step_amplitudes)}
+    written = {}
+    for key, ds in datasets.items():
+        stem, fn = plots[key]
+        fig = fn(ds, measured=(measured or {}).get(stem), formats=formats, **(names or {}).get(key, {}))
+        written[stem] = save(fig, outdir / stem, formats)
+    return written
