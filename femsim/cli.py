@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import importlib.metadata
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -99,10 +98,15 @@ def cmd_run(args) -> int:
 
 
 def _postprocess(case, out, result) -> dict:
-    from postprocess import studyplots
+    """Plots of the study's datasets; returns plot name -> written files (relative)."""
+    from postprocess import plots
 
-    return studyplots.plot_study(case.study, result.datasets, out.path / "plots", tuple(case.outputs.formats),
-                                 title=case.title)
+    formats = tuple(case.outputs.formats)
+    if case.study == "rf":
+        written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
+    else:
+        written = plots.make_plots(result.datasets["curves"], out.path / "plots", formats=formats)
+    return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
 
 
 def _report(out, summary) -> None:

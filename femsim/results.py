@@ -101,13 +101,13 @@ def write_netcdf(path: Path, ds: xr.Dataset) -> Path:
     clean.attrs = {k: json.dumps(_jsonable(v)) if not isinstance(v, (str, int, float)) else v
                    for k, v in ds.attrs.items()}
     with atomic_path(path) as tmp:
-        clean.to_netcdf(tmp, engine="h5netcdf")
+        clean.to_netcdf(tmp, engine="netcdf4")
     return Path(path)
 
 
 def read_dataset(path: Path) -> xr.Dataset:
     """Read a netCDF curve file written by `write_netcdf` (loaded into memory)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    with xr.open_dataset(path, engine="netcdf4") as ds:
         return ds.load()
 
 

@@ -63,7 +63,7 @@ _METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 # (threshold on max |x|, multiplier to the displayed unit, prefix)
 _PREFIXES = [(1e9, 1e-9, "G"), (1e6, 1e-6, "M"), (1e3, 1e-3, "k"), (1.0, 1.0, ""),
              (1e-3, 1e3, "m"), (1e-6, 1e6, "µ"), (1e-9, 1e9, "n"), (0.0, 1e12, "p")]
-_SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K"}
+_SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K", "Hz"}
 
 # Fallback units of rf variables the registry does not know.
 _RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
@@ -326,15 +326,18 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
 
 
 def _clip_to_finite(ax, ys) -> None:
-    """Keep the y-range on the finite data: a numerical derivative blows up at a turning
-    point and would otherwise squash every curve to a line."""
-    finite = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys] or [[]])
-    finite = finite[np.isfinite(finite)]
-    if finite.size:
-        lo, hi = np.percentile(finite, [0.5, 99.5])
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-        pad = 0.05 * (hi - lo or 1.0)
-        ax.set_ylim(lo - pad, hi + pad)
+    """Keep the y-range on the bulk of the curve: dI/dV diverges at a V turning point,
+    and autoscaling to the spike would flatten every curve to a line. Data beyond the
+    limits are still in the line (nothing is dropped), only off the axes."""
+    y = np.concatenate([np.asarray(v, dtype=float).ravel() for v in ys] or [[]])
+    y = y[np.isfinite(y)]
+    if not y.size:
+        return
+    bound = 3.0 * np.percentile(np.abs(y), 90)
+    lo, hi = max(y.min(), -bound), min(y.max(), bound)
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 def _r0(P: np.ndarray, R: np.ndarray) -> float:
@@ -376,9 +379,12 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
                 P_l, R_l = lumped_pr[k]
                 norm_l = _r0(P_l, R_l) if normalised else 1.0
                 ax.plot(P_l * fx, R_l / norm_l * fy, color=colour, ls=_LS["lumped"], gid=_gid("R_lumped", fam, k))
-        for i, pc in enumerate(_attr_list(ds, "P_c")):
-            ax.axvline(pc * fx, color="C3", ls="-.", lw=0.8, gid="P_c",
-                       label=f"P_c = {pc * fx:.3g} {ux}" if i == 0 else "_P_c")
+        thresholds = _attr_list(ds, "P_c")
+        for i, pc in enumerate(thresholds):
+            # one threshold per family member when there are as many as members
+            colour = colours[i] if fam and len(thresholds) == len(members) else "C3"
+            label = f"P_c = {pc * fx:.3g} {ux}" if len(thresholds) == 1 else ("P_c" if i == 0 else "_P_c")
+            ax.axvline(pc * fx, color=colour, ls="-.", lw=0.8, gid="P_c", label=label)
         if turning:
             tps = turning_points(ds)
             ax_r0 = _tp_r0(tps, fam, members, r0) if normalised else [1.0] * len(tps)

@@ -51,15 +51,24 @@ class Case(StrictModel):
     @model_validator(mode="after")
     def _study_section(self):
         if getattr(self, self.study) is None:
-            raise ValueError(f"a [{self.study}] section for study = {self.study!r}")
+            raise CaseError(self.study, CaseError.MISSING, f"a [{self.study}] section for study = {self.study!r}")
         if self.lumped is not None:
-            lo, hi = self.lumped.R.T_range
-            for T_B in self.environment.T_bath:
-                if not lo <= T_B < self.lumped.top(T_B) <= hi:
-                    raise ValueError(
-                        f"T_bath = {T_B:g} K and the curve top {self.lumped.top(T_B):g} K inside the range of "
-                        f"lumped.R ({lo:g} K .. {hi:g} K), with the top above T_bath")
+            _check_lumped(self.lumped, self.environment.T_bath)
         return self
+
+
+def _check_lumped(sec, T_baths) -> None:
+    if (sec.three_probe or sec.field) and len(T_baths) > 1:
+        raise CaseError("environment.T_bath", T_baths, "a single bath temperature with lumped.three_probe or "
+                        "lumped.field (each of those is a family already)")
+    for name, R in [("lumped.R", sec.R)] + [(f"lumped.field.R[{k}]", r) for k, r in enumerate(sec.field.R
+                                                                                              if sec.field else [])]:
+        lo, hi = R.T_range
+        for T_B in T_baths:
+            if not lo <= T_B < sec.top(T_B) <= hi:
+                raise CaseError("environment.T_bath", f"{T_B:g} K with the curve top at {sec.top(T_B):g} K",
+                                f"both inside the range of {name}, {lo:g} K .. {hi:g} K, and the top above T_bath "
+                                "(set lumped.T_top or lumped.P_max)")
 
 
 def _model_at(loc) -> type[BaseModel] | None:
@@ -111,6 +120,8 @@ def parse_case(data: dict, source: str = "<case>", base_dir: Path | None = None)
         raise CaseError("schema_version", data.get("schema_version"), f"{SCHEMA_VERSION}", source)
     try:
         return Case.model_validate(data, context={"base_dir": base_dir})
+    except CaseError as e:  # raised by cross-field checks, which know their key path
+        raise CaseError(e.path, e.value, e.expected, source) from None
     except ValidationError as e:
         errors = e.errors(include_url=False)
         # a misspelt key also makes the real one "missing": report the misspelling

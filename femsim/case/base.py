@@ -71,11 +71,11 @@ def QList(dimension: str, *, positive: bool = False, nonnegative: bool = False, 
 _HEADER = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*$")
 
 
-def read_table_csv(path: Path, value_dimension: str, column: str | None = None):
-    """Read a two-column CSV table "T [K], R [Ohm]" (units in the headers; '#' comments).
+def read_csv_columns(path: Path, columns: dict[str, str], optional_first: bool = False) -> dict[str, np.ndarray]:
+    """Read named columns of a CSV file with units in its header ("T [K],R [Ohm]") into SI.
 
-    Returns (T in K, values in SI). The T column is the first; the value column is
-    ``column`` (by name) or the second.
+    ``columns`` maps a column name to its dimension; a name of None picks the column by
+    position (first key: column 0, second: column 1). '#' lines are comments.
     """
     if not path.is_file():
         raise ValueError(f"a readable CSV file (not found: {path})")
@@ -85,26 +85,35 @@ def read_table_csv(path: Path, value_dimension: str, column: str | None = None):
         raise ValueError(f"a readable text CSV file ({e.__class__.__name__})") from None
     if len(rows) < 3:
         raise ValueError(f"a header row and at least 2 data rows in {path.name}")
-    header = [h.strip() for h in rows[0]]
-    names, units = zip(*[(_HEADER.match(h).group(1), _HEADER.match(h).group(2) or "") if _HEADER.match(h) else (h, "")
-                         for h in header])
-    j = 1 if column is None else (names.index(column) if column in names else -1)
-    if j < 0:
-        raise ValueError(f"a column named {column!r} in {path.name} (columns: {', '.join(names)})")
-    if len(header) < 2:
-        raise ValueError(f"at least two columns in {path.name}")
-    try:
-        fT, fv = factor(units[0] or "K", "temperature"), factor(units[j], value_dimension)
-    except UnitError as e:
-        raise ValueError(f"column units in the header of {path.name}: {e}") from None
-    data = []
-    for k, r in enumerate(rows[1:], start=2):
+    heads = [_HEADER.match(h) for h in rows[0]]
+    names = [h.group(1) if h else h_raw.strip() for h, h_raw in zip(heads, rows[0])]
+    units = [(h.group(2) or "") if h else "" for h in heads]
+    out = {}
+    for pos, (name, dimension) in enumerate(columns.items()):
+        j = names.index(name) if name in names else (pos if name is None or (optional_first and pos == 0) else -1)
+        if j < 0 or j >= len(names):
+            raise ValueError(f"a column named {name!r} in {path.name} (columns: {', '.join(names)})")
         try:
-            data.append((float(r[0]), float(r[j])))
-        except (ValueError, IndexError):
-            raise ValueError(f"numbers in row {k} of {path.name} (found {r!r})") from None
-    T, v = np.array(data).T
-    return T * fT if units[0] != "degC" else T + 273.15, v * fv
+            f = factor(units[j] or ("K" if dimension == "temperature" else ""), dimension)
+        except UnitError as e:
+            raise ValueError(f"the unit of column {names[j]!r} in the header of {path.name}: {e}") from None
+        values = []
+        for k, r in enumerate(rows[1:], start=2):
+            try:
+                values.append(float(r[j]))
+            except (ValueError, IndexError):
+                raise ValueError(f"numbers in row {k} of {path.name} (found {r!r})") from None
+        values = np.array(values)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"finite numbers in column {names[j]!r} of {path.name}")
+        out[name] = values + 273.15 if units[j] == "degC" else values * f
+    return out
+
+
+def read_table_csv(path: Path, value_dimension: str, column: str | None = None):
+    """A two-column property table: (T in K from the first column, values in SI)."""
+    cols = read_csv_columns(path, {"T": "temperature", column: value_dimension}, optional_first=True)
+    return cols["T"], cols[column]
 
 
 def _table(T, values, interpolation, extrapolation, name):
@@ -203,6 +212,26 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
             raise ValueError("finite table entries")
         return _table(np.array(t.T) * fT, np.array(t.values) * fv, t.interpolation, t.extrapolation, name)
     raise ValueError("one of: a quantity string, {model = ...}, {table = 'file.csv'}, {T = [...], values = [...]}")
+
+
+class IVData(StrictModel):
+    """A measured I-V curve in SI."""
+
+    I: list[float]
+    V: list[float]
+
+
+def _read_iv(v, info: ValidationInfo):
+    if not isinstance(v, str):
+        raise ValueError("a CSV file name")
+    base = (info.context or {}).get("base_dir")
+    path = Path(v) if Path(v).is_absolute() or base is None else base / v
+    cols = read_csv_columns(path, {"I": "current", "V": "voltage"})
+    return IVData(I=cols["I"].tolist(), V=cols["V"].tolist())
+
+
+#: A CSV file of a measured I-V with columns "I [unit]" and "V [unit]", read at load time.
+IVFile = Annotated[IVData, BeforeValidator(_read_iv)]
 
 
 def describe_property(p: props.Property) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import Prop, Q, QList, StrictModel
+from .base import IVFile, Prop, Q, QList, StrictModel
 
 
 class ThreeProbe(StrictModel):
@@ -30,7 +30,7 @@ class FieldFamily(StrictModel):
 class Measured(StrictModel):
     """A measured I-V at one bath temperature: reconstruct R(T) with hA, or fit hA to R(T)."""
 
-    iv: str = Field(description="CSV file with columns 'I [A]' and 'V [V]' (any current/voltage units)")
+    iv: IVFile = Field(description="CSV file with columns 'I [A]' and 'V [V]' (any current/voltage units)")
     T_bath: Q("temperature", positive=True, description="bath temperature of the measurement")
     fit_hA: bool = Field(False, description="fit hA by least squares against the section's R(T)")
 

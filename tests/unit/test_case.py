@@ -11,7 +11,7 @@ GOOD = textwrap.dedent("""
     schema_version = 1
     study = "lumped"
     [environment]
-    T_bath = ["100 K", "150 K"]
+    T_bath = ["100 K"]
     [lumped]
     hA = "16 uW/K"
     R = {model = "pseudogap", f_min = "100 Ohm", T_star = "150 K", Delta = "300 K"}
@@ -29,7 +29,7 @@ def write(tmp_path, text, name="case.toml"):
 
 def test_good_case_resolves_to_si(tmp_path):
     case = load_case(write(tmp_path, GOOD))
-    assert case.environment.T_bath == [100.0, 150.0]
+    assert case.environment.T_bath == [100.0]
     assert case.lumped.hA == pytest.approx(16e-6, rel=1e-14)
     assert case.lumped.R(150.0) == pytest.approx(100.0, rel=1e-14)
     assert case.lumped.three_probe.dRc0 == [6.0, 12.0]
@@ -39,11 +39,11 @@ def test_good_case_resolves_to_si(tmp_path):
 
 def test_table_file_with_units_in_header_resolves_relative_to_case(tmp_path):
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "rt.csv").write_text("# comment\nT [K],R [kOhm]\n10,2\n20,1\n30,0.5\n")
+    (tmp_path / "data" / "rt.csv").write_text("# comment\nT [K],R [kOhm]\n10,2\n200,1\n300,0.5\n")
     case = load_case(write(tmp_path, GOOD.replace(
         'R = {model = "pseudogap", f_min = "100 Ohm", T_star = "150 K", Delta = "300 K"}',
         'R = {table = "data/rt.csv", interpolation = "linear"}')))
-    assert case.lumped.R(15.0) == pytest.approx(1500.0, rel=1e-14)
+    assert case.lumped.R(105.0) == pytest.approx(1500.0, rel=1e-14)
 
 
 BAD = [
@@ -53,8 +53,12 @@ BAD = [
     ('hA = "16 uW/K"', 'hA = 16', "lumped.hA", "bare number"),
     ('hA = "16 uW/K"', 'hA = "-16 uW/K"', "lumped.hA", "positive"),
     ('hA = "16 uW/K"', '', "lumped.hA", "required"),
-    ('T_bath = ["100 K", "150 K"]', 'T_bath = []', "environment.T_bath", "non-empty"),
-    ('T_bath = ["100 K", "150 K"]', 'T_bath = ["100 K", "nan K"]', "environment.T_bath[1]", "finite"),
+    ('T_bath = ["100 K"]', 'T_bath = []', "environment.T_bath", "non-empty"),
+    ('T_bath = ["100 K"]', 'T_bath = ["100 K", "nan K"]', "environment.T_bath[1]", "finite"),
+    ('T_bath = ["100 K"]', 'T_bath = ["100 K", "150 K"]', "environment.T_bath", "a single bath temperature"),
+    ('[lumped]', '[lumped]\nT_top = "90 K"', "environment.T_bath", "top above T_bath"),
+    ('[lumped]', '[lumped]\nT_top = "200 K"\nP_max = "1 mW"', "lumped", "not both"),
+    ('hA = "16 uW/K"', 'hA = "16 uW/K"\npoints = 3', "lumped.points", "greater than or equal to 10"),
     ('study = "lumped"', 'study = "lumpd"', "study", "one of"),
     ('schema_version = 1', 'schema_version = 7', "schema_version", "1"),
     ('[lumped.three_probe]', '[lumped.tree_probe]', "lumped.tree_probe", "did you mean 'three_probe'"),

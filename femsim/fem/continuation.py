@@ -1,0 +1,364 @@
+"""Bias sweeps with continuation: natural-parameter sweeps and pseudo-arclength traces.
+
+Both drivers are generators wrapped in a `Sweep`: converged `Point`s are yielded one
+by one as they come (a caller can write each to disk), turning points are located,
+refined and yielded in curve order with ``point.turning`` set, and a failure stops
+the sweep with a `ConvergenceError` that names the bias point, carries its residual
+history and every point converged so far (``err.points``).
+
+Natural parameter (`natural_sweep`): the bias (V, I or P) steps through given values;
+the predictor is the Euler tangent dz/d(bias) at the previous point (exact Jacobian,
+its factorisation reused from the last Newton step, so nearly free). A failed point is
+retried by bisecting the step (up to ``max_retries`` levels). A fold of the driven
+quantity (voltage bias past a voltage maximum) cannot be passed this way: no steady
+state exists beyond it.
+
+Pseudo-arclength (`arclength_trace`): the curve is parametrised by arclength s in the
+scaled I-V plane (v, i) = (V/V_s, I/I_s), with V_s, I_s chosen so the linear (cold)
+response runs at 45 degrees. The corrector solves the physics plus the hyperplane
+
+    t_I (I - I_p) + t_V (I_s/V_s)(U - U_p) = 0,
+
+(U_p, I_p) = (U_k, I_k) + ds (t_V V_s, t_I I_s) the predicted point, (t_V, t_I) the
+unit tangent in (v, i). Since I and V cannot both turn at the same point of a smooth
+curve (generically), this row is regular through back-bending (V maxima, dV/ds = 0)
+and S-turns (I extrema, dI/ds = 0) alike. Step control: grow ds by 1.5 after <= 3
+Newton steps, halve after >= 7 or when the tangent turns by more than 20 degrees, halve
+and retry on failure down to ds_min.
+
+Turning points: a sign change of dV/ds (or dI/ds) between consecutive points brackets
+an extremum of V (of I). V(I) is regular there under current bias (I(V) under voltage
+bias), so the extremum is the root of g = dV/dI (dI/dV) from the tangent, found by
+Illinois regula falsi on the bracket to |d lambda| <= 1e-9 |lambda|.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConvergenceError, OutOfRangeError
+from .solver import BiasEquation, Point
+
+
+class Sweep:
+    """Iterate to get converged Points as they come; ``run()`` collects without raising.
+
+    Attributes filled while iterating: points (every yielded Point, turning points
+    included, in curve order), turning_points (those with ``.turning`` set), failure
+    (the ConvergenceError that stopped the sweep, or None).
+    """
+
+    def __init__(self, generator, raise_on_failure=True):
+        self._gen = generator
+        self.raise_on_failure = raise_on_failure
+        self.points: list[Point] = []
+        self.failure: ConvergenceError | None = None
+
+    @property
+    def turning_points(self):
+        return [p for p in self.points if p.turning]
+
+    def __iter__(self):
+        try:
+            for p in self._gen:
+                self.points.append(p)
+                yield p
+        except ConvergenceError as err:
+            err.points = list(self.points)
+            self.failure = err
+            if self.raise_on_failure:
+                raise
+
+    def run(self):
+        """Consume the sweep; never raises ConvergenceError (see ``failure``)."""
+        self.raise_on_failure = False
+        for _ in self:
+            pass
+        return self
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def _mode_value(p: Point, mode):
+    return {"voltage": p.V, "current": p.I, "power": p.V * p.I}[mode]
+
+
+def _solve_with_jac(solver, mode_or_eq, value, z_guess):
+    """Newton from z_guess; returns (Point, jac, eq)."""
+    if isinstance(mode_or_eq, BiasEquation):
+        eq = mode_or_eq
+        mode, val = "arclength", value
+    else:
+        eq = solver.equation(mode_or_eq, value)
+        mode, val = mode_or_eq, value
+    import time
+    t0 = time.perf_counter()
+    sys = solver.system
+    try:
+        z, ev, jac, steps, hist = solver.newton(sys, z_guess, eq, label=f" at {mode} = {val:.6g}")
+    except ConvergenceError as err:
+        raise ConvergenceError(str(err), bias=(mode, val), history=err.history) from None
+    pt = solver._point(sys, ev, mode, val, steps, hist, time.perf_counter() - t0)
+    return pt, jac, eq
+
+
+def _tangent_in(solver, pt, mode, jac=None):
+    """dz/dlambda and (dU, dI, dV4) for the natural parameter of ``mode``."""
+    return solver.tangent(pt, solver.equation(mode, _mode_value(pt, mode)), jac)
+
+
+def _sign(x):
+    return 0 if x == 0 or not np.isfinite(x) else (1 if x > 0 else -1)
+
+
+def refine_turning(solver, a: Point, b: Point, quantity: str, max_iter=40, rtol=1e-9):
+    """Locate the extremum of ``quantity`` ("V" or "I") between bracketing points a, b.
+
+    V extrema are found under current bias as roots of dV/dI, I extrema under voltage
+    bias as roots of dI/dV (Illinois regula falsi). a and b need dV_ds, dI_ds set.
+    Returns the Point at the extremum with ``turning`` = "V_max", "V_min", "I_max" or
+    "I_min" (refined), or None if the bracket is not usable.
+    """
+    drive = "current" if quantity == "V" else "voltage"
+
+    def gfun(p):
+        num, den = (p.dV_ds, p.dI_ds) if quantity == "V" else (p.dI_ds, p.dV_ds)
+        return num / den
+
+    def lam(p):
+        return p.I if drive == "current" else p.V
+
+    ga, gb = gfun(a), gfun(b)
+    if _sign(ga) * _sign(gb) >= 0 or _sign(a.dI_ds if quantity == "V" else a.dV_ds) != \
+            _sign(b.dI_ds if quantity == "V" else b.dV_ds):
+        return None
+    kind = f"{quantity}_{'max' if _sign(ga) > 0 else 'min'}"
+    la, lb = lam(a), lam(b)
+    za, zb = a.z, b.z
+    side = 0
+    best = None
+    for _ in range(max_iter):
+        lam_new = lb - gb * (lb - la) / (gb - ga)
+        f = (lam_new - la) / (lb - la)
+        if not (0.0 < f < 1.0):
+            f = 0.5
+            lam_new = la + 0.5 * (lb - la)
+        z0 = za + f * (zb - za)
+        pt, jac, eq = _solve_with_jac(solver, drive, lam_new, z0)
+        x, dU, dI, dV4 = solver.tangent(pt, eq, jac)
+        pt.dV_ds, pt.dI_ds, pt.dV4p_ds = dU, dI, dV4
+        g = gfun(pt)
+        best = pt
+        if _sign(g) == _sign(gb):
+            lb, gb, zb = lam_new, g, pt.z
+            if side == +1:
+                ga *= 0.5
+            side = +1
+        else:
+            la, ga, za = lam_new, g, pt.z
+            if side == -1:
+                gb *= 0.5
+            side = -1
+        if abs(lb - la) <= rtol * abs(lam_new) or g == 0:
+            break
+    best.turning = kind
+    return best
+
+
+def _turnings(solver, prev: Point, cur: Point, refine=True):
+    """Turning points between consecutive points (sign changes of dV/ds, dI/ds)."""
+    out = []
+    for q, d0, d1 in (("V", prev.dV_ds, cur.dV_ds), ("I", prev.dI_ds, cur.dI_ds)):
+        if _sign(d0) * _sign(d1) < 0:
+            tp = refine_turning(solver, prev, cur, q) if refine else None
+            if tp is None:
+                # unrefined: report the better of the two bracketing points
+                p = cur if abs(d1) < abs(d0) else prev
+                tp = Point(**{**p.__dict__})
+                tp.turning = f"{q}_{'max' if _sign(d0) > 0 else 'min'}"
+                tp.mode = tp.mode + " (unrefined)"
+            out.append(tp)
+    # order by position along the curve: by the parameter that increases between prev, cur
+    out.sort(key=lambda p: abs(p.I - prev.I) + abs(p.V - prev.V))
+    return out
+
+
+# -- natural-parameter sweep -------------------------------------------------------------
+
+class _Failed(Exception):
+    def __init__(self, value, step, err):
+        self.value, self.step, self.err = value, step, err
+
+
+def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=True,
+                  raise_on_failure=True) -> Sweep:
+    """Sweep the bias ``mode`` ("voltage", "current", "power") through ``values``.
+
+    Yields one Point per value (plus refined turning points of the non-driven
+    quantity, with ``turning`` set). See module docstring for predictor and retries.
+    """
+    values = [float(v) for v in values]
+
+    def gen():
+        zero = solver.zero_point()
+        prev = zero
+        lam_prev = 0.0
+        x_prev = None if mode == "power" else _tangent_in(solver, zero, mode)[0]
+        # derivatives of the zero point along this mode (for turning detection)
+        for target in values:
+            def attempt(p, lam_p, x_p, tgt, depth):
+                if x_p is None:  # power from zero bias
+                    z0 = solver.power_guess(tgt) if tgt > 0 else p.z
+                else:
+                    z0 = p.z + (tgt - lam_p) * x_p
+                try:
+                    return _solve_with_jac(solver, mode, tgt, z0)
+                except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
+                    if depth >= max_retries:
+                        raise _Failed(tgt, tgt - lam_p, err) from None
+                    mid = 0.5 * (lam_p + tgt)
+                    pm, jm, em = attempt(p, lam_p, x_p, mid, depth + 1)
+                    xm = solver.tangent(pm, em, jm)[0]
+                    return attempt(pm, mid, xm, tgt, depth + 1)
+
+            try:
+                pt, jac, eq = attempt(prev, lam_prev, x_prev, target, 0)
+            except _Failed as f:
+                raise ConvergenceError(
+                    f"sweep stopped at {mode} = {target:.6g} (last converged {mode} = {lam_prev:.6g}): "
+                    f"no convergence even with the step bisected {max_retries} times (failed at "
+                    f"{mode} = {f.value:.6g}, step {f.step:.3g}): {f.err}",
+                    bias=(mode, target), history=getattr(f.err, "history", [])) from None
+            x, dU, dI, dV4 = solver.tangent(pt, eq, jac)
+            sgn = 1.0 if target >= lam_prev else -1.0
+            pt.dV_ds, pt.dI_ds, pt.dV4p_ds = sgn * dU, sgn * dI, sgn * dV4
+            if prev is not zero:
+                for tp in _turnings(solver, prev, pt, refine_turning_points):
+                    yield tp
+            yield pt
+            prev, lam_prev, x_prev = pt, target, x
+
+    return Sweep(gen(), raise_on_failure)
+
+
+# -- pseudo-arclength trace ------------------------------------------------------------------
+
+@dataclass
+class TraceOptions:
+    ds: float = 0.05           # first step in the scaled (v, i) plane
+    ds_min: float = 1e-5
+    ds_max: float = 0.2
+    max_points: int = 400
+    grow: float = 1.5
+    max_angle_deg: float = 20.0
+    bounds: dict = field(default_factory=dict)  # e.g. {"T_max": 300, "I": 1e-2}: stop beyond
+
+
+def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_points=None,
+                    bounds=None, refine_turning_points=True, include_zero=True,
+                    raise_on_failure=True, scales=None, options: TraceOptions | None = None) -> Sweep:
+    """Trace the I-V curve from zero bias by pseudo-arclength continuation until the
+    ``mode`` quantity (V, I or P = V I) reaches ``stop`` (the last point is solved exactly
+    at ``stop``), a ``bounds`` entry is exceeded (keys "V", "I", "P", "T_max"), or
+    ``max_points`` points were taken. Passes folds of any bias mode; turning points are
+    refined and yielded in order.
+
+    Steps ds are measured in the plane (V/V_s, I/I_s); by default V_s, I_s follow from
+    ``stop`` and the cold conductance G0 (I_s = G0 V_s, and the stop value is 1 in its
+    own axis), so ds = 0.05 is about 1/20 of the way. ``scales=(V_s, I_s)`` overrides."""
+    o = options or TraceOptions()
+    ds = o.ds if ds is None else ds
+    ds_min = o.ds_min if ds_min is None else ds_min
+    ds_max = o.ds_max if ds_max is None else ds_max
+    max_points = o.max_points if max_points is None else max_points
+    bounds = dict(o.bounds if bounds is None else bounds)
+    if mode not in ("voltage", "current", "power"):
+        raise ValueError(f"mode must be voltage, current or power, not {mode!r}")
+    if stop <= 0:
+        raise ValueError("trace runs from zero bias towards a positive stop value")
+
+    def gen():
+        nonlocal ds
+        zero = solver.zero_point()
+        x, dU, dI, dV4 = _tangent_in(solver, zero, "voltage")
+        G0 = dI / dU
+        if scales is not None:
+            Vs, Is = scales
+        elif mode == "voltage":
+            Vs = stop
+            Is = G0 * Vs
+        elif mode == "current":
+            Is = stop
+            Vs = Is / G0
+        else:
+            Vs = math.sqrt(stop / G0)
+            Is = G0 * Vs
+        dv, di = dU / Vs, dI / Is
+        nrm = math.hypot(dv, di)
+        tV, tI, tz = dv / nrm, di / nrm, x / nrm
+        zero.dV_ds, zero.dI_ds, zero.dV4p_ds = tV * Vs, tI * Is, dV4 / nrm
+        cur = zero
+        if include_zero:
+            yield zero
+        npts = 0
+        while npts < max_points:
+            m0 = _mode_value(cur, mode)
+            # predicted mode value, to land exactly on ``stop``
+            zp = cur.z + ds * tz
+            Up, Ip = cur.V + ds * tV * Vs, cur.I + ds * tI * Is
+            mp = {"voltage": Up, "current": Ip, "power": Up * Ip}[mode]
+            final = m0 < stop <= mp
+            try:
+                if final:
+                    f = (stop - m0) / (mp - m0)
+                    pt, jac, eq = _solve_with_jac(solver, mode, stop, cur.z + f * ds * tz)
+                else:
+                    eq = BiasEquation("arclength", U_p=Up, I_p=Ip, tV=tV, tI=tI, Vs=Vs, Is=Is)
+                    pt, jac, eq = _solve_with_jac(solver, eq, ds, zp)
+                    pt.mode, pt.value = "arclength", float(_mode_value(pt, mode))
+            except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
+                ds *= 0.5
+                if ds < ds_min:
+                    hist = getattr(err, "history", [])
+                    raise ConvergenceError(
+                        f"arclength trace stopped after {npts} points near V = {Up:.6g} V, "
+                        f"I = {Ip:.6g} A ({mode} target {stop:.6g}): step fell below ds_min = "
+                        f"{ds_min:g}; {err}", bias=("arclength", {"V": Up, "I": Ip}), history=hist) from None
+                continue
+            # tangent at the new point, oriented along the curve
+            if final:
+                xn, dUn, dIn, dV4n = solver.tangent(pt, eq, jac)
+                sgn = 1.0 if (dUn * tV / Vs + dIn * tI / Is) >= 0 else -1.0
+                xn, dUn, dIn, dV4n = sgn * xn, sgn * dUn, sgn * dIn, sgn * dV4n
+            else:
+                xn, dUn, dIn, dV4n = solver.tangent(pt, eq, jac)
+            dv, di = dUn / Vs, dIn / Is
+            nrm = math.hypot(dv, di)
+            tVn, tIn, tzn = dv / nrm, di / nrm, xn / nrm
+            pt.dV_ds, pt.dI_ds, pt.dV4p_ds = tVn * Vs, tIn * Is, dV4n / nrm
+            for tp in _turnings(solver, cur, pt, refine_turning_points):
+                yield tp
+            yield pt
+            npts += 1
+            if final:
+                return
+            if any(_exceeds(pt, k, v) for k, v in bounds.items()):
+                return
+            # step control
+            cosang = tV * tVn + tI * tIn
+            if pt.newton_steps >= 7 or cosang < math.cos(math.radians(o.max_angle_deg)):
+                ds *= 0.5
+            elif pt.newton_steps <= 3:
+                ds *= o.grow
+            ds = min(max(ds, ds_min), ds_max)
+            cur, tV, tI, tz = pt, tVn, tIn, tzn
+
+    return Sweep(gen(), raise_on_failure)
+
+
+def _exceeds(p: Point, key, limit):
+    val = {"V": p.V, "I": p.I, "P": p.P, "T_max": p.T_max["all"]}[key]
+    return val >= limit

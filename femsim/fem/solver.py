@@ -1,0 +1,597 @@
+"""Newton solver for the coupled steady (phi, T) problem, with readouts.
+
+One `ElectroThermalSolver` per Problem: it precomputes quadrature data and the
+sparsity pattern once and reuses them for every Newton step and bias point.
+
+Bias equation. The bias electrode's potential U is always an unknown; its row of the
+reduced system is one scalar equation g(U, I) = 0, I = the current into the domain
+through the bias electrode (the sum of that electrode's node rows of the potential
+residual: the volume integral sigma grad phi . grad chi, which conserves exactly,
+NOTES.md):
+
+    voltage    g = G_ref (U - V)
+    current    g = I - I_set
+    power      g = (U I - P_set) / U
+    arclength  g = t_I (I - I_p) + t_V (I_s/V_s) (U - U_p)   (see continuation.py)
+
+Stopping rule (Newton). With R the reduced residual after the bias row,
+S_phi = sum over elements of |element potential residual entries| and S_T likewise
+for heat (conduction, Joule load and cooling terms: the size of the terms that must
+cancel), the iteration has converged when
+
+    ||R_phi||_1 <= rtol S_phi,  ||R_T||_1 <= rtol S_T,  |g| <= rtol (its scale)
+
+and the last Newton update was small, max(||dphi||_inf/||phi||_inf,
+||dT||_inf/||T||_inf) <= xtol (defaults rtol = 1e-11, xtol = 1e-4). The Newton
+direction uses the exact Jacobian (d sigma/dT, d kappa/dT included); a backtracking
+line search on the scaled residual norm (Armijo, halving) keeps it globally sane and
+also backs off from trial states where a property leaves its validity range.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConvergenceError, OutOfRangeError
+from . import forms
+from .assembly import DofSystem, QuadratureData
+from .linalg import DirectSolver
+from .problem import Problem, _names
+
+MODES = ("voltage", "current", "power")
+
+
+@dataclass
+class NewtonOptions:
+    rtol: float = 1e-11        # relative residual (see module docstring)
+    xtol: float = 1e-4         # relative size of the last update
+    max_newton: int = 30
+    line_search: bool = True
+    max_halvings: int = 14
+    armijo: float = 1e-4
+
+
+@dataclass
+class BiasEquation:
+    """The bias row g(U, I) = 0 (module docstring). ``value`` is V, I or P."""
+
+    kind: str
+    value: float = 0.0
+    G_ref: float = 1.0            # conductance scale of the voltage row
+    # arclength: predicted point and unit tangent in the scaled (V/Vs, I/Is) plane
+    U_p: float = 0.0
+    I_p: float = 0.0
+    tV: float = 0.0
+    tI: float = 0.0
+    Vs: float = 1.0
+    Is: float = 1.0
+
+    def g(self, U, I):
+        k = self.kind
+        if k == "voltage":
+            return self.G_ref * (U - self.value)
+        if k == "current":
+            return I - self.value
+        if k == "power":
+            return (U * I - self.value) / U if U != 0 else -self.value / max(abs(self.G_ref), 1e-300)
+        if k == "arclength":
+            return self.tI * (I - self.I_p) + self.tV * (self.Is / self.Vs) * (U - self.U_p)
+        raise ValueError(f"unknown bias kind {k!r}")
+
+    def coeffs(self, U, I):
+        """(alpha, beta): the row is alpha * dI/dz + beta * e_U."""
+        k = self.kind
+        if k == "voltage":
+            return 0.0, self.G_ref
+        if k == "current":
+            return 1.0, 0.0
+        if k == "power":
+            # d[(U I - P)/U] with the 1/U factor frozen: exact at the root (g = 0)
+            return 1.0, I / U if U != 0 else 0.0
+        return self.tI, self.tV * self.Is / self.Vs
+
+    def dg_dlambda(self, U):
+        """-dg/d(parameter): right-hand side of the tangent solve for dz/d(parameter)."""
+        k = self.kind
+        if k == "voltage":
+            return self.G_ref
+        if k == "current":
+            return 1.0
+        if k == "power":
+            return 1.0 / U if U != 0 else 0.0
+        return self.Is  # d/ds of the arclength row with U_p, I_p moving along the tangent
+
+    def scale(self, U, I, S_phi):
+        k = self.kind
+        if k == "voltage":
+            return self.G_ref * max(abs(self.value), abs(U))
+        if k == "current":
+            return max(S_phi, abs(I), abs(self.value))
+        if k == "power":
+            return max(S_phi, abs(I), abs(self.value / U) if U != 0 else 0.0)
+        return max(S_phi, abs(I), abs(self.I_p))
+
+
+@dataclass
+class Point:
+    """Readouts of one converged state (SI). Regions: "all" and every mesh subdomain."""
+
+    mode: str
+    value: float
+    I: float                      # current into the bias electrode [A]
+    V: float                      # contact (2-terminal) voltage U_bias - 0 [V]
+    V_4p: float                   # mean phi(high probe) - mean phi(low probe) [V]
+    V_3p: float                   # U_bias - mean phi(three_probe) [V]
+    P: float                      # Joule power, volume integral [W]
+    P_IV: float                   # sum over electrodes of U_e I_e [W] (check of P;
+                                  # plus int s_phi phi when volume_sources are set)
+    T_mean: dict                  # region -> volume mean T [K]
+    T_max: dict                   # region -> max nodal T [K]
+    hA_eff: float                 # P / (T_mean(hA_region) - T_bath) [W/K]
+    heat_out: dict                # surface group -> heat leaving the domain [W]
+    electrode_currents: dict      # electrode -> current into the domain [A]
+    energy_balance: float         # |P + Q_src - heat out| / P
+    current_balance: float        # |sum of electrode currents + sources| / |I|
+    newton_steps: int
+    residual_history: list
+    time_s: float
+    phi: np.ndarray = field(repr=False, default=None)
+    T: np.ndarray = field(repr=False, default=None)
+    z: np.ndarray = field(repr=False, default=None)
+    # filled by the sweep drivers from the tangent (d/ds along the curve)
+    dV_ds: float = np.nan
+    dI_ds: float = np.nan
+    dV4p_ds: float = np.nan
+    turning: str | None = None
+
+    @property
+    def R(self):
+        return self.V / self.I if self.I != 0 else np.nan
+
+    @property
+    def dIdV(self):
+        """Differential conductance dI/dV (contact voltage) from the tangent [S]."""
+        return self.dI_ds / self.dV_ds if self.dV_ds not in (0.0,) else np.inf
+
+    def summary(self):
+        return (f"{self.mode}={self.value:.6g}: I={self.I:.6g} A V={self.V:.6g} V "
+                f"P={self.P:.6g} W T_max={self.T_max['all']:.6g} K "
+                f"({self.newton_steps} Newton steps)")
+
+
+class _Eval:
+    """Residual and quadrature-level data at one state (reused by the Jacobian)."""
+
+    __slots__ = ("z", "phi", "T", "gphi", "gT", "sig", "dsig", "kap", "dkap", "q",
+                 "R_phi", "R_T", "R", "S_phi", "S_T", "U", "I", "g", "S_g", "P")
+
+
+class _Jacobian:
+    """A factorised, symmetrically scaled reduced Jacobian: solve(b) and dI/dz . x."""
+
+    def __init__(self, solver, sys, data, natural_row):
+        d = np.abs(data[sys.diag_pos])
+        rowmax = np.maximum.reduceat(np.abs(data), sys.indptr[:-1])
+        d = np.maximum(d, 1e-3 * rowmax)
+        d[d == 0] = 1.0
+        self.D = 1.0 / np.sqrt(d)
+        self.A = sys.matrix(data * self.D[sys.rows] * self.D[sys.indices])
+        self.sys, self.solver, self.natural_row = sys, solver, natural_row
+
+    def solve(self, b):
+        t0 = time.perf_counter()
+        x = self.D * self.solver(self.A, self.D * b)
+        self.sys.t_solve += time.perf_counter() - t0
+        self.sys.n_solve += 1
+        return x
+
+    def dI(self, x):
+        """d(current into the bias electrode) along the reduced direction x."""
+        if self.natural_row is None:
+            return 0.0
+        cols, vals = self.natural_row
+        return float(vals @ x[cols])
+
+
+class ElectroThermalSolver:
+    """Steady coupled solver for a `Problem`.
+
+    >>> s = ElectroThermalSolver(problem)
+    >>> p = s.solve("current", 1e-3)              # one bias point (Point)
+    >>> for p in s.sweep("current", I_values): ...  # natural-parameter sweep
+    >>> for p in s.trace("voltage", stop=2.0): ...  # pseudo-arclength continuation
+
+    linear_solve: callable (A, b) -> x used for every linear system (default: one
+    `DirectSolver` per system configuration, which keeps its factorisation).
+    """
+
+    def __init__(self, problem: Problem, linear_solve=None, options: NewtonOptions | None = None):
+        t0 = time.perf_counter()
+        self.problem = problem
+        self.options = options or NewtonOptions()
+        self._user_linear_solve = linear_solve
+        self.qd = QuadratureData(problem)
+        self._systems = {}
+        self.T_bath = problem.T_bath
+        self.s_phi = self.s_T = None
+        if problem.volume_sources is not None:
+            s_phi, s_T = problem.volume_sources(self.qd.xq)
+            self.s_phi = None if s_phi is None else np.broadcast_to(s_phi, self.qd.dx.shape)
+            self.s_T = None if s_T is None else np.broadcast_to(s_T, self.qd.dx.shape)
+        self.probe_weights = {}
+        names = set()
+        if problem.four_probe:
+            names.update(problem.four_probe)
+        if problem.three_probe:
+            names.add(problem.three_probe)
+        for n in names:
+            _, area, m, _ = self.qd.facet_data(n)
+            self.probe_weights[n] = m / area
+        self.system = self.get_system(electrical=True, thermal=True)
+        self.G_ref = None
+        self.t_setup = time.perf_counter() - t0
+        self._zero = None
+
+    # -- systems ---------------------------------------------------------------------------
+    def get_system(self, electrical=True, thermal=True) -> DofSystem:
+        key = (electrical and bool(self.problem.electrodes), thermal)
+        if key not in self._systems:
+            sys = DofSystem(self.qd, self.problem, electrical=key[0], thermal=thermal)
+            sys.rows = np.repeat(np.arange(sys.n, dtype=np.int32), np.diff(sys.indptr))
+            sys.linear_solve = self._user_linear_solve or DirectSolver()
+            sys.t_solve = 0.0
+            sys.n_solve = 0
+            sys.t_assemble = 0.0
+            self._systems[key] = sys
+        return self._systems[key]
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def _evaluate(self, sys: DofSystem, z, eq: BiasEquation | None) -> _Eval:
+        with np.errstate(all="ignore"):
+            ev = self._evaluate_unchecked(sys, z, eq)
+        if not (np.all(np.isfinite(ev.R)) and np.isfinite(ev.S_phi) and np.isfinite(ev.S_T)):
+            raise FloatingPointError("non-finite residual (a coefficient overflowed)")
+        return ev
+
+    def _evaluate_unchecked(self, sys: DofSystem, z, eq: BiasEquation | None) -> _Eval:
+        qd = self.qd
+        ev = _Eval()
+        ev.z = z
+        phi, T = sys.expand(z)
+        ev.phi, ev.T = phi, T
+        if not np.all(np.isfinite(T)) or not np.all(np.isfinite(phi)):
+            raise FloatingPointError("non-finite state")
+        T_e = T[qd.edofs]
+        Tq = forms.values(T_e, qd.N)
+        # gradients of T - T_bath: a uniform field then has exactly zero gradient
+        ev.gT = forms.gradients(T_e - self.T_bath, qd.G)
+        ev.gphi = forms.gradients(phi[qd.edofs], qd.G)
+        ev.sig, ev.dsig, ev.kap, ev.dkap = qd.material_fields(Tq)
+        r_phi, r_T, q = forms.coupled_residual(qd, ev.gphi, ev.gT, ev.sig, ev.kap, self.s_phi, self.s_T)
+        ev.q = q
+        ev.P = float(np.sum(q * qd.dx))
+        N = sys.N
+        ev.R_phi = np.bincount(qd.edofs.ravel(), r_phi.ravel(), minlength=N)
+        robin = sys.M_h @ (T - self.T_bath) - sys.b_h if sys.M_h.nnz else np.zeros(N)
+        ev.R_T = np.bincount(qd.edofs.ravel(), r_T.ravel(), minlength=N) + robin
+        ev.S_phi = float(np.abs(r_phi).sum())
+        load = np.abs(q if self.s_T is None else q + self.s_T) * qd.dx
+        ev.S_T = float(np.abs(r_T).sum() + load.sum() + np.abs(robin).sum())
+        R = sys.reduce(np.concatenate([ev.R_phi, ev.R_T]))
+        ev.U = ev.I = ev.g = ev.S_g = 0.0
+        if sys.u_bias is not None:
+            u = sys.u_bias
+            ev.U, ev.I = float(z[u]), float(R[u])
+            if eq is not None:
+                ev.g = eq.g(ev.U, ev.I)
+                ev.S_g = eq.scale(ev.U, ev.I, ev.S_phi)
+                R[u] = ev.g
+        ev.R = R
+        return ev
+
+    @staticmethod
+    def _rel(num, den):
+        if num == 0.0:
+            return 0.0
+        return num / den if den > 0 else np.inf
+
+    def _relative_residual(self, sys, ev):
+        R = ev.R
+        r = [self._rel(np.abs(R[sys.phi_rows]).sum(), ev.S_phi),
+             self._rel(np.abs(R[sys.T_rows]).sum(), ev.S_T)]
+        if sys.u_bias is not None:
+            r.append(self._rel(abs(ev.g), ev.S_g))
+        return max(r)
+
+    def _merit(self, sys, ev, scales):
+        S_phi, S_T, S_g = scales
+        R = ev.R
+        m = 0.0
+        if S_phi > 0:
+            m += np.sum((R[sys.phi_rows] / S_phi) ** 2)
+        if S_T > 0:
+            m += np.sum((R[sys.T_rows] / S_T) ** 2)
+        if sys.u_bias is not None and S_g > 0:
+            m += (ev.g / S_g) ** 2
+        return m
+
+    def _jacobian(self, sys: DofSystem, ev: _Eval, eq: BiasEquation | None) -> _Jacobian:
+        t0 = time.perf_counter()
+        Ke = forms.coupled_jacobian(self.qd, ev.gphi, ev.gT, ev.sig, ev.dsig, ev.kap, ev.dkap,
+                                    blocks=sys.blocks)
+        data = sys.scatter(Ke)
+        natural = None
+        if sys.u_bias is not None:
+            u = sys.u_bias
+            a, b = sys.indptr[u], sys.indptr[u + 1]
+            natural = (sys.indices[a:b].copy(), data[a:b].copy())
+            if self.G_ref is None:
+                self.G_ref = abs(float(data[sys.diag_pos[u]])) or 1.0
+            if eq is not None:
+                alpha, beta = eq.coeffs(ev.U, ev.I)
+                data[a:b] *= alpha
+                data[sys.diag_pos[u]] += beta
+        sys.t_assemble += time.perf_counter() - t0
+        return _Jacobian(sys.linear_solve, sys, data, natural)
+
+    # -- Newton -------------------------------------------------------------------------
+    def newton(self, sys: DofSystem, z0, eq: BiasEquation | None, options: NewtonOptions | None = None,
+               label=""):
+        """Solve the reduced system from z0. Returns (z, ev, jac, steps, history);
+        raises ConvergenceError (with .history) when it fails."""
+        o = options or self.options
+        if eq is not None and eq.kind == "voltage" and self.G_ref is None:
+            self._set_G_ref(sys, z0)
+        if eq is not None and eq.kind == "voltage":
+            eq.G_ref = self.G_ref
+        z = np.array(z0, dtype=float)
+        ev = self._evaluate(sys, z, eq)
+        hist, steps, upd, jac = [], 0, None, None
+        while True:
+            rel = self._relative_residual(sys, ev)
+            hist.append(rel)
+            if rel <= o.rtol and (upd is None or upd <= o.xtol):
+                return z, ev, jac, steps, hist
+            if steps >= o.max_newton or not np.isfinite(rel):
+                raise ConvergenceError(
+                    f"Newton did not converge{label} in {steps} steps: relative residual "
+                    f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)
+            jac = self._jacobian(sys, ev, eq)
+            dz = jac.solve(-ev.R)
+            if not np.all(np.isfinite(dz)):
+                raise ConvergenceError(f"singular Jacobian{label} (non-finite Newton step)", history=hist)
+            t = 1.0
+            for _ in range(o.max_halvings + 1):
+                try:
+                    ev_new = self._evaluate(sys, z + t * dz, eq)
+                    # the same scales on both sides; the larger of the two states' term
+                    # sizes, since at the unbiased state they vanish
+                    scales = (max(ev.S_phi, ev_new.S_phi), max(ev.S_T, ev_new.S_T),
+                              max(ev.S_g, ev_new.S_g))
+                    f0 = self._merit(sys, ev, scales)
+                    f1 = self._merit(sys, ev_new, scales)
+                    if not o.line_search or f1 <= (1 - 2 * o.armijo * t) * f0 or f0 == 0.0:
+                        break
+                    # accept a full step that already meets the tolerance (merit at roundoff)
+                    if t == 1.0 and self._relative_residual(sys, ev_new) <= o.rtol:
+                        break
+                except (OutOfRangeError, FloatingPointError):
+                    pass
+                t *= 0.5
+            else:
+                raise ConvergenceError(
+                    f"line search failed{label} after {o.max_halvings} halvings; relative residual "
+                    f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)
+            z = z + t * dz
+            ev = ev_new
+            steps += 1
+            upd = self._update_norm(sys, dz * t, ev)
+
+    def _update_norm(self, sys, dz, ev):
+        dphi, dT = sys.expand_direction(dz)
+        r = 0.0
+        if sys.electrical:
+            r = max(r, self._rel(np.abs(dphi).max(), np.abs(ev.phi).max()))
+        if sys.thermal:
+            r = max(r, self._rel(np.abs(dT).max(), np.abs(ev.T).max()))
+        return r
+
+    def _set_G_ref(self, sys, z):
+        """Conductance scale for the voltage row: the bias electrode's diagonal entry."""
+        ev = self._evaluate(sys, z, None)
+        self._jacobian(sys, ev, None)
+
+    # -- states and points -----------------------------------------------------------------
+    def initial_state(self, sys: DofSystem | None = None):
+        """Reduced vector of the unbiased guess: phi = 0, T = T_bath (Dirichlet values kept)."""
+        sys = sys or self.system
+        N = sys.N
+        phi = sys.fixed[:N].copy()
+        T = sys.fixed[N:].copy()
+        T[sys.free[N:]] = self.T_bath
+        return sys.restrict(phi, T)
+
+    def equation(self, mode, value) -> BiasEquation:
+        if mode not in MODES:
+            raise ValueError(f"bias mode must be one of {MODES}, not {mode!r}")
+        return BiasEquation(mode, float(value), G_ref=self.G_ref or 1.0)
+
+    def solve(self, mode="voltage", value=0.0, guess=None, options=None) -> Point:
+        """Solve one bias point from ``guess`` (a Point, a reduced vector, or None for
+        the unbiased state). Raises ConvergenceError naming the bias on failure."""
+        sys = self.system
+        z0 = self._guess_vector(guess, sys)
+        eq = self.equation(mode, value) if sys.u_bias is not None else None
+        if eq is not None and mode == "power" and z0[sys.u_bias] == 0.0:
+            z0 = self.power_guess(value)
+        t0 = time.perf_counter()
+        try:
+            z, ev, jac, steps, hist = self.newton(sys, z0, eq, options, label=f" at {mode} = {value:.6g}")
+        except ConvergenceError as err:
+            raise ConvergenceError(str(err), bias=(mode, value), history=err.history) from None
+        pt = self._point(sys, ev, mode, value, steps, hist, time.perf_counter() - t0)
+        self._last = (pt, jac, eq)
+        return pt
+
+    def _guess_vector(self, guess, sys):
+        if guess is None:
+            return self.initial_state(sys)
+        if isinstance(guess, Point):
+            return guess.z.copy()
+        return np.asarray(guess, dtype=float).copy()
+
+    def power_guess(self, P):
+        """Reduced guess for power bias P from zero bias: V = sqrt(P / G0) along dz/dV
+        (power bias is degenerate at U = 0, where the power row has no V dependence)."""
+        zero = self.zero_point()
+        x, dU, dI, _ = self.tangent(zero, self.equation("voltage", zero.V))
+        V = np.sqrt(max(P, 0.0) * dU / dI)
+        return zero.z + V * x / dU
+
+    def zero_point(self) -> Point:
+        """The unbiased state (solved: it is not uniform if baths differ)."""
+        if self._zero is None:
+            self._zero = self.solve("voltage", 0.0) if self.system.u_bias is not None else self.solve()
+        return self._zero
+
+    def _point(self, sys, ev, mode, value, steps, hist, dt) -> Point:
+        qd, pr = self.qd, self.problem
+        phi, T = ev.phi, ev.T
+        # electrode currents (residual-consistent: sum of node rows)
+        currents = {}
+        for e in pr.electrodes if sys.electrical else ():
+            currents[e.label] = float(ev.R_phi[sys.electrode_dofs[e.label]].sum())
+        I = float(ev.I) if sys.u_bias is not None else 0.0
+        U = float(ev.U)
+        P_IV = 0.0
+        for e in pr.electrodes if sys.electrical else ():
+            Ue = float(phi[sys.electrode_dofs[e.label][0]])
+            P_IV += Ue * currents[e.label]
+        src_I = float(np.sum(self.s_phi * qd.dx)) if self.s_phi is not None else 0.0
+        if self.s_phi is not None:  # work done by current sources (verification only)
+            P_IV += float(np.sum(self.s_phi * forms.values(phi[qd.edofs], qd.N) * qd.dx))
+        src_Q = float(np.sum(self.s_T * qd.dx)) if self.s_T is not None else 0.0
+        den = max(abs(I), 0.5 * sum(abs(c) for c in currents.values()))
+        cur_bal = self._rel(abs(sum(currents.values()) + src_I), den) if currents else 0.0
+        # heat leaving through baths (residual-based) and cooled surfaces
+        heat = {}
+        if sys.thermal:
+            for name, dofs in sys.bath_dofs.items():
+                heat["bath:" + "+".join(_names(name))] = -float(ev.R_T[dofs].sum())
+            for c, m, Tref, _ in sys.cool_groups:
+                heat["cooling:" + "+".join(_names(c.boundary))] = float(c.h * (m @ (T - Tref)))
+            out = sum(heat.values())
+            den = ev.P + abs(src_Q)
+            if den == 0:
+                den = 0.5 * sum(abs(v) for v in heat.values())
+            e_bal = self._rel(abs(ev.P + src_Q - out), den)
+        else:
+            e_bal = np.nan
+        Tm, Tx = {}, {}
+        Tq = forms.values(T[qd.edofs], qd.N)
+        for name, els in qd.regions.items():
+            Tm[name] = float(np.sum(Tq[els] * qd.dx[els]) / qd.region_volume[name])
+            Tx[name] = float(T[qd.region_dofs[name]].max())
+        dT = Tm[pr.hA_region] - self.T_bath
+        hA = ev.P / dT if dT != 0 else np.nan
+        w = self.probe_weights
+        V4 = float(w[pr.four_probe[0]] @ phi - w[pr.four_probe[1]] @ phi) if pr.four_probe else np.nan
+        V3 = float(U - w[pr.three_probe] @ phi) if pr.three_probe else np.nan
+        return Point(mode=mode, value=float(value), I=I, V=U, V_4p=V4, V_3p=V3, P=ev.P, P_IV=P_IV,
+                     T_mean=Tm, T_max=Tx, hA_eff=hA, heat_out=heat, electrode_currents=currents,
+                     energy_balance=e_bal, current_balance=cur_bal, newton_steps=steps,
+                     residual_history=list(hist), time_s=dt, phi=phi.copy(), T=T.copy(), z=ev.z.copy())
+
+    # -- tangents ---------------------------------------------------------------------------
+    def tangent(self, point: Point, eq: BiasEquation, jac: _Jacobian | None = None):
+        """dz/d(parameter of eq) at a converged point, and the matching dU, dI, dV_4p.
+
+        Reuses ``jac`` (the factorised Jacobian of the last Newton step, which was taken
+        with the same bias row) when given; otherwise assembles at the point.
+        """
+        sys = self.system
+        if eq.kind == "voltage":
+            eq.G_ref = self.G_ref or 1.0
+        if jac is None:
+            ev = self._evaluate(sys, point.z, eq)
+            jac = self._jacobian(sys, ev, eq)
+        b = np.zeros(sys.n)
+        b[sys.u_bias] = eq.dg_dlambda(point.V)
+        x = jac.solve(b)
+        dU = float(x[sys.u_bias])
+        dI = jac.dI(x)
+        dphi, _ = sys.expand_direction(x)
+        pr, w = self.problem, self.probe_weights
+        dV4 = float(w[pr.four_probe[0]] @ dphi - w[pr.four_probe[1]] @ dphi) if pr.four_probe else np.nan
+        return x, dU, dI, dV4
+
+    # -- reductions used by compare.py -------------------------------------------------------
+    def isothermal(self, T, V=1.0) -> Point:
+        """Potential problem at uniform temperature T (heat equation off) at voltage V.
+        R = V/I, R_4p = V_4p/I, R_3p = V_3p/I of the returned Point."""
+        sys = self.get_system(electrical=True, thermal=False)
+        sys.fixed[sys.N:] = T
+        eq = BiasEquation("voltage", float(V))
+        if self.G_ref is None:
+            self._set_G_ref(self.system, self.initial_state())
+        eq.G_ref = self.G_ref
+        t0 = time.perf_counter()
+        z0 = np.zeros(sys.n)
+        z, ev, jac, steps, hist = self.newton(sys, z0, eq, label=f" (isothermal at T = {T:g} K)")
+        return self._point(sys, ev, "isothermal", T, steps, hist, time.perf_counter() - t0)
+
+    def low_power_hA(self, region: str | None = None) -> float:
+        """(hA)_eff = P / (T_mean - T_B) in the limit P -> 0 [W/K].
+
+        Linear response around the unbiased state T0: with phi0 the isothermal potential
+        at T0 (unit voltage) and q0 = grad phi0 . sigma(T0) grad phi0, solve the
+        linearised heat problem J_TT(T0) dT = int q0 v (baths fixed, cooling kept) and
+        return int q0 / mean(dT) over ``region`` (default Problem.hA_region). Exact in
+        the limit, without the roundoff of a tiny-power solve.
+        """
+        qd = self.qd
+        region = region or self.problem.hA_region
+        z0 = self.zero_point()
+        T0 = z0.T
+        # potential at T0 (frozen), unit voltage
+        sys_e = self.get_system(electrical=True, thermal=False)
+        sys_e.fixed[sys_e.N:] = T0
+        eq = BiasEquation("voltage", 1.0, G_ref=self.G_ref or 1.0)
+        if self.G_ref is None:
+            self._set_G_ref(self.system, self.initial_state())
+            eq.G_ref = self.G_ref
+        z, ev, _, _, _ = self.newton(sys_e, np.zeros(sys_e.n), eq, label=" (low-power hA)")
+        q0 = ev.q
+        # linearised heat problem with phi frozen at 0 (so the Joule terms drop out of J)
+        sys_t = self.get_system(electrical=False, thermal=True)
+        zt = sys_t.restrict(np.zeros(sys_t.N), T0)
+        evt = self._evaluate(sys_t, zt, None)
+        jac = self._jacobian(sys_t, evt, None)
+        load = np.bincount(qd.edofs.ravel(), forms.load_residual(qd.N, q0 * qd.dx).ravel(),
+                           minlength=sys_t.N)
+        b = sys_t.reduce(np.concatenate([np.zeros(sys_t.N), load]))
+        dz = jac.solve(b)
+        _, dT = sys_t.expand_direction(dz)
+        els = qd.regions[region]
+        dTq = forms.values(dT[qd.edofs], qd.N)
+        mean = float(np.sum(dTq[els] * qd.dx[els]) / qd.region_volume[region])
+        return float(np.sum(q0 * qd.dx)) / mean
+
+    # -- sweeps (continuation.py) ---------------------------------------------------------------
+    def sweep(self, mode, values, **kw):
+        """Natural-parameter sweep over bias ``values`` (see continuation.Sweep)."""
+        from .continuation import natural_sweep
+        return natural_sweep(self, mode, values, **kw)
+
+    def trace(self, mode, stop, **kw):
+        """Pseudo-arclength continuation from zero bias until ``mode`` reaches ``stop``."""
+        from .continuation import arclength_trace
+        return arclength_trace(self, mode, stop, **kw)
+
+    def timings(self):
+        """Accumulated assembly/solve times and counts per system configuration."""
+        return {k: dict(t_assemble=s.t_assemble, t_solve=s.t_solve, n_solve=s.n_solve, n=s.n, nnz=s.nnz)
+                for k, s in self._systems.items()}

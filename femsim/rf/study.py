@@ -1,0 +1,400 @@
+"""The rf study as one pure function: `run_rf(RFParams) -> dict[str, xarray.Dataset]`.
+
+Pipeline (Hamilton & Shapiro 1970, seeds/004_c099d5c78bbe238d.txt): junction geometry ->
+line constants and Swihart velocity (Eq. 4) -> V_rf(X) along the junction for the chosen
+drive (transmission line, or the paper's Eq. 6 standing wave, or uniform) -> pumped I-V
+(Eq. 5), classical limit (Eq. 12), quasiparticle and Josephson step amplitudes (Eqs. 3, 5).
+
+All inputs and outputs are SI. Each parameter dataclass is meant to be one case-file table
+(e.g. [rf.junction], [rf.drive], [rf.iv] with ``kind``); `IV_KINDS` maps a kind to its class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from scipy.constants import c as C_LIGHT
+from scipy.special import jv
+
+from . import pumped, tline, tunneling
+from .tline import Termination
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Electrode:
+    """A superconducting electrode: penetration depth lambda [m], film thickness t [m] (inf: thick)."""
+
+    penetration_depth: float
+    thickness: float = math.inf
+
+
+@dataclass(frozen=True)
+class Junction:
+    """Junction geometry and materials. X runs along ``length`` (L, the paper's 'width' in Eq. 6);
+    ``width`` [m] is across the line; barrier thickness l [m]; relative permittivity of the
+    barrier eps [1]; optional losses R' [Ohm/m] and G' [S/m]. electrode2 None: same as electrode1."""
+
+    length: float
+    width: float
+    barrier_thickness: float
+    permittivity: float
+    electrode1: Electrode
+    electrode2: Electrode | None = None
+    series_resistance: float = 0.0
+    shunt_conductance: float = 0.0
+
+    def line_constants(self) -> tline.LineConstants:
+        e2 = self.electrode2 or self.electrode1
+        return tline.junction_line_constants(
+            self.barrier_thickness, self.electrode1.penetration_depth, e2.penetration_depth, self.permittivity,
+            self.width, self.electrode1.thickness, e2.thickness, self.series_resistance, self.shunt_conductance)
+
+
+@dataclass(frozen=True)
+class FeedLine:
+    """A lossless feed line: characteristic impedance [Ohm], length [m], phase velocity [m/s]."""
+
+    impedance: float
+    length: float
+    velocity: float = C_LIGHT
+
+    def segment(self) -> tline.Segment:
+        return tline.Segment.from_impedance(self.impedance, self.length, self.velocity)
+
+
+DRIVE_KINDS = ("end", "distributed", "embedded", "standing_wave", "uniform")
+NORMALISATIONS = ("incident", "max", "rms", "source")
+
+
+@dataclass(frozen=True)
+class Drive:
+    """How the rf reaches the junction, and the drive amplitudes V_rf0 [V] to sweep.
+
+    kind:
+      'end'           source (EMF, ``source_impedance``) at X = 0, ``termination`` at X = L;
+      'distributed'   uniform series EMF along the junction (uniform-field coupling), ends
+                      ``near_termination`` (X = 0) and ``termination`` (X = L);
+      'embedded'      source at the far end of ``feed_in``, junction, ``feed_out`` ending in
+                      ``termination``;
+      'standing_wave' the paper's Eq. 6 on a half-wavelength junction with the given ``vswr``
+                      (X = 0 at a voltage maximum), no line solution;
+      'uniform'       V_rf(X) = V_rf0 everywhere (a junction much smaller than the wavelength).
+    normalisation (what V_rf0 means): 'incident' |V+| of the wave arriving at X = L (Eq. 6's
+      V_rf0; default for end, embedded, standing_wave and uniform), 'max' max_X |V_rf| (default
+      for distributed), 'rms' sqrt(<|V_rf|^2>_X), 'source' the source EMF (total EMF along the
+      junction for 'distributed')."""
+
+    frequency: float
+    amplitudes: tuple[float, ...]
+    kind: str = "end"
+    normalisation: str | None = None
+    source_impedance: complex = 0.0
+    termination: Termination = field(default_factory=lambda: Termination("open"))
+    near_termination: Termination = field(default_factory=lambda: Termination("open"))
+    feed_in: FeedLine | None = None
+    feed_out: FeedLine | None = None
+    vswr: float | None = None
+
+    def __post_init__(self):
+        tline.check_frequency(self.frequency)
+        if self.kind not in DRIVE_KINDS:
+            raise ValueError(f"drive kind must be one of {DRIVE_KINDS}, not {self.kind!r}")
+        amps = np.asarray(self.amplitudes, dtype=float)
+        if amps.ndim != 1 or amps.size == 0 or np.any(~np.isfinite(amps)) or np.any(amps < 0):
+            raise ValueError("drive amplitudes must be a non-empty list of finite voltages >= 0")
+        if self.normalisation is not None and self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, not {self.normalisation!r}")
+        if self.kind == "distributed" and self.normalisation == "incident":
+            raise ValueError("a distributed drive has no single incident wave: use 'max', 'rms' or 'source'")
+        if self.kind == "standing_wave" and self.vswr is None:
+            raise ValueError("a standing_wave drive needs vswr (>= 1)")
+        if self.kind == "embedded" and (self.feed_in is None or self.feed_out is None):
+            raise ValueError("an embedded drive needs feed_in and feed_out lines")
+        if complex(self.source_impedance).real < 0:
+            raise ValueError("source_impedance needs Re(Z) >= 0")
+
+    @property
+    def resolved_normalisation(self) -> str:
+        return self.normalisation or ("max" if self.kind == "distributed" else "incident")
+
+
+@dataclass(frozen=True)
+class BCSCurve:
+    """BCS SIS quasiparticle I_0 (`tunneling.BCSIV`): R_n [Ohm], zero-temperature gaps [J]
+    (gap2 None: equal), critical temperatures [K] (None: Delta0/1.764 k_B), Dynes Gamma [J],
+    optional Gaussian smearing sigma [V]; tabulated to ``tolerance`` * max|I| before pumping."""
+
+    normal_resistance: float
+    gap1: float
+    gap2: float | None = None
+    critical_temperature1: float | None = None
+    critical_temperature2: float | None = None
+    dynes_gamma: float = 0.0
+    smearing: float = 0.0
+    tolerance: float = 1e-6
+
+    def build(self, temperature: float, v_max: float):
+        model = tunneling.BCSIV(self.normal_resistance, self.gap1, self.gap2, temperature,
+                                self.critical_temperature1, self.critical_temperature2, self.dynes_gamma)
+        bps = model.breakpoints()
+        if self.smearing > 0:
+            return tunneling.gaussian_smear(model, self.smearing, v_max, self.tolerance, bps), model.gap_voltage
+        return tunneling.tabulate(model, v_max, self.tolerance, breakpoints=bps), model.gap_voltage
+
+
+@dataclass(frozen=True)
+class TableCurve:
+    """A measured I_0: voltage [V] and current [A] columns (`tunneling.TableIV`); ``odd`` tables
+    list V >= 0 only; optional Gaussian smearing sigma [V] (odd tables only)."""
+
+    voltage: tuple[float, ...]
+    current: tuple[float, ...]
+    odd: bool = False
+    interpolation: str = "pchip"
+    smearing: float = 0.0
+
+    def build(self, temperature: float, v_max: float):
+        table = tunneling.TableIV(np.asarray(self.voltage), np.asarray(self.current), self.odd, self.interpolation)
+        if self.smearing > 0:
+            if not self.odd:
+                raise ValueError("smearing needs an odd table (odd = true)")
+            return tunneling.gaussian_smear(table, self.smearing, v_max), None
+        return table, None
+
+
+@dataclass(frozen=True)
+class LinearCurve:
+    """Ohmic I_0 = V/R [A]."""
+
+    resistance: float
+
+    def build(self, temperature: float, v_max: float):
+        return tunneling.LinearIV(self.resistance), None
+
+
+@dataclass(frozen=True)
+class StepCurve:
+    """A smeared gap step (`tunneling.SmearedStepIV`): V_g [V], R_n [Ohm], width [V], R_sg [Ohm]."""
+
+    gap_voltage: float
+    normal_resistance: float
+    width: float
+    subgap_resistance: float = math.inf
+
+    def build(self, temperature: float, v_max: float):
+        return tunneling.SmearedStepIV(self.gap_voltage, self.normal_resistance, self.width,
+                                       self.subgap_resistance), self.gap_voltage
+
+
+@dataclass(frozen=True)
+class PolynomialCurve:
+    """I_0 = sum_k c_k V^k [A], coefficients lowest order first."""
+
+    coefficients: tuple[float, ...]
+
+    def build(self, temperature: float, v_max: float):
+        return tunneling.PolynomialIV(tuple(self.coefficients)), None
+
+
+IV_KINDS = {"bcs": BCSCurve, "table": TableCurve, "linear": LinearCurve, "step": StepCurve,
+            "polynomial": PolynomialCurve}
+
+
+@dataclass(frozen=True)
+class VoltageGrid:
+    """``num`` equally spaced dc bias voltages from ``start`` to ``stop`` [V]."""
+
+    start: float
+    stop: float
+    num: int = 1001
+
+    def values(self) -> np.ndarray:
+        if not (self.num >= 3 and self.stop > self.start):
+            raise ValueError("the voltage grid needs stop > start and num >= 3")
+        return np.linspace(self.start, self.stop, int(self.num))
+
+
+@dataclass(frozen=True)
+class RFParams:
+    """Everything `run_rf` needs, SI throughout. temperature [K] enters the BCS I_0;
+    max_step_order N: steps n = 0..N are reported; n_x: points along the junction;
+    classical: also compute Eq. 12 with ``classical_nodes`` nodes per voltage."""
+
+    junction: Junction
+    drive: Drive
+    iv: BCSCurve | TableCurve | LinearCurve | StepCurve | PolynomialCurve
+    voltages: VoltageGrid
+    temperature: float = 0.0
+    max_step_order: int = 3
+    n_x: int = 201
+    classical: bool = True
+    classical_nodes: int = 1024
+    n_fiske: int = 5
+
+    def __post_init__(self):
+        if self.max_step_order < 0 or self.n_x < 3 or self.n_fiske < 1 or self.classical_nodes < 2:
+            raise ValueError("max_step_order >= 0, n_x >= 3, n_fiske >= 1 and classical_nodes >= 2 are required")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ValueError(f"temperature must be >= 0 K, got {self.temperature!r}")
+
+
+# --------------------------------------------------------------------------- rf profile
+
+
+def _source_end(z_source: complex) -> Termination:
+    z = complex(z_source)
+    return Termination("short", emf=1.0) if z == 0 else Termination("load", z, emf=1.0)
+
+
+def rf_profile(junction: Junction, drive: Drive, X: np.ndarray) -> tuple[np.ndarray, dict]:
+    """V_rf(X) [V] for unit drive amplitude (as defined by the drive's normalisation) and a
+    summary: reflection coefficient at the junction's X = L end, VSWR, the norm used."""
+    lc = junction.line_constants()
+    f = drive.frequency
+    z0 = lc.characteristic_impedance(f)
+    L = junction.length
+    summary = {}
+    if drive.kind == "standing_wave":
+        rho = tline.reflection_from_vswr(drive.vswr)
+        V = tline.standing_wave(X, L, rho)
+        summary.update(reflection=complex(rho), vswr=float(drive.vswr), incident=1.0, source=1.0)
+    elif drive.kind == "uniform":
+        V = np.ones(X.shape, dtype=complex)
+        summary.update(reflection=complex(np.nan, np.nan), vswr=math.nan, incident=1.0, source=1.0)
+    else:
+        junction_seg = tline.Segment(lc, L)
+        if drive.kind == "end":
+            segs, left, right, offset = [junction_seg], _source_end(drive.source_impedance), drive.termination, 0.0
+            z_right = drive.termination.impedance_for(z0)
+        elif drive.kind == "distributed":
+            junction_seg = tline.Segment(lc, L, emf_per_length=1.0 / L)
+            segs, left, right, offset = [junction_seg], drive.near_termination, drive.termination, 0.0
+            z_right = drive.termination.impedance_for(z0)
+        else:  # embedded
+            fin, fout = drive.feed_in.segment(), drive.feed_out.segment()
+            segs, left, right, offset = [fin, junction_seg, fout], _source_end(drive.source_impedance), \
+                drive.termination, drive.feed_in.length
+            z_right = tline.input_impedance([fout], f, drive.termination)
+        sol = tline.solve_line(segs, f, left, right, x=X + offset)
+        V = sol.V
+        gamma_l = tline.reflection_coefficient(z_right, z0)
+        vplus = tline.forward_wave(sol, lc, junction_seg.emf_per_length)
+        summary.update(reflection=gamma_l, vswr=tline.vswr(gamma_l), incident=float(abs(vplus[-1])), source=1.0)
+    norms = {"incident": summary["incident"], "max": float(np.max(np.abs(V))),
+             "rms": float(np.sqrt(np.sum(pumped.x_average_weights(X) * np.abs(V) ** 2))),
+             "source": summary["source"]}
+    norm = norms[drive.resolved_normalisation]
+    if not norm > 0:
+        raise ValueError(f"the rf profile has zero {drive.resolved_normalisation!r} amplitude; choose another normalisation")
+    summary["norm"] = norm
+    return V / norm, summary
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def _gap_step(model, gap_voltage, f, v_max):
+    """(V_g, current rise of I_0 across V_g +- h f / 2e): the unpumped gap step that the
+    quasiparticle step weights multiply. Without a known V_g it is where dI_0/dV peaks (V > 0)."""
+    half = 0.5 * pumped.photon_voltage(f)
+    if gap_voltage is None:
+        v = np.linspace(0.0, v_max - half, 20001)
+        i = np.asarray(model(v))
+        k = int(np.argmax(np.diff(i)))
+        gap_voltage = 0.5 * (v[k] + v[k + 1])
+    if gap_voltage - half < -v_max or gap_voltage + half > v_max:
+        return float(gap_voltage), math.nan
+    lo, hi = np.asarray(model(np.array([gap_voltage - half, gap_voltage + half])))
+    return float(gap_voltage), float(hi - lo)
+
+
+def _var(dims, data, units, long_name):
+    return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name})
+
+
+def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
+    """Run the rf study; returns datasets 'vrf', 'iv' and 'steps' (see module docstring).
+
+    Josephson steps are given with both averages; 'josephson_positionwise' (the paper's,
+    <|J_n(2 e V_rf(X)/h f)|>_X) is the default one to show."""
+    j, d = params.junction, params.drive
+    f = d.frequency
+    lc = j.line_constants()
+    X = np.linspace(0.0, j.length, params.n_x)
+    weights = pumped.x_average_weights(X)
+    shape, summary = rf_profile(j, d, X)
+    amps = np.asarray(d.amplitudes, dtype=float)
+    vrf = amps[:, None] * shape[None, :]                      # (amplitude, X)
+    V = params.voltages.values()
+
+    vph = pumped.photon_voltage(f)
+    a_max = float(np.max(np.abs(vrf)))
+    n_orders = pumped.bessel_order_limit(a_max / vph)
+    v_need = float(np.max(np.abs(V))) + max(n_orders * vph, a_max) + 2 * vph
+    model, gap_voltage = params.iv.build(params.temperature, v_need)
+
+    i0 = np.asarray(model(V), dtype=float)
+    ipump = pumped.pumped_iv(model, V, np.abs(vrf), f, weights)
+    iv_vars = {
+        "I_unpumped": _var(("V",), i0, "A", "dc current without rf, I_0(V)"),
+        "I_pumped": _var(("V_rf0", "V"), ipump, "A", "dc current with rf, Tien-Gordon over X (Eq. 5)"),
+        "dIdV_pumped": _var(("V_rf0", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
+                            "differential conductance of the pumped curve"),
+    }
+    if params.classical:
+        icl = pumped.classical_iv(model, V, np.abs(vrf), weights, n_nodes=params.classical_nodes)
+        iv_vars["I_classical"] = _var(("V_rf0", "V"), icl, "A", "dc current, classical rf detection over X (Eq. 12)")
+
+    n = np.arange(params.max_step_order + 1)
+    qpw = pumped.qp_step_weights(np.abs(vrf), f, params.max_step_order, weights)
+    vg, dI = _gap_step(model, gap_voltage, f, v_need)
+    alpha0 = amps / vph
+    steps_vars = {
+        "qp_weight": _var(("V_rf0", "n"), qpw, "1", "quasiparticle step weight <J_n^2(e V_rf(X)/hf)>_X (Eq. 5)"),
+        "qp_step": _var(("V_rf0", "n"), qpw * dI, "A", "quasiparticle step height, weight x unpumped gap step"),
+        "josephson_positionwise": _var(("V_rf0", "n"), pumped.josephson_step_amplitudes(
+            vrf, f, params.max_step_order, weights, "positionwise"), "1",
+            "Josephson step / I_c, position-wise <|J_n(2 e V_rf(X)/hf)|>_X (default)"),
+        "josephson_coherent": _var(("V_rf0", "n"), pumped.josephson_step_amplitudes(
+            vrf, f, params.max_step_order, weights, "coherent"), "1",
+            "Josephson step / I_c, phase-coherent |<J_n(2 e |V_rf| / hf) exp(-i n psi)>_X|"),
+        "uniform_Jn2": _var(("V_rf0", "n"), jv(n[None, :], alpha0[:, None]) ** 2, "1",
+                            "uniform-field reference J_n^2(e V_rf0/hf) (Eq. 2)"),
+        "uniform_Jn_abs": _var(("V_rf0", "n"), np.abs(jv(n[None, :], 2 * alpha0[:, None])), "1",
+                               "uniform-field Josephson reference |J_n(2 e V_rf0/hf)| (Eq. 3)"),
+    }
+
+    refl = summary["reflection"]
+    attrs = {
+        "frequency": f, "frequency_units": "Hz",
+        "photon_voltage": vph, "photon_voltage_units": "V",
+        "c_bar_over_c": lc.velocity / C_LIGHT,
+        "c_bar": lc.velocity, "c_bar_units": "m/s",
+        "wavelength": lc.wavelength(f), "wavelength_units": "m",
+        "characteristic_impedance_real": lc.characteristic_impedance(f).real,
+        "characteristic_impedance_imag": lc.characteristic_impedance(f).imag,
+        "characteristic_impedance_units": "Ohm",
+        "VSWR": summary["vswr"],
+        "reflection_magnitude": abs(refl), "reflection_phase": float(np.angle(refl)) if np.isfinite(refl) else math.nan,
+        "reflection_phase_units": "rad",
+        "fiske_frequencies": tline.fiske_frequencies(lc.velocity, j.length, params.n_fiske),
+        "fiske_frequencies_units": "Hz",
+        "drive_kind": d.kind, "normalisation": d.resolved_normalisation,
+        "bessel_orders": n_orders,
+        "gap_voltage": vg, "gap_voltage_units": "V",
+        "gap_step_current": dI, "gap_step_current_units": "A",
+        "josephson_default_average": "positionwise",
+    }
+    coords_a = {"V_rf0": _var(("V_rf0",), amps, "V", "drive amplitude V_rf0 (" + d.resolved_normalisation + ")")}
+    ds_vrf = xr.Dataset(
+        {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
+         "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")},
+        coords={"X": _var(("X",), X, "m", "position along the junction"), **coords_a}, attrs=attrs)
+    ds_iv = xr.Dataset(iv_vars, coords={"V": _var(("V",), V, "V", "dc bias voltage"), **coords_a}, attrs=attrs)
+    ds_steps = xr.Dataset(steps_vars, coords={"n": _var(("n",), n, "1", "step order"), **coords_a}, attrs=attrs)
+    return {"vrf": ds_vrf, "iv": ds_iv, "steps": ds_steps}

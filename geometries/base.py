@@ -1,0 +1,241 @@
+"""Mesh data shared by every geometry: a scikit-fem mesh with named regions.
+
+`MeshData(mesh, subdomains, boundaries, info)` is the one thing a builder returns and
+the solver consumes (DOLFINx's "mesh + cell tags + facet tags" as a small immutable
+record):
+
+- ``mesh``: a scikit-fem mesh (``MeshHex1`` from the builders, ``MeshTet1`` or
+  ``MeshHex1`` from files) in SI metres. It carries the same names through
+  ``with_subdomains`` / ``with_boundaries``, so ``Basis(mesh, e, elements="mesa")`` and
+  ``FacetBasis(mesh, e, facets="bath")`` work directly.
+- ``subdomains``: name -> sorted int array of element indices.
+- ``boundaries``: name -> sorted int array of facet indices (``mesh.facets`` columns).
+  Boundaries may overlap (e.g. "sides" is a part of "cooled"); subdomains of the
+  builders partition the mesh.
+- ``info``: read-only dict: element/node counts, aspect-ratio extremes, bounding box,
+  the builder's name and its resolved parameters.
+
+Arrays are read-only and the dicts are mapping proxies: a MeshData cannot be edited in
+place, only rebuilt (`make_mesh_data`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from skfem import MeshHex1, MeshTet1
+
+from femsim.errors import FemsimError
+
+__all__ = [
+    "MeshData", "GeometryError", "make_mesh_data", "select", "names",
+    "aspect_ratios", "aspect_report", "boundary_facet_table", "subdomain_volume",
+    "boundary_area", "check_positive", "check_greater", "check_choice",
+]
+
+
+class GeometryError(FemsimError, ValueError):
+    """Impossible dimensions or an unknown region name.
+
+    ``parameter`` names the offending parameter (or region), ``value`` what was given,
+    ``expected`` what was expected; ``str()`` is the one-line message.
+    """
+
+    def __init__(self, parameter: str, value, expected: str):
+        self.parameter, self.value, self.expected = parameter, value, expected
+        super().__init__(f"{parameter} = {value!r}: expected {expected}")
+
+
+def check_positive(name: str, value, unit: str = "m") -> float:
+    """A finite number > 0 (thicknesses, widths)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GeometryError(name, value, f"a positive length in {unit} (a float)") from None
+    if not np.isfinite(v) or v <= 0:
+        raise GeometryError(name, value, f"a positive finite length in {unit}")
+    return v
+
+
+def check_greater(name: str, value: float, other_name: str, other: float,
+                  strict: bool = True) -> None:
+    """``value`` (parameter ``name``) must exceed ``other`` (parameter ``other_name``)."""
+    bad = value <= other if strict else value < other
+    if bad:
+        rel = "larger than" if strict else "at least"
+        raise GeometryError(name, value, f"{rel} {other_name} = {other!r}")
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    if value not in choices:
+        raise GeometryError(name, value, f"one of {choices}")
+    return value
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.array(a, dtype=np.int64 if np.asarray(a).dtype.kind in "iub" else None, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class MeshData:
+    """A mesh with named subdomains (element sets) and boundaries (facet sets); SI metres."""
+
+    mesh: Any
+    subdomains: Mapping[str, np.ndarray]
+    boundaries: Mapping[str, np.ndarray]
+    info: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (f"MeshData({type(self.mesh).__name__}, {i.get('n_nodes')} nodes, "
+                f"{i.get('n_elements')} elements, subdomains={list(self.subdomains)}, "
+                f"boundaries={list(self.boundaries)})")
+
+
+def aspect_ratios(mesh) -> np.ndarray:
+    """Per-element aspect ratio: longest edge / shortest edge (1 for a cube)."""
+    e = np.asarray(mesh.elem.refdom.edges)  # local vertex pairs
+    p, t = mesh.p, mesh.t
+    d = p[:, t[e[:, 0]]] - p[:, t[e[:, 1]]]  # (dim, nedges_local, nelements)
+    lengths = np.sqrt((d ** 2).sum(axis=0))
+    return lengths.max(axis=0) / lengths.min(axis=0)
+
+
+def aspect_report(mesh) -> dict:
+    """Aspect-ratio summary of a mesh (or MeshData): min, median, max, and the worst element."""
+    mesh = getattr(mesh, "mesh", mesh)
+    a = aspect_ratios(mesh)
+    k = int(np.argmax(a))
+    return {
+        "aspect_ratio_min": float(a.min()),
+        "aspect_ratio_median": float(np.median(a)),
+        "aspect_ratio_max": float(a.max()),
+        "worst_element": k,
+        "worst_element_centre": tuple(float(c) for c in mesh.p[:, mesh.t[:, k]].mean(axis=1)),
+    }
+
+
+def make_mesh_data(mesh, subdomains: Mapping[str, Any], boundaries: Mapping[str, Any],
+                   info: Mapping[str, Any] | None = None) -> MeshData:
+    """Validate names and index sets, attach them to the mesh, fill ``info``."""
+    subs = {str(k): np.unique(np.asarray(v, dtype=np.int64)) for k, v in subdomains.items()}
+    bnds = {str(k): np.unique(np.asarray(v, dtype=np.int64)) for k, v in boundaries.items()}
+    for k, v in subs.items():
+        if v.size and (v[0] < 0 or v[-1] >= mesh.nelements):
+            raise ValueError(f"subdomain {k!r}: element index out of range")
+    for k, v in bnds.items():
+        if v.size and (v[0] < 0 or v[-1] >= mesh.nfacets):
+            raise ValueError(f"boundary {k!r}: facet index out of range")
+    mesh = mesh.with_subdomains({k: v.astype(np.int32) for k, v in subs.items()}) if subs else mesh
+    mesh = mesh.with_boundaries({k: v.astype(np.int32) for k, v in bnds.items()}) if bnds else mesh
+    full = {
+        "mesh_type": type(mesh).__name__,
+        "n_nodes": int(mesh.p.shape[1]),
+        "n_elements": int(mesh.nelements),
+        "bounding_box": tuple((float(lo), float(hi)) for lo, hi in zip(mesh.p.min(axis=1), mesh.p.max(axis=1))),
+        **aspect_report(mesh),
+    }
+    full.update(info or {})
+    return MeshData(
+        mesh=mesh,
+        subdomains=MappingProxyType({k: _frozen(v) for k, v in subs.items()}),
+        boundaries=MappingProxyType({k: _frozen(v) for k, v in bnds.items()}),
+        info=MappingProxyType(full),
+    )
+
+
+def names(md: MeshData) -> dict[str, list[str]]:
+    return {"subdomains": list(md.subdomains), "boundaries": list(md.boundaries)}
+
+
+def select(md: MeshData, name_or_names, kind: str = "subdomain") -> np.ndarray:
+    """Union of the index sets of one or several named regions.
+
+    ``kind`` is "subdomain" (element indices) or "boundary" (facet indices). An unknown
+    name raises GeometryError listing the available names and the closest match.
+    """
+    kind = check_choice("kind", kind, ("subdomain", "boundary"))
+    table = md.subdomains if kind == "subdomain" else md.boundaries
+    wanted = [name_or_names] if isinstance(name_or_names, str) else list(name_or_names)
+    out = []
+    for n in wanted:
+        if n not in table:
+            close = difflib.get_close_matches(str(n), list(table), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise GeometryError(f"{kind} name", n,
+                                f"one of {sorted(table)}{hint}")
+        out.append(np.asarray(table[n]))
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+
+
+def _facet_normals(mesh, facets: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """Unit normals of (planar) facets, pointing out of their owner element."""
+    p = mesh.p
+    f = mesh.facets[:, facets]
+    if f.shape[0] == 4:  # quadrilateral stored cyclically: normal from the diagonals
+        n = np.cross((p[:, f[2]] - p[:, f[0]]).T, (p[:, f[3]] - p[:, f[1]]).T).T
+    else:
+        n = np.cross((p[:, f[1]] - p[:, f[0]]).T, (p[:, f[2]] - p[:, f[0]]).T).T
+    n /= np.linalg.norm(n, axis=0)
+    outward = p[:, f].mean(axis=1) - p[:, mesh.t[:, owners]].mean(axis=1)
+    n *= np.sign((n * outward).sum(axis=0))
+    return n
+
+
+@dataclass(frozen=True)
+class FacetTable:
+    """Boundary facets with what the builders classify them by."""
+
+    facets: np.ndarray   # facet indices (mesh.facets columns)
+    owner: np.ndarray    # element owning each facet
+    region: np.ndarray   # region label of the owner (builder's integer label)
+    normal: np.ndarray   # (3, n) outward unit normal
+    mid: np.ndarray      # (3, n) facet midpoint
+
+    def where(self, mask) -> np.ndarray:
+        return self.facets[np.asarray(mask, dtype=bool)]
+
+
+def boundary_facet_table(mesh, elem_region: np.ndarray | None = None) -> FacetTable:
+    """All boundary facets of ``mesh`` with owner, owner region, outward normal, midpoint."""
+    facets = mesh.boundary_facets()
+    owner = mesh.f2t[0, facets]
+    region = (np.asarray(elem_region)[owner] if elem_region is not None
+              else np.zeros(len(facets), dtype=int))
+    return FacetTable(facets, owner, region, _facet_normals(mesh, facets, owner),
+                      mesh.p[:, mesh.facets[:, facets]].mean(axis=1))
+
+
+def subdomain_volume(md: MeshData, name_or_names) -> float:
+    """Volume [m^3] of named subdomain(s), by 2x2x2 Gauss (exact for trilinear hexahedra)."""
+    from skfem import Basis, ElementHex0, ElementTetP0, Functional
+
+    elems = select(md, name_or_names, "subdomain")
+    if elems.size == 0:
+        return 0.0
+    e0 = ElementHex0() if isinstance(md.mesh, MeshHex1) else ElementTetP0()
+    basis = Basis(md.mesh, e0, elements=elems, intorder=3)
+    return float(Functional(lambda w: 1.0 + 0.0 * w.x[0]).assemble(basis))
+
+
+def boundary_area(md: MeshData, name_or_names) -> float:
+    """Area [m^2] of named boundary(ies) through scikit-fem's FacetBasis."""
+    from skfem import ElementHex0, ElementTetP0, FacetBasis, Functional
+
+    facets = select(md, name_or_names, "boundary")
+    if facets.size == 0:
+        return 0.0
+    e0 = ElementHex0() if isinstance(md.mesh, MeshHex1) else ElementTetP0()
+    fb = FacetBasis(md.mesh, e0, facets=facets, intorder=3)
+    return float(Functional(lambda w: 1.0 + 0.0 * w.x[0]).assemble(fb))
+
+
+def is_tet(mesh) -> bool:
+    return isinstance(mesh, MeshTet1)

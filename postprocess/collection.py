@@ -1,0 +1,130 @@
+"""ParaView collections (.pvd) indexing the bias-point VTU files of a run.
+
+A .pvd is a small XML index ParaView opens as a time series. Each entry is one saved
+bias point; ``timestep`` is the bias value when the bias rises strictly through the
+sweep, otherwise the point index (a sweep through a turning point revisits bias
+values, and ParaView would merge equal timesteps). Either way every entry also carries
+``bias`` (the value), ``bias_name``/``bias_unit`` and ``index`` attributes, which
+ParaView ignores, and a comment at the top states them in words.
+
+`read_pvd` is the small parser used to read it back (and by `views.view` to find the
+last bias point).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from femsim.results import VARIABLES, atomic_path
+
+
+@dataclass(frozen=True)
+class PvdEntry:
+    timestep: float
+    file: Path          # resolved against the .pvd's directory
+    index: int          # bias-point index
+    bias: float | None  # SI
+    bias_name: str | None
+    bias_unit: str | None
+
+
+def _timesteps(bias: np.ndarray, indices: list[int], timestep: str) -> tuple[np.ndarray, str]:
+    if timestep not in ("auto", "bias", "index"):
+        raise ValueError(f"timestep must be 'auto', 'bias' or 'index', got {timestep!r}")
+    finite = np.isfinite(bias).all()
+    rising = finite and bias.size > 0 and bool(np.all(np.diff(bias) > 0))
+    if timestep == "bias" and not rising:
+        raise ValueError("timestep='bias' needs a strictly rising bias; this sweep turns back "
+                         "(use 'auto' or 'index')")
+    if timestep == "bias" or (timestep == "auto" and rising):
+        return bias, "bias"
+    return np.asarray(indices, dtype=float), "index"
+
+
+def write_pvd(path, files: Sequence, bias: Sequence[float], *, bias_name: str = "I",
+              bias_unit: str | None = None, indices: Sequence[int] | None = None,
+              timestep: str = "auto") -> Path:
+    """Write ``path`` (.pvd) listing ``files`` (VTU paths) with their ``bias`` values (SI).
+
+    ``indices`` are the bias-point numbers (default 0..n-1). File names are stored
+    relative to the .pvd, as ParaView resolves them."""
+    path = Path(path)
+    bias = np.asarray(bias, dtype=float)
+    if len(files) != bias.size:
+        raise ValueError(f"{len(files)} files but {bias.size} bias values")
+    indices = list(range(len(files))) if indices is None else [int(i) for i in indices]
+    unit = bias_unit or (VARIABLES[bias_name][1] if bias_name in VARIABLES else "1")
+    steps, kind = _timesteps(bias, indices, timestep)
+    root = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
+    root.append(ET.Comment(
+        f" femsim bias points: timestep = {'bias ' + bias_name + ' [' + unit + ']' if kind == 'bias' else 'bias-point index'};"
+        f" each DataSet also records bias (SI value), bias_name, bias_unit and index "))
+    coll = ET.SubElement(root, "Collection")
+    for f, b, t, i in zip(files, bias, steps, indices):
+        ET.SubElement(coll, "DataSet", timestep=repr(float(t)), group="", part="0",
+                      file=_relative(Path(f), path.parent), index=str(i), bias=repr(float(b)),
+                      bias_name=bias_name, bias_unit=unit)
+    ET.indent(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _relative(f: Path, base: Path) -> str:
+    try:
+        return f.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return f.resolve().as_posix()
+
+
+def read_pvd(path) -> list[PvdEntry]:
+    """Entries of a .pvd in file order (also reads plain ParaView .pvd files)."""
+    path = Path(path)
+    root = ET.parse(path).getroot()
+    if root.get("type") != "Collection":
+        raise ValueError(f"{path} is not a VTK collection (type={root.get('type')!r})")
+    entries = []
+    for k, ds in enumerate(root.iter("DataSet")):
+        bias = ds.get("bias")
+        entries.append(PvdEntry(
+            timestep=float(ds.get("timestep", k)), file=(path.parent / ds.get("file")).resolve(),
+            index=int(ds.get("index", k)), bias=None if bias is None else float(bias),
+            bias_name=ds.get("bias_name"), bias_unit=ds.get("bias_unit")))
+    return entries
+
+
+_POINT = re.compile(r"point_(\d+)\.vtu$")
+
+
+def collect_fields(result_dir, ds=None, *, bias_name: str | None = None, timestep: str = "auto") -> Path:
+    """Write ``result_dir/fields.pvd`` from ``fields/point_NNNN.vtu``, taking each file's
+    bias from the curve dataset at point NNNN (``ds``, else ``curves.nc``).
+
+    ``bias_name`` defaults to ds.attrs["bias"] or "I". Family datasets are not handled:
+    the file name alone does not say which family member a point belongs to."""
+    result_dir = Path(result_dir)
+    if ds is None:
+        from femsim.results import read_dataset
+        ds = read_dataset(result_dir / "curves.nc")
+    name = bias_name or str(ds.attrs.get("bias", "I"))
+    if ds[name].ndim != 1:
+        raise ValueError(f"{name} has dims {ds[name].dims}; a .pvd per family member is not supported yet")
+    files = sorted((p for p in (result_dir / "fields").glob("point_*.vtu") if _POINT.search(p.name)),
+                   key=lambda p: int(_POINT.search(p.name).group(1)))
+    if not files:
+        raise FileNotFoundError(f"no fields/point_*.vtu in {result_dir}")
+    indices = [int(_POINT.search(p.name).group(1)) for p in files]
+    values = ds[name].values
+    if max(indices) >= values.size:
+        raise ValueError(f"field file point_{max(indices):04d} but the curve has {values.size} points")
+    unit = ds[name].attrs.get("units") or (VARIABLES[name][1] if name in VARIABLES else "1")
+    return write_pvd(result_dir / "fields.pvd", files, values[indices], bias_name=name, bias_unit=unit,
+                     indices=indices, timestep=timestep)
+

@@ -1,0 +1,419 @@
+"""report.md for a results directory, and the few lines `femsim run` prints at the end.
+
+The report states what a user checks first: peak and mean overheating, (hA)_eff, where
+and by how much the lumped model departs from the FEM, the energy-balance residual and
+the solver statistics, with the key plots embedded. Lumped-only and rf runs get the
+parts that apply and a sentence saying what does not.
+
+Figures come from ``summary["figures"]`` (the solver's own numbers win) and, for what
+the summary lacks, from the curve dataset (`key_figures`). Names of figures, all SI:
+
+    T_bath [K]; T_max_peak, dT_max_peak, T_mean_peak, dT_mean_peak [K]; P_at_peak [W];
+    hA_eff [W/K] (P / (T_mean - T_bath) at the highest power); P_c [W];
+    lumped_dV_rel_max [1] with lumped_dV_rel_max_at_I [A] / _at_P [W];
+    lumped_departs_at_P [W], lumped_departs_at_I [A] (first point beyond
+    lumped_tolerance [1], default 0.01); lumped_dT_mean_max [K];
+    energy_balance_max [1]; points, newton_steps [1].
+``summary["timings"]`` holds seconds (``total`` if given, else their sum is reported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from femsim.results import VARIABLES, write_text
+from postprocess.plots import display_scale, turning_points
+
+FIGURE_UNITS = {
+    "T_bath": "K", "T_max_peak": "K", "dT_max_peak": "K", "T_mean_peak": "K", "dT_mean_peak": "K",
+    "P_at_peak": "W", "hA_eff": "W/K", "hA": "W/K", "hA_lumped": "W/K", "P_c": "W",
+    "lumped_dV_rel_max": "1", "lumped_dV_rel_max_at_I": "A", "lumped_dV_rel_max_at_P": "W",
+    "lumped_departs_at_P": "W", "lumped_departs_at_I": "A", "lumped_tolerance": "1",
+    "lumped_dT_mean_max": "K", "energy_balance_max": "1", "current_balance_max": "1",
+    "points": "1", "newton_steps": "1", "I_max": "A", "V_max": "V", "P_max": "W",
+}
+_RELATIVE = {"lumped_dV_rel_max", "lumped_tolerance"}
+TOLERANCE = 0.01
+
+
+# ---------------------------------------------------------------- numbers
+
+def fmt(value, unit: str = "1", name: str | None = None) -> str:
+    """"16 µW/K", "30 K", "4.1 %", "2.5e-07": 3 significant digits, SI prefix where usual."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    if name in _RELATIVE:
+        return f"{100 * value:.3g} %"
+    if unit == "1":
+        return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2g}"
+    mult, shown = display_scale(unit, [value])
+    return f"{value * mult:.3g} {shown}"
+
+
+def _figure_value(entry):
+    """A figure is a number or {"value": x, "units": u}."""
+    if isinstance(entry, dict):
+        return entry.get("value"), entry.get("units")
+    return entry, None
+
+
+def _summary_figures(summary: dict) -> dict:
+    out = {}
+    for name, entry in (summary.get("figures") or {}).items():
+        value, unit = _figure_value(entry)
+        out[name] = value
+        if unit is not None:
+            out.setdefault("_units", {})[name] = unit
+    return out
+
+
+def _bath(ds: xr.Dataset, sub: xr.Dataset, fam: str | None, value, summary_tb) -> tuple[float | None, bool]:
+    """Bath temperature of one curve and whether it is only estimated."""
+    if fam == "T_bath":
+        return float(value), False
+    for source in (summary_tb, ds.attrs.get("T_bath"), sub.coords.get("T_bath")):
+        if source is not None:
+            return float(np.asarray(source)), False
+    if "P" in sub and "T_mean" in sub:  # T at the lowest power is the bath within heating error
+        P = sub["P"].values
+        return float(sub["T_mean"].values[np.nanargmin(np.abs(P))]), True
+    return None, False
+
+
+def _member_figures(sub: xr.Dataset, T_B: float | None, tolerance: float) -> dict:
+    f: dict = {}
+    P = sub["P"].values if "P" in sub else None
+    k = int(np.nanargmax(P)) if P is not None else None
+    if k is not None:
+        f["P_at_peak"] = float(P[k])
+    for t in ("T_max", "T_mean"):
+        if t in sub:
+            f[f"{t}_peak"] = float(np.nanmax(sub[t].values))
+            if T_B is not None:
+                f[f"d{t}_peak"] = f[f"{t}_peak"] - T_B
+    if k is not None and "T_mean" in sub and T_B is not None and sub["T_mean"].values[k] > T_B:
+        f["hA_eff"] = float(P[k] / (sub["T_mean"].values[k] - T_B))
+    if {"V", "V_lumped", "I"} <= set(sub.variables):
+        V, Vl, I = sub["V"].values, sub["V_lumped"].values, sub["I"].values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(np.abs(V) > 0, np.abs(Vl - V) / np.abs(V), np.nan)
+        if np.isfinite(rel).any():
+            j = int(np.nanargmax(rel))
+            f["lumped_dV_rel_max"] = float(rel[j])
+            f["lumped_dV_rel_max_at_I"] = float(I[j])
+            if P is not None:
+                f["lumped_dV_rel_max_at_P"] = float(P[j])
+            beyond = np.nonzero(rel > tolerance)[0]
+            if beyond.size:
+                f["lumped_departs_at_I"] = float(I[beyond[0]])
+                if P is not None:
+                    f["lumped_departs_at_P"] = float(P[beyond[0]])
+    if {"T_mean", "T_mean_lumped"} <= set(sub.variables):
+        f["lumped_dT_mean_max"] = float(np.nanmax(np.abs(sub["T_mean"].values - sub["T_mean_lumped"].values)))
+    if "energy_balance" in sub:
+        f["energy_balance_max"] = float(np.nanmax(sub["energy_balance"].values))
+    return f
+
+
+def _members(ds: xr.Dataset):
+    var = "I" if "I" in ds else next(iter(ds.data_vars))
+    fams = [d for d in ds[var].dims if d != "point"]
+    if not fams:
+        return None, [(None, ds)]
+    fam = fams[0]
+    values = ds[fam].values if fam in ds.variables else np.arange(ds.sizes[fam])
+    return fam, [(values[k], ds.isel({fam: k})) for k in range(ds.sizes[fam])]
+
+
+def key_figures(summary: dict, ds: xr.Dataset | None = None, *, tolerance: float = TOLERANCE) -> dict:
+    """Figures for the report: the summary's, completed from the curve dataset.
+
+    For a family, peak values are the largest over members and (hA)_eff and the lumped
+    departure come from the member reaching the highest power; ``_members`` holds
+    per-member figures (with ``_family`` naming the dimension)."""
+    given = _summary_figures(summary)
+    computed: dict = {"lumped_tolerance": tolerance}
+    if ds is not None:
+        fam, members = _members(ds)
+        rows = []
+        for value, sub in members:
+            T_B, estimated = _bath(ds, sub, fam, value, given.get("T_bath"))
+            row = _member_figures(sub, T_B, tolerance)
+            row["T_bath"] = T_B
+            row["_T_bath_estimated"] = estimated
+            row["_value"] = value
+            rows.append(row)
+        computed |= _combine(rows)
+        if fam is not None:
+            computed["_family"] = fam
+            computed["_members"] = rows
+        computed["points"] = int(np.prod([ds.sizes[d] for d in ds[next(iter(ds.data_vars))].dims]))
+        if "newton_steps" in ds:
+            computed["newton_steps"] = int(np.nansum(ds["newton_steps"].values))
+        pc = ds.attrs.get("P_c")
+        if pc is not None:
+            pc = json.loads(pc) if isinstance(pc, (str, bytes)) else pc
+            computed["P_c"] = pc if np.ndim(pc) == 0 else [float(x) for x in np.ravel(pc)]
+    return computed | {k: v for k, v in given.items() if v is not None}
+
+
+def figures_from_curves(ds: xr.Dataset, *, tolerance: float = TOLERANCE) -> dict:
+    """The figures computable from a curve dataset, JSON-ready, for summary.json."""
+    def plain(v):
+        return [plain(x) for x in v] if isinstance(v, list) else (v.item() if hasattr(v, "item") else v)
+    return {k: plain(v) for k, v in key_figures({}, ds, tolerance=tolerance).items()
+            if not k.startswith("_") and v is not None}
+
+
+def _combine(rows: list[dict]) -> dict:
+    """One member's figures stand for the family: the most overheated one, so the stated
+    T_max, T_bath and (hA)_eff belong together. The worst lumped departure and energy
+    balance are taken over all members."""
+    if not rows:
+        return {}
+    if len(rows) == 1:
+        return dict(rows[0])
+
+    def heat(r):
+        return r.get("dT_max_peak", r.get("dT_mean_peak", r.get("P_at_peak", -np.inf)))
+
+    out = {k: v for k, v in max(rows, key=heat).items() if k != "_value"}
+    out["_stands_for"] = max(rows, key=heat)["_value"]
+    for key in ("lumped_dT_mean_max", "energy_balance_max"):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        if values:
+            out[key] = max(values)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def _unit(name: str) -> str:
+    return FIGURE_UNITS.get(name) or (VARIABLES[name][1] if name in VARIABLES else "1")
+
+
+def _q(f: dict, name: str) -> str:
+    unit = f.get("_units", {}).get(name) or FIGURE_UNITS.get(name, "1")
+    return fmt(f.get(name), unit, name)
+
+
+def _study(summary: dict) -> str:
+    return str(summary.get("study", "fem")).lower()
+
+
+def _case_name(summary: dict) -> str:
+    case = summary.get("case")
+    if isinstance(case, dict):
+        return str(case.get("name") or case.get("title") or case.get("file") or "case")
+    return str(case) if case is not None else "case"
+
+
+def _thermal_lines(f: dict, study: str) -> list[str]:
+    lines = []
+    bath = f"T_bath = {_q(f, 'T_bath')}" + (" (estimated from T at the lowest power)" if f.get("_T_bath_estimated") else "")
+    if f.get("dT_max_peak") is not None:
+        lines.append(f"- **Peak overheating**: T_max − T_bath = {_q(f, 'dT_max_peak')} "
+                     f"(T_max = {_q(f, 'T_max_peak')}, {bath}).")
+    if f.get("dT_mean_peak") is not None:
+        lines.append(f"- **Mean overheating**: T_mean − T_bath = {_q(f, 'dT_mean_peak')} "
+                     f"(T_mean = {_q(f, 'T_mean_peak')}" + (f", at P = {_q(f, 'P_at_peak')}" if f.get("P_at_peak") is not None else "")
+                     + ("" if f.get("dT_max_peak") is not None else f", {bath}") + ").")
+    if f.get("hA_eff") is not None:
+        what = "P/(T_mean − T_bath) at the highest power" if study != "lumped" else "the lumped model's hA"
+        lines.append(f"- **(hA)_eff** = {_q(f, 'hA_eff')} ({what}).")
+    if f.get("P_c") is not None:
+        pcs = f["P_c"] if isinstance(f["P_c"], list) else [f["P_c"]]
+        lines.append("- **Threshold power** P_c = " + ", ".join(fmt(p, "W") for p in pcs) + ".")
+    return lines
+
+
+def _lumped_lines(f: dict) -> list[str]:
+    if f.get("lumped_dV_rel_max") is None:
+        return ["- **Lumped vs FEM**: no lumped comparison in this run (no V_lumped)."]
+    where = f"at I = {_q(f, 'lumped_dV_rel_max_at_I')}" + (
+        f", P = {_q(f, 'lumped_dV_rel_max_at_P')}" if f.get("lumped_dV_rel_max_at_P") is not None else "")
+    line = (f"- **Lumped vs FEM**: the lumped model's voltage at the same current departs from the FEM by up to "
+            f"{_q(f, 'lumped_dV_rel_max')} ({where}); ")
+    if f.get("lumped_departs_at_I") is not None:
+        line += (f"it first exceeds {_q(f, 'lumped_tolerance')} at I = {_q(f, 'lumped_departs_at_I')}"
+                 + (f" (P = {_q(f, 'lumped_departs_at_P')})" if f.get("lumped_departs_at_P") is not None else "") + ".")
+    else:
+        line += f"it stays within {_q(f, 'lumped_tolerance')} over the whole sweep."
+    if f.get("lumped_dT_mean_max") is not None:
+        line += f" Mean temperatures differ by up to {_q(f, 'lumped_dT_mean_max')}."
+    return [line]
+
+
+def _energy_lines(f: dict) -> list[str]:
+    if f.get("energy_balance_max") is None:
+        return ["- **Energy balance**: not recorded in this run."]
+    return [f"- **Energy balance** residual |P − heat out|/P: at most {_q(f, 'energy_balance_max')} over the sweep."]
+
+
+def _timing(summary: dict) -> tuple[float | None, dict]:
+    timings = {k: v for k, v in (summary.get("timings") or {}).items() if isinstance(v, (int, float))}
+    if not timings:
+        return None, {}
+    return float(timings.get("total", sum(timings.values()))), timings
+
+
+def _solver_lines(f: dict, summary: dict) -> list[str]:
+    total, timings = _timing(summary)
+    rows = ["| points | Newton steps | time |", "|---|---|---|",
+            f"| {f.get('points', 'n/a')} | {f.get('newton_steps', 'n/a')} | "
+            f"{'n/a' if total is None else f'{total:.3g} s'} |"]
+    if len(timings) > 1:
+        rows += ["", "Timings: " + ", ".join(f"{k} {v:.3g} s" for k, v in timings.items()) + "."]
+    return rows
+
+
+def _turning_lines(ds: xr.Dataset | None) -> list[str]:
+    tps = turning_points(ds) if ds is not None else []
+    if not tps:
+        return []
+    extra = sorted({k for t in tps for k in t} - {"kind", "I", "V", "T"})
+    head = "| kind | I | V | T |" + "".join(f" {k} |" for k in extra)
+    rows = ["## Turning points", "", head, "|---" * (4 + len(extra)) + "|"]
+    for t in tps:
+        rows.append(f"| {t.get('kind', '')} | {fmt(t.get('I'), 'A')} | {fmt(t.get('V'), 'V')} | "
+                    f"{fmt(t.get('T'), 'K')} |" + "".join(f" {fmt(t.get(k), _unit(k))} |" for k in extra))
+    return rows + [""]
+
+
+def _member_lines(f: dict) -> list[str]:
+    rows = f.get("_members")
+    if not rows:
+        return []
+    fam = f["_family"]
+    out = [f"## Per {fam}", "", f"| {fam} | ΔT_max | ΔT_mean | (hA)_eff | lumped ΔV/V max |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {fmt(r['_value'], _unit(fam))} | {fmt(r.get('dT_max_peak'), 'K')} | {fmt(r.get('dT_mean_peak'), 'K')} | "
+                   f"{fmt(r.get('hA_eff'), 'W/K')} | {fmt(r.get('lumped_dV_rel_max'), '1', 'lumped_dV_rel_max')} |")
+    return out + [""]
+
+
+def _plot_lines(result_dir: Path, plots) -> list[str]:
+    if not plots:
+        return []
+    items = plots.items() if isinstance(plots, dict) else ((Path(p).stem, p) for p in plots)
+    out = ["## Plots", ""]
+    for name, paths in items:
+        paths = [Path(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+        paths = [p if p.is_absolute() else result_dir / p for p in paths]
+        rel = {p.suffix.lstrip("."): Path(os.path.relpath(p, result_dir)).as_posix() for p in paths}
+        image = rel.get("png") or rel.get("svg")
+        links = [f"[{fmtname.upper()}]({r})" for fmtname, r in rel.items() if r != image]
+        if image:
+            out.append(f"![{name}]({image})" + (f"  ({', '.join(links)})" if links else ""))
+        else:
+            out.append(f"- {name}: {', '.join(links)}")
+        out.append("")
+    return out
+
+
+def _all_figures(summary: dict) -> list[str]:
+    figs = summary.get("figures") or {}
+    if not figs:
+        return []
+    out = ["## All figures (summary.json)", "", "| name | value |", "|---|---|"]
+    for name, entry in figs.items():
+        value, unit = _figure_value(entry)
+        unit = unit or FIGURE_UNITS.get(name, "1")
+        if isinstance(value, (list, tuple)):
+            shown = ", ".join(fmt(v, unit, name) for v in value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            shown = fmt(value, unit, name)
+        else:
+            shown = str(value)
+        out.append(f"| {name} | {shown} |")
+    return out + [""]
+
+
+_APPLIES = {
+    "lumped": ("This is a lumped-model run (no field solution): the mean temperature, (hA), R(P) and P_c "
+               "apply; the peak temperature T_max, the energy balance and the lumped-vs-FEM comparison "
+               "do not."),
+    "rf": ("This is an rf run (transmission line and photon-assisted tunnelling): thermal figures, the "
+           "lumped-vs-FEM comparison and the energy balance do not apply; the rf figures are listed below."),
+}
+
+
+def write_report(result_dir, summary: dict, plots=None, *, ds: xr.Dataset | None = None,
+                 tolerance: float = TOLERANCE) -> Path:
+    """Write ``result_dir/report.md``; ``plots`` maps a name to its file(s) (or is a list of
+    paths), relative to ``result_dir`` or absolute. ``ds`` defaults to curves.nc if present."""
+    result_dir = Path(result_dir)
+    study = _study(summary)
+    if ds is None and (result_dir / "curves.nc").is_file() and study != "rf":
+        from femsim.results import read_dataset
+        ds = read_dataset(result_dir / "curves.nc")
+    f = key_figures(summary, ds if study != "rf" else None, tolerance=tolerance)
+    lines = [f"# femsim report: {_case_name(summary)}", "", f"Study: **{study}**.", ""]
+    if study in _APPLIES:
+        lines += [_APPLIES[study], ""]
+    if study != "rf":
+        lines += ["## Key figures", ""]
+        if f.get("_family") and "_stands_for" in f:
+            fam = f["_family"]
+            lines += [f"A family over {fam}: figures below are for the most overheated member, "
+                      f"{fam} = {fmt(f['_stands_for'], _unit(fam))} (every member in the table further down).", ""]
+        lines += _thermal_lines(f, study)
+        if study != "lumped":
+            lines += _lumped_lines(f) + _energy_lines(f)
+        lines.append("")
+    lines += ["## Solver statistics", ""] + _solver_lines(f, summary) + [""]
+    lines += _turning_lines(ds) + _member_lines(f) + _plot_lines(result_dir, plots) + _all_figures(summary)
+    versions = summary.get("versions") or {}
+    if versions:
+        lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
+    return write_text(result_dir / "report.md", "\n".join(lines).rstrip() + "\n")
+
+
+def terminal_summary(summary: dict) -> str:
+    """A few lines for the end of `femsim run`, from summary.json's figures alone."""
+    study = _study(summary)
+    f = _summary_figures(summary)
+    total, _ = _timing(summary)
+    stats = [f"{f['points']} points" if f.get("points") is not None else None,
+             f"{f['newton_steps']} Newton steps" if f.get("newton_steps") is not None else None,
+             f"{total:.3g} s" if total is not None else None]
+    lines = [f"femsim {study} run '{_case_name(summary)}': " + (", ".join(s for s in stats if s) or "done")]
+    if study != "rf":
+        heat = []
+        if f.get("dT_max_peak") is not None:
+            heat.append(f"peak {_q(f, 'dT_max_peak')}")
+        if f.get("dT_mean_peak") is not None:
+            heat.append(f"mean {_q(f, 'dT_mean_peak')}")
+        if heat:
+            lines.append("  overheating: " + ", ".join(heat) +
+                         (f" above T_bath = {_q(f, 'T_bath')}" if f.get("T_bath") is not None else ""))
+        if f.get("hA_eff") is not None:
+            lines.append(f"  (hA)_eff = {_q(f, 'hA_eff')}")
+        if f.get("lumped_dV_rel_max") is not None:
+            tol = f.get("lumped_tolerance", TOLERANCE)
+            lines.append(f"  lumped vs FEM: V differs by up to {_q(f, 'lumped_dV_rel_max')}" +
+                         (f", beyond {fmt(tol, '1', 'lumped_tolerance')} above P = {_q(f, 'lumped_departs_at_P')}"
+                          if f.get("lumped_departs_at_P") is not None else ""))
+        if f.get("energy_balance_max") is not None:
+            lines.append(f"  energy balance residual <= {_q(f, 'energy_balance_max')}")
+    else:
+        shown = []
+        for name, entry in (summary.get("figures") or {}).items():
+            value, unit = _figure_value(entry)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                shown.append(f"{name} = {fmt(value, unit or FIGURE_UNITS.get(name, '1'), name)}")
+        if shown:
+            lines.append("  " + "; ".join(shown[:4]))
+    if summary.get("result_dir"):
+        lines.append(f"  results: {summary['result_dir']} (report.md)")
+    return "\n".join(lines)

@@ -1,0 +1,582 @@
+"""3D views of field files (VTU) rendered with pyvista: off screen to PNG, or in a
+window when a display exists and no PNG was asked for.
+
+Views: temperature (any point/cell scalar) on the surface, optionally with half the
+mesh clipped away; a planar cut (vertical through the mesa centre, or horizontal at a
+given z); current density as arrows; Joule heat density; named regions and boundaries
+(for checking a geometry). Colour bars carry units ("T [K]") and span the data range of
+the field over the whole mesh, so a cut and the surface share one scale. Coordinates
+stay SI in memory and are shown in a prefixed length unit (µm); an exaggerated z scale
+for thin layers is stated on the image.
+
+Region names come, in this order, from gmsh-style field data (name -> [id, dim]), a
+JSON sidecar (``<stem>.regions.json`` or ``regions.json`` beside the file or one level
+up: ``{"regions": {"mesa": 2, ...}, "boundaries": {"top": 11, ...}}`` or a flat
+``{"mesa": 2}``), or scikit-fem's ``skfem:s:<name>`` cell arrays. Named boundaries come
+from lower-dimensional cells carrying a "region" id, or from ``skfem:b:<name>`` arrays.
+
+Importing this module forces off-screen rendering when there is no display: it sets
+VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow (unless set) before importing pyvista, so
+VTK skips its X11 attempt, and sets ``pyvista.OFF_SCREEN``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+
+import numpy as np
+
+
+def has_display() -> bool:
+    """Whether an interactive window could open (X11/Wayland on Linux; always elsewhere)."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+if not has_display():
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+import meshio  # noqa: E402
+import pyvista as pv  # noqa: E402
+
+if not has_display():
+    pv.OFF_SCREEN = True
+
+from postprocess.plots import display_scale  # noqa: E402
+
+#: field name -> (label on the colour bar, SI unit)
+FIELDS = {
+    "T": ("T", "K"),
+    "phi": ("phi", "V"),
+    "J": ("|J|", "A/m^2"),
+    "J_abs": ("|J|", "A/m^2"),
+    "q_joule": ("q_joule", "W/m^3"),
+}
+CMAPS = {"T": "inferno", "phi": "viridis", "J": "plasma", "J_abs": "plasma", "q_joule": "magma"}
+WINDOW = (1024, 768)
+# VTK's embedded "arial" draws square brackets as round ones: "T [K]" would read "T (K)"
+FONT = "times"
+
+_CELL_DIM = {pv.CellType.VERTEX: 0, pv.CellType.POLY_VERTEX: 0, pv.CellType.LINE: 1,
+             pv.CellType.POLY_LINE: 1, pv.CellType.QUADRATIC_EDGE: 1, pv.CellType.TRIANGLE: 2,
+             pv.CellType.TRIANGLE_STRIP: 2, pv.CellType.POLYGON: 2, pv.CellType.PIXEL: 2,
+             pv.CellType.QUAD: 2, pv.CellType.QUADRATIC_TRIANGLE: 2, pv.CellType.QUADRATIC_QUAD: 2,
+             pv.CellType.BIQUADRATIC_QUAD: 2}
+
+
+# ---------------------------------------------------------------- loading
+
+@dataclass
+class Fields:
+    """A field file split for viewing: volume cells, region names, named boundaries."""
+    mesh: pv.UnstructuredGrid
+    regions: dict[int, str]
+    boundaries: dict[str, pv.PolyData]
+    source: Path | None = None
+
+
+def load(source) -> Fields:
+    """Read a VTU (or any meshio format), a `meshio.Mesh` or a pyvista dataset."""
+    path = None
+    if isinstance(source, Fields):
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        grid = pv.read(path) if path.suffix in (".vtu", ".vtk") else pv.from_meshio(meshio.read(path))
+    elif isinstance(source, meshio.Mesh):
+        grid = pv.from_meshio(source)
+    else:
+        grid = pv.wrap(source)
+    grid = grid.cast_to_unstructured_grid()
+    dims = np.array([_CELL_DIM.get(pv.CellType(int(c)), 3) for c in grid.celltypes])
+    top = dims.max() if dims.size else 3
+    volume = grid if (dims == top).all() else grid.extract_cells(np.nonzero(dims == top)[0])
+    facets = None if (dims == top).all() else grid.extract_cells(np.nonzero(dims < top)[0])
+    names, boundary_names = _names(grid, path)
+    regions = _region_names(volume, names)
+    boundaries = _facet_boundaries(facets, boundary_names or names) if facets is not None else {}
+    boundaries |= _skfem_boundaries(grid, path)
+    return Fields(_strip(volume), regions, boundaries, path)
+
+
+def _strip(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
+    """Drop VTK's bookkeeping arrays (vtkOriginalCellIds) that extract_cells adds."""
+    for name in ("vtkOriginalCellIds", "vtkOriginalPointIds"):
+        grid.cell_data.pop(name, None)
+        grid.point_data.pop(name, None)
+    return grid
+
+
+def _names(grid, path: Path | None) -> tuple[dict[str, int], dict[str, int]]:
+    """(region name -> id, boundary name -> id) from field data or a JSON sidecar."""
+    from_field = {}
+    for key in grid.field_data.keys():
+        value = np.asarray(grid.field_data[key]).ravel()
+        if value.size == 2 and np.issubdtype(value.dtype, np.integer):
+            from_field[str(key)] = int(value[0])
+    if from_field:
+        return from_field, {}
+    sidecar = _sidecar(path)
+    if sidecar is None:
+        return {}, {}
+    data = json.loads(sidecar.read_text())
+    if "regions" in data or "boundaries" in data:
+        return _name_to_id(data.get("regions", {})), _name_to_id(data.get("boundaries", {}))
+    return _name_to_id(data), {}
+
+
+def _name_to_id(mapping: dict) -> dict[str, int]:
+    """Accept {"mesa": 2} and {"2": "mesa"} alike."""
+    out = {}
+    for k, v in mapping.items():
+        if isinstance(v, str):
+            out[v] = int(k)
+        else:
+            out[str(k)] = int(v)
+    return out
+
+
+def _sidecar(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    for candidate in (path.with_suffix(".regions.json"), path.parent / "regions.json",
+                      path.parent.parent / "regions.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _region_names(volume: pv.UnstructuredGrid, names: dict[str, int]) -> dict[int, str]:
+    """id -> name of the volume regions; builds a "region" array from skfem:s:* if absent."""
+    skfem = {k.split(":", 2)[2]: np.asarray(volume.cell_data[k]) for k in volume.cell_data.keys()
+             if k.startswith("skfem:s:")}
+    if "region" not in volume.cell_data and skfem:
+        region = np.zeros(volume.n_cells, dtype=int)
+        for i, mask in enumerate(skfem.values(), start=1):
+            region[mask != 0] = i
+        volume.cell_data["region"] = region
+        return {0: "(none)", **{i: n for i, n in enumerate(skfem, start=1)}} if (region == 0).any() else \
+            {i: n for i, n in enumerate(skfem, start=1)}
+    if "region" not in volume.cell_data:
+        return {}
+    ids = np.unique(np.asarray(volume.cell_data["region"]).astype(int))
+    by_id = {v: k for k, v in names.items()}
+    for name, mask in skfem.items():  # a skfem subdomain names the id most of its cells carry
+        own = np.asarray(volume.cell_data["region"]).astype(int)[mask != 0]
+        if own.size:
+            by_id.setdefault(int(np.bincount(own - own.min()).argmax() + own.min()), name)
+    return {int(i): by_id.get(int(i), f"region {int(i)}") for i in ids}
+
+
+def _facet_boundaries(facets: pv.UnstructuredGrid, names: dict[str, int]) -> dict[str, pv.PolyData]:
+    if "region" not in facets.cell_data:
+        return {"boundary": _strip(facets).extract_surface(algorithm=None)}
+    by_id = {v: k for k, v in names.items()}
+    ids = np.asarray(facets.cell_data["region"]).astype(int)
+    return {by_id.get(int(i), f"boundary {int(i)}"):
+            _strip(facets.extract_cells(np.nonzero(ids == i)[0])).extract_surface(algorithm=None) for i in np.unique(ids)}
+
+
+def _skfem_boundaries(grid, path: Path | None) -> dict[str, pv.PolyData]:
+    """Named facet sets encoded by scikit-fem (``skfem:b:<name>``), decoded by skfem itself
+    (it knows its own local facet numbering and node order)."""
+    if not any(k.startswith("skfem:b:") for k in grid.cell_data.keys()):
+        return {}
+    try:
+        from skfem.io.meshio import from_meshio
+        mesh = from_meshio(meshio.read(path) if path is not None else pv.to_meshio(grid))
+    except Exception as exc:  # a view must not fail on an undecodable extra
+        warnings.warn(f"could not decode skfem boundaries: {exc}", stacklevel=3)
+        return {}
+    out = {}
+    for name, facets in (mesh.boundaries or {}).items():
+        nodes = mesh.facets[:, np.asarray(facets)]
+        faces = np.vstack([np.full(nodes.shape[1], nodes.shape[0]), nodes]).T.ravel()
+        out[name] = pv.PolyData(mesh.p.T.copy(), faces=faces).clean()
+    return out
+
+
+# ---------------------------------------------------------------- display helpers
+
+@dataclass
+class Rendered:
+    """What a view drew: enough for a caller or a test to check it."""
+    path: Path | None
+    field: str
+    title: str | None                        # colour-bar title, "T [K]"
+    clim: tuple[float, float] | None         # colour-bar range as rendered (from its lookup table)
+    data_range: tuple[float, float] | None   # range of the field over the whole mesh, SI
+    window_size: tuple[int, int]
+    notes: list[str] = dc_field(default_factory=list)  # text drawn on the image
+    seconds: float = 0.0
+
+
+@dataclass
+class _Frame:
+    """Display transform: SI metres -> displayed length unit, z stretched by zscale."""
+    mult: float
+    unit: str
+    zscale: float
+
+    def mesh(self, data):
+        out = data.copy()
+        out.points = np.asarray(data.points) * self.mult * np.array([1.0, 1.0, self.zscale])
+        return out
+
+    def ranges(self, bounds) -> list[float]:
+        return [b * self.mult for b in bounds]
+
+
+def _frame(mesh, zscale: float) -> _Frame:
+    b = np.asarray(mesh.bounds)
+    mult, unit = display_scale("m", b[1::2] - b[0::2])
+    return _Frame(mult, unit, float(zscale))
+
+
+def _field_values(mesh, field: str) -> np.ndarray:
+    if field in mesh.point_data:
+        values = np.asarray(mesh.point_data[field])
+    elif field in mesh.cell_data:
+        values = np.asarray(mesh.cell_data[field])
+    else:
+        raise KeyError(f"field {field!r} not in the file; it has point data "
+                       f"{list(mesh.point_data.keys())} and cell data {list(mesh.cell_data.keys())}")
+    return np.linalg.norm(values, axis=1) if values.ndim == 2 else values
+
+
+def data_range(mesh, field: str) -> tuple[float, float]:
+    v = _field_values(mesh, field)
+    v = v[np.isfinite(v)]
+    return float(v.min()), float(v.max())
+
+
+def _title(field: str) -> str:
+    label, unit = FIELDS.get(field, (field, "1"))
+    return f"{label} [{unit}]"
+
+
+def _plotter(window_size, interactive: bool, shape=(1, 1)) -> pv.Plotter:
+    # A theme object passed in, not pv.global_theme edited: no global state changes.
+    theme = pv.themes.DocumentTheme()
+    theme.font.color = "black"
+    theme.font.family = FONT
+    return pv.Plotter(off_screen=not interactive, window_size=list(window_size), theme=theme, shape=shape)
+
+
+def _add_field(plotter, data, field: str, clim, *, log: bool = False, **kwargs):
+    preference = "point" if field in data.point_data else "cell"
+    return plotter.add_mesh(
+        data, scalars=field, preference=preference, clim=list(clim), cmap=CMAPS.get(field, "viridis"),
+        log_scale=log, scalar_bar_args={"title": _title(field), "vertical": True, "fmt": "%.4g",
+                                        "n_labels": 5, "title_font_size": 18, "label_font_size": 14,
+                                        "position_x": 0.86, "position_y": 0.15, "height": 0.7},
+        **kwargs)
+
+
+def _annotate(plotter, frame: _Frame, mesh, notes: list[str]) -> list[str]:
+    """Notes in the corner and bounds axes of ``mesh`` (SI): placed around the displayed
+    (stretched) mesh, labelled with true coordinates in the display length unit."""
+    if frame.zscale != 1.0:
+        notes = notes + [f"z scale exaggerated x{frame.zscale:g}"]
+    if notes:
+        plotter.add_text("\n".join(notes), position="upper_left", font_size=11, color="black", font=FONT)
+    u = frame.unit.replace("µ", "u")  # the cube-axes text drops non-ASCII glyphs
+    plotter.show_bounds(mesh=frame.mesh(mesh), axes_ranges=frame.ranges(mesh.bounds),
+                        xtitle=f"x [{u}]", ytitle=f"y [{u}]",
+                        ztitle=f"z [{u}]", n_xlabels=3, n_ylabels=3, n_zlabels=2, fmt="%.3g",
+                        font_size=12, bold=False, location="outer", use_3d_text=False, font_family=FONT)
+    return notes
+
+
+def _clim(rng: tuple[float, float], log: bool, values=None) -> tuple[float, float]:
+    lo, hi = rng
+    if log and lo <= 0 and values is not None:  # a log colour scale starts at the smallest positive value
+        positive = values[np.isfinite(values) & (values > 0)]
+        lo = float(positive.min()) if positive.size else 1e-30
+    if hi <= lo:  # a constant field still needs a non-empty lookup table
+        hi = lo + max(abs(lo) * 1e-6, 1e-30)
+    return lo, hi
+
+
+def _finish(plotter: pv.Plotter, png, interactive: bool, title: str | None, t0: float, **info) -> Rendered:
+    if png is not None:
+        png = Path(png)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        plotter.screenshot(str(png))
+    elif interactive:
+        plotter.show()
+    else:
+        plotter.render()
+    clim = None
+    if title is not None and title in plotter.scalar_bars:
+        clim = tuple(float(x) for x in plotter.scalar_bars[title].GetLookupTable().GetRange())
+    size = tuple(int(x) for x in plotter.window_size)
+    plotter.close()
+    return Rendered(path=png, title=title, clim=clim, window_size=size, seconds=time.perf_counter() - t0, **info)
+
+
+def _fit_plane(plotter, bounds, axis: int, window_size) -> None:
+    """Look straight at a cut with a parallel projection filling the window: a
+    perspective camera fitted to the bounding sphere leaves a flat cross-section as a
+    sliver."""
+    spans = [bounds[2 * i + 1] - bounds[2 * i] for i in range(3) if i != axis]
+    width, height = spans  # view_yz/xz/xy put the first remaining axis horizontal
+    aspect = window_size[0] / window_size[1]
+    plotter.enable_parallel_projection()
+    # leave room for the colour bar at the right and the notes at the top
+    plotter.camera.parallel_scale = 0.5 * max(height / 0.7, width / (0.68 * aspect))
+    plotter.camera.focal_point = [(bounds[2 * i] + bounds[2 * i + 1]) / 2 for i in range(3)]
+
+
+def _heading(fields: Fields, what: str) -> str:
+    return what if fields.source is None else f"{what}   ({fields.source.name})"
+
+
+def _centre(fields: Fields) -> np.ndarray:
+    """Centre of the region called "mesa" (or containing it), else of the whole mesh."""
+    mesh = fields.mesh
+    for rid, name in fields.regions.items():
+        if "mesa" in name.lower() and "region" in mesh.cell_data:
+            part = mesh.extract_cells(np.nonzero(np.asarray(mesh.cell_data["region"]) == rid)[0])
+            if part.n_cells:
+                return np.asarray(part.center)
+    return np.asarray(mesh.center)
+
+
+# ---------------------------------------------------------------- views
+
+def surface(source, field: str = "T", png=None, *, clip: str | None = None, zscale: float = 1.0,
+            log: bool = False, window_size=WINDOW, interactive: bool = False) -> Rendered:
+    """``field`` on the outer surface; ``clip="x"`` (or "y") removes the half beyond the
+    mesa centre, keeping whole cells, to show the inside of the layers."""
+    t0 = time.perf_counter()
+    fields = load(source)
+    mesh = fields.mesh
+    rng = data_range(mesh, field)
+    frame = _frame(mesh, zscale)
+    shown = mesh
+    notes = [_heading(fields, field)]
+    if clip is not None:
+        origin = _centre(fields)
+        shown = mesh.clip(normal=clip, origin=origin, crinkle=True)
+        notes.append(f"cut open at {clip} = {origin['xyz'.index(clip)] * frame.mult:.3g} {frame.unit}")
+    plotter = _plotter(window_size, interactive)
+    _add_field(plotter, frame.mesh(shown), field, _clim(rng, log, _field_values(mesh, field)), log=log)
+    notes = _annotate(plotter, frame, mesh, notes)
+    plotter.view_isometric()
+    return _finish(plotter, png, interactive, _title(field), t0, field=field, data_range=rng, notes=notes)
+
+
+def joule(source, png=None, *, field: str = "q_joule", clip: str | None = "x", **kwargs) -> Rendered:
+    """Joule heat density [W/m^3], cut open through the mesa centre by default."""
+    return surface(source, field, png, clip=clip, **kwargs)
+
+
+_NORMAL_VIEW = {"x": "view_yz", "y": "view_xz", "z": "view_xy"}
+
+
+def slice_view(source, field: str = "T", png=None, *, normal: str = "x", value: float | None = None,
+               zscale: float = 1.0, window_size=WINDOW, interactive: bool = False) -> Rendered:
+    """``field`` on the plane ``normal = value`` [m]; without a value the plane passes
+    through the mesa centre (a vertical cut for x/y, mid-height for z)."""
+    t0 = time.perf_counter()
+    fields = load(source)
+    mesh = fields.mesh
+    origin = _centre(fields)
+    axis = "xyz".index(normal)
+    if value is not None:
+        origin[axis] = float(value)
+    cut = mesh.slice(normal=normal, origin=origin)
+    lo, hi = mesh.bounds[2 * axis], mesh.bounds[2 * axis + 1]
+    if cut.n_cells == 0:
+        raise ValueError(f"the plane {normal} = {origin[axis]:g} m misses the mesh ({normal} from {lo:g} to {hi:g} m)")
+    rng = data_range(mesh, field)
+    frame = _frame(mesh, zscale)
+    plotter = _plotter(window_size, interactive)
+    _add_field(plotter, frame.mesh(cut), field, _clim(rng, False))
+    plotter.add_mesh(frame.mesh(mesh.outline()), color="#666666", line_width=1)
+    notes = _annotate(plotter, frame, mesh,
+                      [_heading(fields, field), f"cut {normal} = {origin[axis] * frame.mult:.4g} {frame.unit}"])
+    getattr(plotter, _NORMAL_VIEW[normal])()
+    _fit_plane(plotter, frame.mesh(mesh).bounds, axis, window_size)
+    return _finish(plotter, png, interactive, _title(field), t0, field=field, data_range=rng, notes=notes)
+
+
+def current(source, png=None, *, vector: str = "J", magnitude: str | None = "J_abs", max_arrows: int = 1500,
+            slice: tuple[str, float | None] | None = None, zscale: float = 1.0, window_size=WINDOW,
+            interactive: bool = False, seed: int = 0) -> Rendered:
+    """Current density as arrows of equal length coloured by |J| (its range spans orders
+    of magnitude between layers, so length would hide most of them). Arrows sit at cell
+    centres (at most ``max_arrows``, a fixed random subset) or, with ``slice=("x", v)``,
+    at the cells of that cut. With a z exaggeration J_z is stretched alike, so arrows
+    follow the displayed layers."""
+    t0 = time.perf_counter()
+    fields = load(source)
+    mesh = fields.mesh
+    if vector not in mesh.cell_data and vector not in mesh.point_data:
+        raise KeyError(f"no vector field {vector!r} in the file")
+    colour_by = magnitude if magnitude and magnitude in mesh.cell_data else vector
+    rng = data_range(mesh, colour_by)
+    frame = _frame(mesh, zscale)
+    notes = [_heading(fields, f"{vector} arrows")]
+    base = mesh
+    if slice is not None:
+        normal, value = slice
+        origin = _centre(fields)
+        if value is not None:
+            origin["xyz".index(normal)] = value
+        base = mesh.slice(normal=normal, origin=origin)
+        notes.append(f"on cut {normal} = {origin['xyz'.index(normal)] * frame.mult:.4g} {frame.unit}")
+    centres = frame.mesh(base.cell_centers() if vector in base.cell_data else base)
+    if centres.n_points > max_arrows:
+        keep = np.sort(np.random.default_rng(seed).choice(centres.n_points, max_arrows, replace=False))
+        subset = pv.PolyData(np.asarray(centres.points)[keep])
+        for name in centres.point_data.keys():
+            subset.point_data[name] = np.asarray(centres.point_data[name])[keep]
+        centres = subset
+        notes.append(f"{max_arrows} of {base.n_cells} cells")
+    J = np.asarray(centres.point_data[vector], dtype=float) * np.array([1.0, 1.0, frame.zscale])
+    centres.point_data["_direction"] = J / np.where(np.linalg.norm(J, axis=1) > 0, np.linalg.norm(J, axis=1), 1.0)[:, None]
+    if colour_by == vector:
+        centres.point_data[vector + "_norm"] = np.linalg.norm(centres.point_data[vector], axis=1)
+        colour_field = vector + "_norm"
+    else:
+        colour_field = colour_by
+    length = 0.04 * frame.mesh(mesh).length
+    arrows = centres.glyph(orient="_direction", scale=False, factor=length, geom=pv.Arrow())
+    arrows.point_data[colour_by] = arrows.point_data[colour_field]
+    plotter = _plotter(window_size, interactive)
+    plotter.add_mesh(frame.mesh(mesh), color="#cccccc", opacity=0.15)
+    _add_field(plotter, arrows, colour_by, _clim(rng, False))
+    notes = _annotate(plotter, frame, mesh, notes)
+    plotter.view_isometric()
+    return _finish(plotter, png, interactive, _title(colour_by), t0, field=vector, data_range=rng, notes=notes)
+
+
+def _legend(plotter, entries, window_size) -> None:
+    """Names written in their colours under the notes (pyvista's legend box sizes its
+    text to the box and overflowed a half-width viewport)."""
+    for i, (name, colour) in enumerate(entries):
+        plotter.add_text(name, position=(8, window_size[1] - 90 - 22 * i), font_size=12, color=colour,
+                         font=FONT)
+
+
+def _palette(n: int):
+    import matplotlib as mpl
+    cmap = mpl.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N)[:3] for i in range(n)]
+
+
+def regions(source, png=None, *, zscale: float = 1.0, clip: str | None = None, window_size=(1400, 640),
+            interactive: bool = False) -> Rendered:
+    """Geometry check: left, the volume regions in distinct colours with their names;
+    right, the named boundaries on a translucent body."""
+    t0 = time.perf_counter()
+    fields = load(source)
+    mesh = fields.mesh
+    frame = _frame(mesh, zscale)
+    plotter = _plotter(window_size, interactive, shape=(1, 2))
+    shown = mesh.clip(normal=clip, origin=_centre(fields), crinkle=True) if clip else mesh
+    plotter.subplot(0, 0)
+    ids = np.asarray(shown.cell_data["region"]).astype(int) if "region" in shown.cell_data else np.zeros(shown.n_cells, int)
+    names = fields.regions or {0: "all cells"}
+    legend = []
+    for colour, (rid, name) in zip(_palette(len(names)), sorted(names.items())):
+        part = shown.extract_cells(np.nonzero(ids == rid)[0])
+        if part.n_cells:
+            plotter.add_mesh(frame.mesh(part), color=colour, show_edges=True, edge_color="#4d4d4d", line_width=0.5)
+            legend.append([f"{name} ({rid})", colour])
+    if legend:
+        _legend(plotter, legend, window_size)
+    notes = _annotate(plotter, frame, mesh, [_heading(fields, "regions")])
+    plotter.view_isometric()
+    plotter.subplot(0, 1)
+    plotter.add_mesh(frame.mesh(mesh), color="#d9d9d9", opacity=0.2)
+    legend = []
+    for colour, (name, patch) in zip(_palette(len(fields.boundaries)), sorted(fields.boundaries.items())):
+        plotter.add_mesh(frame.mesh(patch), color=colour, show_edges=True, edge_color="#333333", line_width=0.5)
+        legend.append([name, colour])
+    if legend:
+        _legend(plotter, legend, window_size)
+    _annotate(plotter, frame, mesh, ["boundaries" if legend else "no named boundaries in the file"])
+    plotter.view_isometric()
+    return _finish(plotter, png, interactive, None, t0, field="region", data_range=None,
+                   notes=notes + [f"region {rid}: {n}" for rid, n in sorted(names.items())]
+                   + [f"boundary: {b}" for b in sorted(fields.boundaries)])
+
+
+# ---------------------------------------------------------------- CLI entry point
+
+def parse_slice(spec) -> tuple[str, float | None] | None:
+    """"z=2 um" -> ("z", 2e-6); "x" -> ("x", None) (through the mesa centre).
+
+    Like case files, a length needs its unit: "z=2" is refused (metres or microns?)."""
+    if spec is None:
+        return None
+    if isinstance(spec, tuple):
+        return spec[0], (None if spec[1] is None else float(spec[1]))
+    text = str(spec).strip()
+    axis, _, value = text.partition("=")
+    axis = axis.strip().lower()
+    if axis not in ("x", "y", "z"):
+        raise ValueError(f"--slice {text!r}: expected x, y or z, optionally '=<length>', e.g. 'z=2 um'")
+    if not value.strip():
+        return axis, None
+    from femsim.units import UnitError, to_si
+    try:
+        return axis, to_si(value.strip(), "length")
+    except UnitError as exc:
+        raise ValueError(f"--slice {text!r}: got {value.strip()!r}; expected {exc}") from None
+
+
+def last_field_file(result_dir) -> Path:
+    """The VTU of the last saved bias point: the last entry of fields.pvd, else the
+    highest-numbered fields/point_*.vtu."""
+    result_dir = Path(result_dir)
+    pvd = result_dir / "fields.pvd"
+    if pvd.is_file():
+        from postprocess.collection import read_pvd
+        entries = read_pvd(pvd)
+        if entries:
+            return max(entries, key=lambda e: e.index).file
+    files = sorted((result_dir / "fields").glob("point_*.vtu"))
+    if not files:
+        raise FileNotFoundError(f"{result_dir} holds no field files (fields.pvd or fields/point_*.vtu); "
+                                "only FEM runs save fields")
+    return files[-1]
+
+
+def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0, window_size=WINDOW,
+         interactive: bool | None = None) -> Rendered:
+    """`femsim view RESULT_DIR_OR_VTU [--field T] [--slice z=...] [--png out.png]`.
+
+    A window when a display exists and no PNG is asked for; otherwise a PNG (default
+    ``RESULT_DIR/plots/view_<field>.png``, or ``<vtu stem>_<field>.png`` beside a file).
+    ``field``: T, phi, J_abs, q_joule (scalars), J (arrows), region (geometry check)."""
+    target = Path(target)
+    is_dir = target.is_dir()
+    vtu = last_field_file(target) if is_dir else target
+    cut = parse_slice(slice)
+    if interactive is None:
+        interactive = png is None and has_display()
+    if png is None and not interactive:
+        suffix = f"_{cut[0]}" if cut else ""
+        png = (target / "plots" / f"view_{field}{suffix}.png" if is_dir
+               else vtu.with_name(f"{vtu.stem}_{field}{suffix}.png"))
+    common = dict(zscale=zscale, window_size=window_size, interactive=interactive)
+    if field in ("region", "regions"):
+        return regions(vtu, png, zscale=zscale, interactive=interactive)
+    if field == "J":
+        return current(vtu, png, slice=cut, **common)
+    if cut is not None:
+        return slice_view(vtu, field, png, normal=cut[0], value=cut[1], **common)
+    if field == "q_joule":
+        return joule(vtu, png, **common)
+    return surface(vtu, field, png, **common)

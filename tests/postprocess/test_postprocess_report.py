@@ -1,0 +1,124 @@
+"""report.md states the key figures (from the summary, else from the curves), embeds
+plots that exist, and says what does not apply to lumped-only and rf runs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from postprocess import plots
+from postprocess.report import figures_from_curves, key_figures, terminal_summary, write_report
+
+import pp_synthetic
+
+# The synthetic FEM curve (pp_synthetic.curve_dataset): T_bath 4.2 K, T_mean up to
+# 64.2 K, T_max = T + 0.4 (T - T_bath) up to 88.2 K, hA 20 uW/K, V_lumped = V (1 + 0.03
+# (I/I_max)^2), T_mean_lumped 5 % of the overheating lower, energy balance 2.5e-7.
+SUMMARY = {
+    "study": "fem", "case": "mesa_fig2",
+    "figures": {"hA_eff": 1.6e-5, "points": 41, "newton_steps": 187},
+    "timings": {"mesh": 0.4, "solve": 11.9, "total": 12.3},
+    "versions": {"femsim": "0.1.0", "scikit-fem": "12.0.2"},
+}
+
+
+def images(text):
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+
+
+def key_line(text, heading):
+    return next(line for line in text.splitlines() if line.startswith(f"- **{heading}"))
+
+
+def test_fem_report_states_the_figures_and_embeds_existing_plots(tmp_path):
+    ds = pp_synthetic.curve_dataset()
+    written = plots.make_plots(ds, tmp_path / "plots", formats=("png",))
+    text = write_report(tmp_path, SUMMARY, written, ds=ds).read_text()
+    assert "# femsim report: mesa_fig2" in text
+    assert "T_max − T_bath = 84 K" in key_line(text, "Peak overheating")
+    assert "T_max = 88.2 K" in text and "T_bath = 4.2 K" in text
+    assert "T_mean − T_bath = 60 K" in key_line(text, "Mean overheating")
+    # the solver's own (hA)_eff wins over the one recomputed from the curve (20 uW/K)
+    assert "16 µW/K" in key_line(text, "(hA)_eff") and "20 µW/K" not in key_line(text, "(hA)_eff")
+    lumped = key_line(text, "Lumped vs FEM")
+    assert "up to 3 %" in lumped and "first exceeds 1 %" in lumped and "up to 3 K" in lumped
+    assert "2.5e-07" in key_line(text, "Energy balance")
+    assert "| 41 | 187 | 12.3 s |" in text
+    assert "mesh 0.4 s, solve 11.9 s" in text
+    assert "scikit-fem 12.0.2" in text
+    assert "| V_max |" in text and "| V_min |" in text  # turning points listed
+    linked = images(text)
+    assert sorted(linked) == sorted(f"plots/{name}.png" for name in written)
+    assert all((tmp_path / p).is_file() for p in linked)
+
+
+def test_figures_missing_from_the_summary_come_from_the_curves(tmp_path):
+    ds = pp_synthetic.curve_dataset()
+    text = write_report(tmp_path, {"study": "fem", "case": "c"}, ds=ds).read_text()
+    assert "20 µW/K" in key_line(text, "(hA)_eff")
+    assert "| 41 |" in text  # points counted from the dataset
+    figures = figures_from_curves(ds)
+    json.dumps(figures)  # ready for summary.json
+    assert figures["dT_max_peak"] == pytest.approx(84.0)
+    assert figures["lumped_dV_rel_max"] == pytest.approx(0.03)
+
+
+def test_family_report_speaks_for_the_most_heated_member(tmp_path):
+    ds = pp_synthetic.family_dataset()  # baths 4.2, 10, 20 K heated by 34.2, 40, 50 K
+    text = write_report(tmp_path, {"study": "fem", "case": "family"}, ds=ds).read_text()
+    assert "T_bath = 20 K" in text
+    assert "T_max − T_bath = 70 K" in key_line(text, "Peak overheating")
+    assert "## Per T_bath" in text
+    for bath, heat in (("4.2 K", "34.2 K"), ("10 K", "40 K"), ("20 K", "50 K")):
+        assert re.search(rf"\| {re.escape(bath)} \| [^|]+ \| {re.escape(heat)} \|", text), bath
+    assert "100 µW, 120 µW, 150 µW" in key_line(text, "Threshold power")
+
+
+def test_lumped_only_run_says_what_does_not_apply(tmp_path):
+    ds = pp_synthetic.curve_dataset(fem=False)
+    text = write_report(tmp_path, {"study": "lumped", "case": "fig2", "figures": {"hA_eff": 2e-5}},
+                        ds=ds).read_text()
+    assert "lumped-model run" in text and "do not" in text
+    assert "T_mean − T_bath = 60 K" in key_line(text, "Mean overheating")
+    assert "**Peak overheating" not in text and "**Lumped vs FEM" not in text
+    assert "**Energy balance" not in text
+
+
+def test_rf_run_lists_its_own_figures(tmp_path):
+    summary = {"study": "rf", "case": "sis", "figures": {"VSWR": 3.0, "f": {"value": 8.0e10, "units": "Hz"}},
+               "timings": {"total": 0.8}}
+    written = plots.make_rf_plots(pp_synthetic.rf_datasets(), tmp_path / "plots", formats=("png",))
+    text = write_report(tmp_path, summary, written).read_text()
+    assert "rf run" in text and "do not apply" in text
+    assert "## Key figures" not in text
+    assert "| VSWR | 3 |" in text and "| f | 80 GHz |" in text
+    assert all((tmp_path / p).is_file() for p in images(text)) and len(images(text)) == 3
+
+
+def test_terminal_summary_is_short_and_carries_the_numbers():
+    summary = {"study": "fem", "case": "mesa", "result_dir": "results/mesa",
+               "figures": {"T_bath": 4.2, "dT_max_peak": 30.0, "dT_mean_peak": 18.0, "hA_eff": 1.6e-5,
+                           "lumped_dV_rel_max": 0.041, "lumped_departs_at_P": 3e-6, "energy_balance_max": 2e-6,
+                           "points": 41, "newton_steps": 187},
+               "timings": {"total": 12.3}}
+    text = terminal_summary(summary)
+    lines = text.splitlines()
+    assert 2 <= len(lines) <= 7
+    assert lines[0] == "femsim fem run 'mesa': 41 points, 187 Newton steps, 12.3 s"
+    for piece in ("peak 30 K", "mean 18 K", "T_bath = 4.2 K", "16 µW/K", "4.1 %", "3 µW", "2e-06", "results/mesa"):
+        assert piece in text, piece
+
+
+def test_terminal_summary_of_figures_computed_from_curves():
+    figures = figures_from_curves(pp_synthetic.curve_dataset())
+    text = terminal_summary({"study": "fem", "case": "x", "figures": figures})
+    assert "peak 84 K" in text and "41 points" in text
+
+
+def test_key_figures_estimate_the_bath_when_nobody_states_it():
+    ds = pp_synthetic.curve_dataset()
+    ds.attrs.pop("T_bath")
+    f = key_figures({}, ds)
+    assert f["T_bath"] == pytest.approx(4.2) and f["_T_bath_estimated"]
