@@ -70,6 +70,9 @@ def cmd_run(args) -> int:
     code = 0
     try:
         result = runner(case.study)(case, out)
+    except CaseError:
+        out.discard()  # a user error found while setting up: leave nothing behind
+        raise
     except ConvergenceError as e:
         summary.update(status="failed", message=str(e), failed_bias=e.bias, residual_history=e.history)
         code = EXIT_SOLVER

@@ -42,6 +42,8 @@ UNITS = {
     "resistance_per_length": ("ohm/m", "Ohm/m", "1 Ohm/m"),
     "conductance_per_length": ("S/m", "S/m", "1 S/m"),
     "inverse_temperature": ("1/K", "1/K", "0.02 1/K"),
+    "energy": ("J", "J", "0.585 meV"),
+    "velocity": ("m/s", "m/s", "1e7 m/s"),
     "dimensionless": ("dimensionless", "1", "0.5"),
 }
 

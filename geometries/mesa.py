@@ -88,7 +88,8 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
     height: mesa height d (c axis).
     electrode_thickness, contact_thickness (None: no contact layer), base_thickness,
     glue_thickness (None: no glue), substrate_thickness (None: no substrate).
-    base_width/base_length: base crystal sides (default: mesa side + 2 max(min side, 10 um)).
+    base_width/base_length: base crystal sides (default base_width: mesa width +
+        2 max(min mesa side, 10 um); base_length: the same margin around the mesa).
     substrate_width/length: default base side + 2 substrate_thickness.
     base_contact: "strip" or "side" (see module docstring); base_contact_width: strip
         width (default a quarter of the base margin beside the mesa).
@@ -112,7 +113,8 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
     ts = _opt_positive("substrate_thickness", substrate_thickness)
     margin = max(min(W, L), 10e-6)
     Bx = W + 2 * margin if base_width is None else check_positive("base_width", base_width)
-    By = L + 2 * margin if base_length is None else check_positive("base_length", base_length)
+    # The base keeps the same margin around the mesa on all sides unless told otherwise.
+    By = L + (Bx - W) if base_length is None else check_positive("base_length", base_length)
     check_greater("base_width", Bx, "mesa width", W)
     check_greater("base_length", By, "mesa length" if shape != "disk" else "mesa diameter", L)
     if ts is not None:

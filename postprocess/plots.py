@@ -18,7 +18,6 @@ nothing here touches global matplotlib state or needs a display.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -69,7 +68,7 @@ _SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K", "Hz"}
 _RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
              "I_classical": "A", "dIdV_pumped": "S", "dIdV_unpumped": "S", "V_rf0": "V", "n": "1",
              "qp_step": "A", "josephson_positionwise": "1", "josephson_coherent": "1",
-             "J_n2_uniform": "1"}
+             "uniform_Jn2": "1", "uniform_Jn_abs": "1", "qp_weight": "1"}
 
 _LS = {"V": "-", "V_4p": "-", "V_3p": ":", "lumped": "--", "T_mean": "-", "T_max": "-.",
        "pumped": "-", "unpumped": "--", "classical": ":"}
@@ -172,23 +171,32 @@ def _members(ds: xr.Dataset, var: str, along: str = "point"):
     return fam, [(k, values[k], ds.isel({fam: k})) for k in range(ds.sizes[fam])]
 
 
-def _colours(fam, members):
-    """Colour per member and the norm/cmap for a colour bar (None without a family)."""
+def _colours(ds: xr.Dataset, fam, members):
+    """Colour per member and (norm, cmap, label) for a colour bar (None without a family).
+
+    The bar shows the family coordinate in a prefixed unit like any axis ("V_rf0 [mV]");
+    a non-numeric coordinate is numbered."""
     if fam is None:
         return ["C0"], None
-    values = np.array([float(v) for _, v, _ in members])
-    lo, hi = float(values.min()), float(values.max())
+    try:
+        values = np.array([float(v) for _, v, _ in members])
+        mult, unit = display_scale(_units(ds, fam), values)
+        label = axis_label(fam, unit)
+    except (TypeError, ValueError):
+        values, mult, label = np.arange(len(members), dtype=float), 1.0, f"{fam} (index)"
+    values = values * mult
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     norm = Normalize(lo, hi if hi > lo else lo + 1.0)
     cmap = mpl.colormaps["viridis"]
     # stop short of viridis' pale yellow end, which vanishes on white paper
-    return [cmap(0.9 * norm(v)) for v in values], (norm, cmap)
+    return [cmap(0.9 * norm(v)) for v in values], (norm, cmap, label)
 
 
-def _colour_bar(fig: Figure, ax, ds: xr.Dataset, fam: str, scale) -> None:
-    norm, cmap = scale
+def _colour_bar(fig: Figure, ax, scale) -> None:
+    norm, cmap, label = scale
     shown = mpl.colors.ListedColormap(cmap(np.linspace(0, 0.9, 256)))
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, pad=0.02, aspect=30)
-    bar.set_label(axis_label(fam, _units(ds, fam)))
+    bar.set_label(label)
 
 
 def _gid(name: str, fam, k: int) -> str:
@@ -197,25 +205,52 @@ def _gid(name: str, fam, k: int) -> str:
 
 # ---------------------------------------------------------------- markers and overlays
 
-def turning_points(ds: xr.Dataset) -> list[dict]:
-    """ds.attrs["turning_points"] as a list of dicts (accepts the JSON string netCDF holds)."""
-    tp = ds.attrs.get("turning_points")
-    if tp is None:
+def turning_points(ds: xr.Dataset | None, given=True) -> list[dict]:
+    """Turning points as dicts {"kind", "I", "V", "T", <family>: value}.
+
+    ``given`` True reads ds.attrs["turning_points"] (a list, or the JSON string netCDF
+    holds); False gives none; a list of dicts or a dataset over dim "turning_point"
+    (variables kind, I, V, T_mean..., as the lumped study writes) is used instead.
+    Padding entries (kind "" or NaN current) are dropped; "T_mean" stands in for "T"."""
+    if given is False or given is None:
         return []
-    if isinstance(tp, bytes):
-        tp = tp.decode()
-    if isinstance(tp, str):
-        tp = json.loads(tp)
-    return [dict(t) for t in tp]
+    if given is True:
+        tp = None if ds is None else ds.attrs.get("turning_points")
+        if tp is None:
+            return []
+        if isinstance(tp, bytes):
+            tp = tp.decode()
+        records = json.loads(tp) if isinstance(tp, str) else list(tp)
+    elif isinstance(given, xr.Dataset):
+        records = given.to_dataframe().reset_index().to_dict(orient="records") if given.data_vars else []
+    else:
+        records = list(given)
+    out = []
+    for t in records:
+        t = {str(k).removeprefix("tp_"): (v.item() if hasattr(v, "item") else v) for k, v in dict(t).items()}
+        if not t.get("kind") or t.get("I") is None or not np.isfinite(float(t["I"])):
+            continue
+        if "T" not in t and "T_mean" in t:
+            t["T"] = t["T_mean"]
+        out.append(t)
+    return out
 
 
-def _attr_list(ds: xr.Dataset, key: str) -> list[float]:
-    value = ds.attrs.get(key)
+def _thresholds(ds: xr.Dataset, given=None) -> list[float]:
+    """Threshold powers [W] from ``given`` or ds.attrs["P_c"]; records {"P_c_W": x} or
+    {"P_c": x} are accepted; a missing threshold (None) stays as NaN so that the list
+    still lines up with the family members."""
+    value = ds.attrs.get("P_c") if given is None else given
     if value is None:
         return []
     if isinstance(value, (str, bytes)):
         value = json.loads(value)
-    return [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float)) if np.isfinite(v)]
+    values = []
+    for v in (value if isinstance(value, (list, tuple, np.ndarray)) else [value]):
+        if isinstance(v, dict):
+            v = v.get("P_c_W", v.get("P_c"))
+        values.append(np.nan if v is None else float(v))
+    return values
 
 
 def _draw_turning(ax, points, xfun, yfun, fx, fy) -> None:
@@ -249,8 +284,9 @@ def _legend(ax, series: Iterable[tuple[str, str]], colour) -> None:
 # ---------------------------------------------------------------- curve plots
 
 def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("V",),
-       lumped: bool = True, turning: bool = True, formats=FORMATS) -> Figure:
-    """I versus V (V on x), one curve per family member; lumped V_lumped dashed."""
+       lumped: bool = True, turning=True, formats=FORMATS) -> Figure:
+    """I versus V (V on x), one curve per family member; lumped V_lumped dashed.
+    ``turning``: see `turning_points` (True: from ds.attrs)."""
     _require(ds, "I", *voltages)
     show_lumped = lumped and "V_lumped" in ds
     vnames = list(voltages) + (["V_lumped"] if show_lumped else [])
@@ -259,7 +295,7 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
     with style():
         fig, (ax,) = _figure()
         fam, members = _members(ds, "I")
-        colours, cscale = _colours(fam, members)
+        colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             I = sub["I"].values
             for v in voltages:
@@ -267,8 +303,7 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
             if show_lumped:
                 ax.plot(sub["V_lumped"].values * fx, I * fy, color=colour, ls=_LS["lumped"],
                         gid=_gid("V_lumped", fam, k))
-        if turning:
-            _draw_turning(ax, turning_points(ds), lambda t: t["V"], lambda t: t["I"], fx, fy)
+        _draw_turning(ax, turning_points(ds, turning), lambda t: t["V"], lambda t: t["I"], fx, fy)
         _draw_measured(ax, measured, fx, fy)
         ax.set_xlabel(axis_label("V", ux))
         ax.set_ylabel(axis_label("I", uy))
@@ -279,7 +314,7 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
             series = []
         _legend(ax, series, "k" if fam else "C0")
         if fam:
-            _colour_bar(fig, ax, ds, fam, cscale)
+            _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
 
 
@@ -290,7 +325,7 @@ def _parametric_derivative(y: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.gradient(y) / np.gradient(x)
 
 
-def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turning: bool = True,
+def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turning=True,
          formats=FORMATS) -> Figure:
     """dI/dV versus V per family member. The lumped curve uses ``dIdV_lumped`` if the
     dataset has it, else the derivative of I along (V_lumped, I) (stated in the legend)."""
@@ -301,7 +336,7 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
     with style():
         fig, (ax,) = _figure()
         fam, members = _members(ds, "dIdV")
-        colours, cscale = _colours(fam, members)
+        colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             ax.plot(sub["V"].values * fx, sub["dIdV"].values * fy, color=colour, gid=_gid("dIdV", fam, k))
             if show_lumped:
@@ -309,10 +344,9 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
                      else _parametric_derivative(sub["I"].values, sub["V_lumped"].values))
                 ax.plot(sub["V_lumped"].values * fx, g * fy, color=colour, ls=_LS["lumped"],
                         gid=_gid("dIdV_lumped", fam, k))
-        if turning:
-            # dI/dV is 0 or infinite at a turning point: a vertical line at its V says where
-            for t in turning_points(ds):
-                ax.axvline(t["V"] * fx, color="0.4", ls=":", lw=0.7, gid=f"turning_point:{t.get('kind', '')}")
+        # dI/dV is 0 or infinite at a turning point: a vertical line at its V says where
+        for t in turning_points(ds, turning):
+            ax.axvline(t["V"] * fx, color="0.4", ls=":", lw=0.7, gid=f"turning_point:{t.get('kind', '')}")
         _draw_measured(ax, measured, fx, fy)
         _clip_to_finite(ax, [ln.get_ydata() for ln in ax.get_lines() if not str(ln.get_gid()).startswith("turning")])
         ax.set_xlabel(axis_label("V", ux))
@@ -321,7 +355,7 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
                   if show_lumped else [])
         _legend(ax, series, "k" if fam else "C0")
         if fam:
-            _colour_bar(fig, ax, ds, fam, cscale)
+            _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
 
 
@@ -355,15 +389,18 @@ def _lumped_pr(sub: xr.Dataset):
 
 
 def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None, lumped: bool = True,
-           turning: bool = True, formats=FORMATS) -> Figure:
+           turning=True, P_c=None, formats=FORMATS) -> Figure:
     """R = V/I versus P on a log axis; ``normalised`` divides each curve by its own
-    R(P->0) (R at the smallest positive P). Marks P_c from ds.attrs["P_c"] (scalar or one
-    per family member). Measured y is taken as already normalised when ``normalised``."""
+    R(P->0) (R at the smallest positive P). Marks the threshold P_c: ``P_c`` (a number, a
+    list, or the lumped study's records {<family>: v, "P_c_W": x}), else ds.attrs["P_c"];
+    one per family member is drawn in its colour. Measured y is taken as already
+    normalised when ``normalised``."""
     _require(ds, "P", "R")
     show_lumped = lumped and "V_lumped" in ds and "I" in ds
     fam, members = _members(ds, "R")
     lumped_pr = {k: _lumped_pr(sub) for k, _, sub in members} if show_lumped else {}
     fx, ux = display_scale("W", ds["P"].values, *[p for p, _ in lumped_pr.values()])
+    thresholds = _thresholds(ds, P_c)
     if normalised:
         fy, uy = 1.0, "1"
     else:
@@ -371,7 +408,7 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
     r0 = {k: _r0(sub["P"].values, sub["R"].values) for k, _, sub in members}
     with style():
         fig, (ax,) = _figure()
-        colours, cscale = _colours(fam, members)
+        colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             norm = r0[k] if normalised else 1.0
             ax.plot(sub["P"].values * fx, sub["R"].values / norm * fy, color=colour, gid=_gid("R", fam, k))
@@ -379,14 +416,17 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
                 P_l, R_l = lumped_pr[k]
                 norm_l = _r0(P_l, R_l) if normalised else 1.0
                 ax.plot(P_l * fx, R_l / norm_l * fy, color=colour, ls=_LS["lumped"], gid=_gid("R_lumped", fam, k))
-        thresholds = _attr_list(ds, "P_c")
+        first = True
         for i, pc in enumerate(thresholds):
+            if not np.isfinite(pc):
+                continue
             # one threshold per family member when there are as many as members
             colour = colours[i] if fam and len(thresholds) == len(members) else "C3"
-            label = f"P_c = {pc * fx:.3g} {ux}" if len(thresholds) == 1 else ("P_c" if i == 0 else "_P_c")
+            label = f"P_c = {pc * fx:.3g} {ux}" if len(thresholds) == 1 else ("P_c" if first else "_P_c")
+            first = False
             ax.axvline(pc * fx, color=colour, ls="-.", lw=0.8, gid="P_c", label=label)
-        if turning:
-            tps = turning_points(ds)
+        tps = turning_points(ds, turning)
+        if tps:
             ax_r0 = _tp_r0(tps, fam, members, r0) if normalised else [1.0] * len(tps)
             _draw_turning(ax, [dict(t, _r0=n) for t, n in zip(tps, ax_r0)], lambda t: t["I"] * t["V"],
                           lambda t: t["V"] / t["I"] / t["_r0"], fx, fy)
@@ -396,7 +436,7 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
         ax.set_ylabel("R/R(P→0) [1]" if normalised else axis_label("R", uy))
         _legend(ax, [("FEM", "-"), ("lumped", "--")] if show_lumped else [], "k" if fam else "C0")
         if fam:
-            _colour_bar(fig, ax, ds, fam, cscale)
+            _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
 
 
@@ -410,7 +450,7 @@ def _tp_r0(tps, fam, members, r0) -> list[float]:
 
 
 def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True,
-                      turning: bool = True, formats=FORMATS) -> Figure:
+                      turning=True, formats=FORMATS) -> Figure:
     """T_mean (solid) and T_max (dash-dot) versus P; lumped T_mean_lumped (dashed) versus
     its own power I V_lumped at the same current. Turning points at (I V, T)."""
     _require(ds, "P", "T_mean")
@@ -421,16 +461,15 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
     temps = [t for t in ("T_mean", "T_max") if t in ds]
     with style():
         fig, (ax,) = _figure()
-        colours, cscale = _colours(fam, members)
+        colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             for t in temps:
                 ax.plot(sub["P"].values * fx, sub[t].values, color=colour, ls=_LS[t], gid=_gid(t, fam, k))
             if show_lumped:
                 ax.plot(lumped_p[k] * fx, sub["T_mean_lumped"].values, color=colour, ls=_LS["lumped"],
                         gid=_gid("T_mean_lumped", fam, k))
-        if turning:
-            tps = [t for t in turning_points(ds) if "T" in t]
-            _draw_turning(ax, tps, lambda t: t["I"] * t["V"], lambda t: t["T"], fx, 1.0)
+        tps = [t for t in turning_points(ds, turning) if "T" in t]
+        _draw_turning(ax, tps, lambda t: t["I"] * t["V"], lambda t: t["T"], fx, 1.0)
         _draw_measured(ax, measured, fx, 1.0)
         ax.set_xlabel(axis_label("P", ux))
         ax.set_ylabel("T [K]")
@@ -438,7 +477,7 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
         series += [("T_mean lumped", _LS["lumped"])] if show_lumped else []
         _legend(ax, series, "k" if fam else "C0")
         if fam:
-            _colour_bar(fig, ax, ds, fam, cscale)
+            _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
 
 
@@ -446,7 +485,8 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
 
 def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs",
                 phase: str | None = "Vrf_phase", measured=None, formats=FORMATS) -> Figure:
-    """|V_rf|(X) and, if present, its phase along the junction (measured on |V_rf|)."""
+    """|V_rf|(X), one curve per drive amplitude if the dataset has them, and the phase
+    below (once if it does not depend on the amplitude). Measured goes on |V_rf|."""
     _require(ds, x, vabs)
     with_phase = phase is not None and phase in ds
     fx, ux = display_scale(_units(ds, x), ds[x].values)
@@ -454,52 +494,81 @@ def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs
     with style():
         fig, axes = _figure(rows=2 if with_phase else 1)
         fam, members = _members(ds, vabs, along=x)
-        colours, cscale = _colours(fam, members)
+        colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             axes[0].plot(sub[x].values * fx, sub[vabs].values * fy, color=colour, gid=_gid(vabs, fam, k))
-            if with_phase:
-                axes[1].plot(sub[x].values * fx, sub[phase].values, color=colour, gid=_gid(phase, fam, k))
+        if with_phase:
+            pfam, pmembers = _members(ds, phase, along=x)
+            pcolours = colours if pfam == fam else ["C0"] * len(pmembers)
+            for (k, _, sub), colour in zip(pmembers, pcolours):
+                axes[1].plot(sub[x].values * fx, sub[phase].values, color=colour, gid=_gid(phase, pfam, k))
+            axes[1].set_ylabel(f"phase V_rf [{_units(ds, phase)}]")
         _draw_measured(axes[0], measured, fx, fy)
         axes[0].set_ylabel(f"|V_rf| [{uy}]")
-        if with_phase:
-            axes[1].set_ylabel(f"phase V_rf [{_units(ds, phase)}]")
         axes[-1].set_xlabel(axis_label(x, ux))
+        _rf_title(axes[0], ds)
         _legend(axes[0], [], "C0")
         if fam:
-            _colour_bar(fig, list(axes), ds, fam, cscale)
+            _colour_bar(fig, list(axes), cscale)
     return _finish(fig, path, formats)
+
+
+def _rf_title(ax, ds: xr.Dataset) -> None:
+    """Drive frequency and VSWR from the rf attrs, when present: what the curve depends on."""
+    parts = []
+    if "frequency" in ds.attrs:
+        mult, unit = display_scale("Hz", [ds.attrs["frequency"]])
+        parts.append(f"f = {float(ds.attrs['frequency']) * mult:.4g} {unit}")
+    if "VSWR" in ds.attrs and np.isfinite(float(ds.attrs["VSWR"])):
+        parts.append(f"VSWR = {float(ds.attrs['VSWR']):.3g}")
+    if parts:
+        ax.set_title(", ".join(parts), fontsize=7)
 
 
 def pumped_iv(ds: xr.Dataset, path=None, *, v: str = "V", unpumped: str = "I_unpumped",
               pumped: str = "I_pumped", classical: str | None = "I_classical",
               didv: str | None = "dIdV_pumped", didv_unpumped: str | None = "dIdV_unpumped",
-              measured=None, formats=FORMATS) -> Figure:
-    """Pumped, unpumped (and classical-limit) I-V on top; pumped dI/dV below.
-
-    Optional variables missing from the dataset are skipped; measured goes on the I-V."""
+              members: Sequence[int] | None = None, measured=None, formats=FORMATS) -> Figure:
+    """Pumped (solid) and classical-limit (dotted) I-V per drive amplitude, unpumped
+    (grey dashed) on top; pumped dI/dV below. ``members`` picks drive-amplitude indices
+    (default all). Optional variables missing from the dataset are skipped; measured goes
+    on the I-V."""
     _require(ds, v, unpumped, pumped)
-    currents = [(pumped, "pumped"), (unpumped, "unpumped")]
-    currents += [(classical, "classical")] if classical and classical in ds else []
-    conductances = [(n, s) for n, s in ((didv, "pumped"), (didv_unpumped, "unpumped")) if n and n in ds]
+    with_classical = bool(classical) and classical in ds
+    with_didv = bool(didv) and didv in ds
+    with_didv0 = bool(didv_unpumped) and didv_unpumped in ds
+    currents = [unpumped, pumped] + ([classical] if with_classical else [])
     fx, ux = display_scale("V", ds[v].values)
-    fy, uy = display_scale("A", *[ds[n].values for n, _ in currents])
+    fy, uy = display_scale("A", *[ds[n].values for n in currents])
+    fam, all_members = _members(ds, pumped, along=v)
+    chosen = all_members if members is None else [all_members[i] for i in members]
     with style():
-        fig, axes = _figure(rows=2 if conductances else 1)
+        fig, axes = _figure(rows=2 if with_didv or with_didv0 else 1)
+        colours, cscale = _colours(ds, fam, chosen)
         V = ds[v].values * fx
-        for name, kind in currents:
-            axes[0].plot(V, ds[name].values * fy, color="C0" if kind == "pumped" else "0.35",
-                         ls=_LS[kind], gid=name, label=kind)
+        axes[0].plot(V, ds[unpumped].values * fy, color="0.35", ls=_LS["unpumped"], gid=unpumped)
+        for (k, _, sub), colour in zip(chosen, colours):
+            axes[0].plot(V, sub[pumped].values * fy, color=colour, ls=_LS["pumped"], gid=_gid(pumped, fam, k))
+            if with_classical:
+                axes[0].plot(V, sub[classical].values * fy, color=colour, ls=_LS["classical"],
+                             gid=_gid(classical, fam, k))
         _draw_measured(axes[0], measured, fx, fy)
         axes[0].set_ylabel(axis_label("I", uy))
-        _legend(axes[0], [], "C0")
-        if conductances:
-            fg, ug = display_scale("S", *[ds[n].values for n, _ in conductances])
-            for name, kind in conductances:
-                axes[1].plot(V, ds[name].values * fg, color="C0" if kind == "pumped" else "0.35",
-                             ls=_LS[kind], gid=name, label=kind)
+        series = [("pumped", "-"), ("unpumped", "--")] + ([("classical", ":")] if with_classical else [])
+        _legend(axes[0], series, "0.3")
+        if len(axes) > 1:
+            g = [ds[n].values for n, ok in ((didv, with_didv), (didv_unpumped, with_didv0)) if ok]
+            fg, ug = display_scale("S", *g)
+            if with_didv0:
+                axes[1].plot(V, ds[didv_unpumped].values * fg, color="0.35", ls=_LS["unpumped"], gid=didv_unpumped)
+            if with_didv:
+                for (k, _, sub), colour in zip(chosen, colours):
+                    axes[1].plot(V, sub[didv].values * fg, color=colour, gid=_gid(didv, fam, k))
             axes[1].set_ylabel(axis_label("dIdV", ug))
-            _legend(axes[1], [], "C0")
         axes[-1].set_xlabel(axis_label("V", ux))
+        _rf_title(axes[0], ds)
+        if fam:
+            _colour_bar(fig, list(axes), cscale)
     return _finish(fig, path, formats)
 
 
@@ -508,46 +577,55 @@ def _along(ds: xr.Dataset, name: str, v_rf: str, n: str, order) -> np.ndarray:
 
 
 def step_amplitudes(ds: xr.Dataset, path=None, *, v_rf: str = "V_rf0", n: str = "n",
-                    qp: str | None = "qp_step", positionwise: str = "josephson_positionwise",
-                    coherent: str = "josephson_coherent", reference: str | None = "J_n2_uniform",
+                    qp: str | None = "qp_step", qp_weight: str | None = "qp_weight",
+                    qp_reference: str | None = "uniform_Jn2",
+                    positionwise: str = "josephson_positionwise", coherent: str = "josephson_coherent",
+                    josephson_reference: str | None = "uniform_Jn_abs",
                     orders: Sequence[int] | None = None, measured=None, formats=FORMATS) -> Figure:
-    """Step amplitudes versus the drive V_rf0, one colour per order n.
+    """Step amplitudes versus the drive V_rf0, one colour per order n, in up to three
+    panels (each drawn when its variables exist):
 
-    Top: quasiparticle step amplitudes [A] (measured drawn here). Bottom: Josephson
-    steps [1], position-wise |J_n| average solid, phase-coherent average dashed, the
-    uniform-field J_n^2 reference dotted."""
+    1. quasiparticle step heights [A] (measured is drawn here);
+    2. quasiparticle step weights <J_n^2>_X [1] with the uniform-field J_n^2 dotted;
+    3. Josephson steps / I_c [1]: position-wise average solid, phase-coherent dashed,
+       uniform-field |J_n(2 alpha)| dotted."""
     _require(ds, v_rf, n, positionwise, coherent)
-    with_qp = qp is not None and qp in ds
-    with_ref = reference is not None and reference in ds
+
+    def have(name):
+        return name is not None and name in ds
+
+    panels = ([("qp", [(qp, "-")])] if have(qp) else []) + \
+        ([("qp_weight", [(qp_weight, "-")] + ([(qp_reference, ":")] if have(qp_reference) else []))]
+         if have(qp_weight) else []) + \
+        [("josephson", [(positionwise, "-"), (coherent, "--")]
+          + ([(josephson_reference, ":")] if have(josephson_reference) else []))]
     orders = list(ds[n].values if orders is None else orders)
     fx, ux = display_scale("V", ds[v_rf].values)
+    x = ds[v_rf].values * fx
     with style():
-        fig, axes = _figure(rows=2 if with_qp else 1)
+        fig, axes = _figure(rows=len(panels))
         colours = [mpl.colormaps["tab10"](i % 10) for i in range(len(orders))]
-        jax = axes[-1]
-        if with_qp:
-            fy, uy = display_scale(_units(ds, qp), ds[qp].values)
+        for ax, (kind, series) in zip(axes, panels):
+            fy, uy = display_scale(_units(ds, series[0][0]), ds[series[0][0]].values)
             for order, colour in zip(orders, colours):
-                axes[0].plot(ds[v_rf].values * fx, _along(ds, qp, v_rf, n, order) * fy, color=colour,
-                             gid=f"{qp}[n={order}]", label=f"n = {order}")
-            _draw_measured(axes[0], measured, fx, fy)
-            axes[0].set_ylabel(f"qp step [{uy}]")
+                for name, ls in series:
+                    ax.plot(x, _along(ds, name, v_rf, n, order) * fy, color=colour, ls=ls,
+                            lw=0.8 if ls == ":" else None, gid=f"{name}[n={order}]",
+                            label=f"n = {order}" if (ls == "-" and ax is axes[0]) else None)
+            ax.set_ylabel({"qp": f"qp step [{uy}]", "qp_weight": f"qp weight [{uy}]",
+                           "josephson": f"Josephson step/I_c [{uy}]"}[kind])
+            if ax is axes[0]:
+                _draw_measured(ax, measured, fx, fy)
+        for ax, (kind, series) in zip(axes, panels):
+            if kind == "qp_weight" and len(series) > 1:
+                _legend(ax, [("<J_n²>_X", "-"), ("uniform J_n²", ":")], "0.3")
+            elif kind == "josephson":
+                names = [("position-wise", "-"), ("phase-coherent", "--")]
+                _legend(ax, names + ([("uniform |J_n(2α)|", ":")] if len(series) > 2 else []), "0.3")
+        if len(panels) > 1 or panels[0][0] != "josephson":
             _legend(axes[0], [], "C0")
-        for order, colour in zip(orders, colours):
-            x = ds[v_rf].values * fx
-            jax.plot(x, _along(ds, positionwise, v_rf, n, order), color=colour, ls="-",
-                     gid=f"{positionwise}[n={order}]", label=None if with_qp else f"n = {order}")
-            jax.plot(x, _along(ds, coherent, v_rf, n, order), color=colour, ls="--",
-                     gid=f"{coherent}[n={order}]")
-            if with_ref:
-                jax.plot(x, _along(ds, reference, v_rf, n, order), color=colour, ls=":", lw=0.8,
-                         gid=f"{reference}[n={order}]")
-        if not with_qp:
-            _draw_measured(jax, measured, fx, 1.0)
-        jax.set_ylabel(f"Josephson step [{_units(ds, positionwise)}]")
-        series = [("position-wise", "-"), ("phase-coherent", "--")] + ([("uniform J_n²", ":")] if with_ref else [])
-        _legend(jax, series, "0.3")
         axes[-1].set_xlabel(axis_label(v_rf, ux))
+        _rf_title(axes[0], ds)
     return _finish(fig, path, formats)
 
 
@@ -562,16 +640,24 @@ CURVE_PLOTS = {
 }
 
 
-def make_plots(ds: xr.Dataset, outdir, *, measured: dict | None = None,
+def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True, P_c=None,
                formats=FORMATS) -> dict[str, list[Path]]:
     """Every curve plot the dataset supports, written to ``outdir/<name>.<fmt>``.
 
-    ``measured`` maps a plot name to its overlay list. Returns name -> written paths."""
+    ``ds`` is the curve dataset, or a study's dict of datasets ({"curves": ...,
+    "turning_points": ...}). ``turning_points`` and ``P_c`` override what ds.attrs holds
+    (see `turning_points` and `r_vs_p`); ``measured`` maps a plot name to its overlay
+    list. Returns name -> written paths."""
+    if isinstance(ds, dict):
+        if turning_points is True and "turning_points" in ds:
+            turning_points = ds["turning_points"]
+        ds = ds["curves"]
     outdir = Path(outdir)
     written = {}
     for name, (fn, needs) in CURVE_PLOTS.items():
         if all(v in ds.variables for v in needs):
-            fig = fn(ds, measured=(measured or {}).get(name), formats=formats)
+            extra = {"P_c": P_c} if fn is r_vs_p else {}
+            fig = fn(ds, measured=(measured or {}).get(name), turning=turning_points, formats=formats, **extra)
             written[name] = save(fig, outdir / name, formats)
     return written
 

@@ -47,8 +47,16 @@ def fmt(value, unit: str = "1", name: str | None = None) -> str:
     """"16 µW/K", "30 K", "4.1 %", "2.5e-07": 3 significant digits, SI prefix where usual."""
     if value is None:
         return "n/a"
-    if isinstance(value, str):
-        return value
+    if isinstance(value, (str, bool)):
+        return str(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_show(k, v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "none"
+        if isinstance(value[0], dict):
+            return f"{len(value)} entries (summary.json)"
+        return ", ".join(fmt(v, unit, name) for v in value)
     value = float(value)
     if not np.isfinite(value):
         return str(value)
@@ -60,6 +68,12 @@ def fmt(value, unit: str = "1", name: str | None = None) -> str:
     return f"{value * mult:.3g} {shown}"
 
 
+def _show(name: str, value, unit: str | None = None) -> str:
+    """A named value with the unit its name implies ("residual_std_V" -> volts)."""
+    base, suffix_unit = split_unit(name)
+    return fmt(value, unit or suffix_unit or FIGURE_UNITS.get(name, "1"), name)
+
+
 def _figure_value(entry):
     """A figure is a number or {"value": x, "units": u}."""
     if isinstance(entry, dict):
@@ -67,13 +81,40 @@ def _figure_value(entry):
     return entry, None
 
 
+#: figure names ending in a unit ("hA_W_per_K", "P_max_W") -> that unit
+_SUFFIX_UNITS = (("_W_per_K", "W/K"), ("_Ohm", "Ohm"), ("_Hz", "Hz"), ("_K", "K"), ("_W", "W"),
+                 ("_A", "A"), ("_V", "V"), ("_S", "S"), ("_s", "s"), ("_m", "m"))
+#: base names other studies use for the figures named above
+_ALIASES = {"T_mean_max": "T_mean_peak", "T_max_max": "T_max_peak"}
+
+
+def split_unit(name: str) -> tuple[str, str | None]:
+    """"hA_W_per_K" -> ("hA", "W/K"); names without a unit suffix come back unchanged."""
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], unit
+    return name, None
+
+
 def _summary_figures(summary: dict) -> dict:
-    out = {}
+    """Figures by the names used here: {"value", "units"} entries unpacked, unit-suffixed
+    names ("T_mean_max_K") also filed under their base name ("T_mean_peak"), and the
+    lumped study's threshold records collected into P_c."""
+    out: dict = {"_units": {}}
     for name, entry in (summary.get("figures") or {}).items():
         value, unit = _figure_value(entry)
         out[name] = value
         if unit is not None:
-            out.setdefault("_units", {})[name] = unit
+            out["_units"][name] = unit
+        base, suffix_unit = split_unit(name)
+        if suffix_unit and isinstance(value, (int, float)) and not isinstance(value, bool):
+            canonical = _ALIASES.get(base, base)
+            if canonical not in (summary.get("figures") or {}):
+                out.setdefault(canonical, value)
+                out["_units"].setdefault(canonical, suffix_unit)
+    thresholds = out.get("thresholds")
+    if "P_c" not in out and isinstance(thresholds, list) and thresholds and isinstance(thresholds[0], dict):
+        out["P_c"] = [t.get("P_c_W", t.get("P_c")) for t in thresholds]
     return out
 
 
@@ -81,7 +122,8 @@ def _bath(ds: xr.Dataset, sub: xr.Dataset, fam: str | None, value, summary_tb) -
     """Bath temperature of one curve and whether it is only estimated."""
     if fam == "T_bath":
         return float(value), False
-    for source in (summary_tb, ds.attrs.get("T_bath"), sub.coords.get("T_bath")):
+    own = sub["T_bath"] if "T_bath" in sub.variables and sub["T_bath"].ndim == 0 else None
+    for source in (summary_tb, own, ds.attrs.get("T_bath")):
         if source is not None:
             return float(np.asarray(source)), False
     if "P" in sub and "T_mean" in sub:  # T at the lowest power is the bath within heating error
@@ -212,6 +254,8 @@ def _study(summary: dict) -> str:
 
 
 def _case_name(summary: dict) -> str:
+    if summary.get("title"):
+        return str(summary["title"])
     case = summary.get("case")
     if isinstance(case, dict):
         return str(case.get("name") or case.get("title") or case.get("file") or "case")
@@ -228,12 +272,19 @@ def _thermal_lines(f: dict, study: str) -> list[str]:
         lines.append(f"- **Mean overheating**: T_mean − T_bath = {_q(f, 'dT_mean_peak')} "
                      f"(T_mean = {_q(f, 'T_mean_peak')}" + (f", at P = {_q(f, 'P_at_peak')}" if f.get("P_at_peak") is not None else "")
                      + ("" if f.get("dT_max_peak") is not None else f", {bath}") + ").")
-    if f.get("hA_eff") is not None:
-        what = "P/(T_mean − T_bath) at the highest power" if study != "lumped" else "the lumped model's hA"
-        lines.append(f"- **(hA)_eff** = {_q(f, 'hA_eff')} ({what}).")
+    if study == "lumped" and f.get("hA") is not None:
+        lines.append(f"- **hA** = {_q(f, 'hA')} (the lumped model's heat-transfer conductance).")
+    elif f.get("hA_eff") is not None:
+        lines.append(f"- **(hA)_eff** = {_q(f, 'hA_eff')} (P/(T_mean − T_bath) at the highest power).")
     if f.get("P_c") is not None:
         pcs = f["P_c"] if isinstance(f["P_c"], list) else [f["P_c"]]
-        lines.append("- **Threshold power** P_c = " + ", ".join(fmt(p, "W") for p in pcs) + ".")
+        members = f.get("_members")
+        if members and len(members) == len(pcs):  # name the member each threshold belongs to
+            fam = f["_family"]
+            shown = [f"{fmt(p, 'W')} ({fam} = {fmt(r['_value'], _unit(fam))})" for p, r in zip(pcs, members)]
+        else:
+            shown = [fmt(p, "W") for p in pcs]
+        lines.append("- **Threshold power** P_c = " + ", ".join(shown) + ".")
     return lines
 
 
@@ -273,15 +324,17 @@ def _solver_lines(f: dict, summary: dict) -> list[str]:
             f"| {f.get('points', 'n/a')} | {f.get('newton_steps', 'n/a')} | "
             f"{'n/a' if total is None else f'{total:.3g} s'} |"]
     if len(timings) > 1:
-        rows += ["", "Timings: " + ", ".join(f"{k} {v:.3g} s" for k, v in timings.items()) + "."]
+        rows += ["", "Timings: " + ", ".join(f"{k.removesuffix('_s')} {v:.3g} s" for k, v in timings.items()) + "."]
     return rows
 
 
-def _turning_lines(ds: xr.Dataset | None) -> list[str]:
+def _turning_lines(ds: xr.Dataset | None, f: dict) -> list[str]:
     tps = turning_points(ds) if ds is not None else []
+    if not tps and isinstance(f.get("turning_points"), list):
+        tps = turning_points(None, f["turning_points"])
     if not tps:
         return []
-    extra = sorted({k for t in tps for k in t} - {"kind", "I", "V", "T"})
+    extra = sorted({k for t in tps for k in t} - {"kind", "I", "V", "T", "T_mean", "P", "R", "turning_point", "smooth"})
     head = "| kind | I | V | T |" + "".join(f" {k} |" for k in extra)
     rows = ["## Turning points", "", head, "|---" * (4 + len(extra)) + "|"]
     for t in tps:
@@ -295,10 +348,14 @@ def _member_lines(f: dict) -> list[str]:
     if not rows:
         return []
     fam = f["_family"]
-    out = [f"## Per {fam}", "", f"| {fam} | ΔT_max | ΔT_mean | (hA)_eff | lumped ΔV/V max |", "|---|---|---|---|---|"]
+    columns = [("ΔT_max", "dT_max_peak", "K"), ("ΔT_mean", "dT_mean_peak", "K"), ("(hA)_eff", "hA_eff", "W/K"),
+               ("lumped ΔV/V max", "lumped_dV_rel_max", "1")]
+    columns = [c for c in columns if any(r.get(c[1]) is not None for r in rows)]  # what this study has
+    out = [f"## Per {fam}", "", f"| {fam} | " + " | ".join(c[0] for c in columns) + " |",
+           "|---" * (len(columns) + 1) + "|"]
     for r in rows:
-        out.append(f"| {fmt(r['_value'], _unit(fam))} | {fmt(r.get('dT_max_peak'), 'K')} | {fmt(r.get('dT_mean_peak'), 'K')} | "
-                   f"{fmt(r.get('hA_eff'), 'W/K')} | {fmt(r.get('lumped_dV_rel_max'), '1', 'lumped_dV_rel_max')} |")
+        out.append(f"| {fmt(r['_value'], _unit(fam))} | " +
+                   " | ".join(fmt(r.get(key), unit, key) for _, key, unit in columns) + " |")
     return out + [""]
 
 
@@ -328,14 +385,7 @@ def _all_figures(summary: dict) -> list[str]:
     out = ["## All figures (summary.json)", "", "| name | value |", "|---|---|"]
     for name, entry in figs.items():
         value, unit = _figure_value(entry)
-        unit = unit or FIGURE_UNITS.get(name, "1")
-        if isinstance(value, (list, tuple)):
-            shown = ", ".join(fmt(v, unit, name) for v in value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            shown = fmt(value, unit, name)
-        else:
-            shown = str(value)
-        out.append(f"| {name} | {shown} |")
+        out.append(f"| {name} | {_show(name, value, unit)} |")
     return out + [""]
 
 
@@ -372,7 +422,7 @@ def write_report(result_dir, summary: dict, plots=None, *, ds: xr.Dataset | None
             lines += _lumped_lines(f) + _energy_lines(f)
         lines.append("")
     lines += ["## Solver statistics", ""] + _solver_lines(f, summary) + [""]
-    lines += _turning_lines(ds) + _member_lines(f) + _plot_lines(result_dir, plots) + _all_figures(summary)
+    lines += _turning_lines(ds, f) + _member_lines(f) + _plot_lines(result_dir, plots) + _all_figures(summary)
     versions = summary.get("versions") or {}
     if versions:
         lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
@@ -397,8 +447,17 @@ def terminal_summary(summary: dict) -> str:
         if heat:
             lines.append("  overheating: " + ", ".join(heat) +
                          (f" above T_bath = {_q(f, 'T_bath')}" if f.get("T_bath") is not None else ""))
+        elif f.get("T_mean_peak") is not None:
+            lines.append(f"  T_mean up to {_q(f, 'T_mean_peak')}" +
+                         (f" at P up to {_q(f, 'P_max')}" if f.get("P_max") is not None else ""))
         if f.get("hA_eff") is not None:
             lines.append(f"  (hA)_eff = {_q(f, 'hA_eff')}")
+        elif f.get("hA") is not None:
+            lines.append(f"  hA = {_q(f, 'hA')}")
+        pcs = [p for p in (f["P_c"] if isinstance(f.get("P_c"), list) else [f.get("P_c")]) if p is not None]
+        if pcs:
+            lines.append(f"  P_c = {fmt(min(pcs), 'W')}" + (f" to {fmt(max(pcs), 'W')} over {len(pcs)} curves"
+                                                           if len(pcs) > 1 else ""))
         if f.get("lumped_dV_rel_max") is not None:
             tol = f.get("lumped_tolerance", TOLERANCE)
             lines.append(f"  lumped vs FEM: V differs by up to {_q(f, 'lumped_dV_rel_max')}" +
@@ -411,7 +470,7 @@ def terminal_summary(summary: dict) -> str:
         for name, entry in (summary.get("figures") or {}).items():
             value, unit = _figure_value(entry)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                shown.append(f"{name} = {fmt(value, unit or FIGURE_UNITS.get(name, '1'), name)}")
+                shown.append(f"{split_unit(name)[0]} = {_show(name, value, unit)}")
         if shown:
             lines.append("  " + "; ".join(shown[:4]))
     if summary.get("result_dir"):

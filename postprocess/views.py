@@ -162,8 +162,8 @@ def _region_names(volume: pv.UnstructuredGrid, names: dict[str, int]) -> dict[in
         for i, mask in enumerate(skfem.values(), start=1):
             region[mask != 0] = i
         volume.cell_data["region"] = region
-        return {0: "(none)", **{i: n for i, n in enumerate(skfem, start=1)}} if (region == 0).any() else \
-            {i: n for i, n in enumerate(skfem, start=1)}
+        named = {i: n for i, n in enumerate(skfem, start=1)}
+        return ({0: "(none)"} | named) if (region == 0).any() else named
     if "region" not in volume.cell_data:
         return {}
     ids = np.unique(np.asarray(volume.cell_data["region"]).astype(int))

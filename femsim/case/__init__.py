@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from ..errors import CaseError
 from .base import QList, StrictModel
 from .lumped import Lumped
+from .rf import RF
 
 SCHEMA_VERSION = 1
 
@@ -43,9 +44,11 @@ class Case(StrictModel):
     schema_version: Literal[1] = Field(description="case-file schema version (1)")
     title: str = Field("", description="short title used in plots and the report")
     description: str = Field("", description="free text")
-    study: Literal["lumped"] = Field(description="study kind: lumped")
+    study: Literal["lumped", "rf"] = Field(description="study kind: lumped (Newton self-heating), rf "
+                                           "(transmission line + Tien-Gordon)")
     environment: Environment
     lumped: Lumped | None = None
+    rf: RF | None = None
     outputs: Outputs = Outputs()
 
     @model_validator(mode="after")

@@ -80,7 +80,7 @@ def lumped_at_current(R_heat, hA, T_B, I, T_guess, R_V=None, T_hi=None, n_scan=4
     idx = np.nonzero(np.sign(fs[:-1]) * np.sign(fs[1:]) <= 0)[0]
     if idx.size == 0:
         return np.nan, np.nan
-    roots = [brentq(f, Ts[i], Ts[i + 1], xtol=1e-13, rtol=4e-16) if fs[i] != fs[i + 1] else Ts[i]
+    roots = [brentq(f, Ts[i], Ts[i + 1], xtol=1e-13, rtol=1e-15) if fs[i] != fs[i + 1] else Ts[i]
              for i in idx]
     T = min(roots, key=lambda r: abs(r - T_guess))
     return float(T), float(I * R_V(T))

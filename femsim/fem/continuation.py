@@ -250,7 +250,7 @@ def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=Tru
 class TraceOptions:
     ds: float = 0.05           # first step in the scaled (v, i) plane
     ds_min: float = 1e-5
-    ds_max: float = 0.2
+    ds_max: float = 0.5
     max_points: int = 400
     grow: float = 1.5
     max_angle_deg: float = 20.0

@@ -22,7 +22,12 @@ cancel), the iteration has converged when
     ||R_phi||_1 <= rtol S_phi,  ||R_T||_1 <= rtol S_T,  |g| <= rtol (its scale)
 
 and the last Newton update was small, max(||dphi||_inf/||phi||_inf,
-||dT||_inf/||T||_inf) <= xtol (defaults rtol = 1e-11, xtol = 1e-4). The Newton
+||dT||_inf/||T||_inf) <= xtol (defaults rtol = 1e-11, xtol = 1e-4); or when the
+relative residual is <= rtol_floor = 1e-6 and the Newton correction itself is at
+roundoff level (<= 1e-13 relative), or no step length along it lowers the residual:
+the residual has hit its floor, as with a huge
+kappa and temperature differences near the resolution of T in kelvin (conservation
+sums stay exact there: the roundoff cancels in them). The Newton
 direction uses the exact Jacobian (d sigma/dT, d kappa/dT included); a backtracking
 line search on the scaled residual norm (Armijo, halving) keeps it globally sane and
 also backs off from trial states where a property leaves its validity range.
@@ -48,6 +53,8 @@ MODES = ("voltage", "current", "power")
 class NewtonOptions:
     rtol: float = 1e-11        # relative residual (see module docstring)
     xtol: float = 1e-4         # relative size of the last update
+    rtol_floor: float = 1e-6   # accept a residual down to this when the update is roundoff
+    xtol_roundoff: float = 1e-13
     max_newton: int = 30
     line_search: bool = True
     max_halvings: int = 14
@@ -363,6 +370,13 @@ class ElectroThermalSolver:
             dz = jac.solve(-ev.R)
             if not np.all(np.isfinite(dz)):
                 raise ConvergenceError(f"singular Jacobian{label} (non-finite Newton step)", history=hist)
+            if rel <= o.rtol_floor and self._update_norm(sys, dz, ev) <= o.xtol_roundoff:
+                # the correction is at roundoff level: the residual sits on its floor
+                # (e.g. huge kappa and tiny temperature differences); take it and stop
+                z = z + dz
+                ev = self._evaluate(sys, z, eq)
+                hist.append(self._relative_residual(sys, ev))
+                return z, ev, jac, steps + 1, hist
             t = 1.0
             for _ in range(o.max_halvings + 1):
                 try:
@@ -382,6 +396,9 @@ class ElectroThermalSolver:
                     pass
                 t *= 0.5
             else:
+                if rel <= o.rtol_floor:
+                    # no step length reduces the residual: it sits on its roundoff floor
+                    return z, ev, jac, steps, hist
                 raise ConvergenceError(
                     f"line search failed{label} after {o.max_halvings} halvings; relative residual "
                     f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)

@@ -25,7 +25,7 @@ from scipy.special import jv
 
 from .tline import check_frequency
 
-#: default tolerance of the Bessel sum rule sum_n J_n^2 = 1 used to cut the order sum
+#: tolerance of the Bessel sum rules (sum_n J_n^2 = 1, sum_n n^2 J_n^2 = alpha^2/2) that cuts the order sum
 SUM_RULE_TOL = 1e-13
 
 
@@ -53,8 +53,8 @@ def bessel_order_limit(alpha_max: float, tol: float = SUM_RULE_TOL) -> int:
     j2 = jv(m, a) ** 2
     tail0 = 2 * np.cumsum(j2[::-1])[::-1]                 # tail0[k] = 2 sum_{m >= k} J_m^2
     tail2 = 2 * np.cumsum((m * m * j2)[::-1])[::-1]
-    ok = (tail0[1:] <= tol) & (tail2[1:] <= tol * max(1.0, a * a / 2))   # orders beyond N = 0, 1, ...
-    return int(np.nonzero(ok)[0][0])
+    ok = np.nonzero((tail0[1:] <= tol) & (tail2[1:] <= tol * max(1.0, a * a / 2)))[0]  # orders beyond N
+    return int(ok[0]) if ok.size else int(m[-1])
 
 
 def x_average_weights(X) -> np.ndarray:
@@ -119,11 +119,8 @@ def pumped_iv(iv, V, vrf, f: float, weights=None, n_max: int | None = None) -> n
 def qp_step_weights(vrf, f: float, n_steps: int, weights=None) -> np.ndarray:
     """<J_n^2(e |V_rf(X)| / h f)>_X for n = 0..n_steps (shape (..., n_steps + 1)) [1]:
     the quasiparticle step heights relative to the unpumped gap step (Figs. 4 and 8)."""
-    v, w = _profile_and_weights(vrf, weights)
-    alpha = drive_parameter(v, f)
-    k = np.arange(int(n_steps) + 1)
-    j2 = (jv(k[:, None], alpha.reshape(1, -1)) ** 2).reshape((k.size,) + alpha.shape)
-    return np.moveaxis(j2 @ w, 0, -1)
+    _, w = tien_gordon_weights(vrf, f, weights, n_max=int(n_steps))
+    return w[..., int(n_steps):]
 
 
 def josephson_step_amplitudes(vrf, f: float, n_steps: int, weights=None, average: str = "positionwise") -> np.ndarray:
@@ -250,7 +247,7 @@ def classical_iv(iv, V, vrf, weights=None, n_nodes: int | None = None, method: s
 
 
 def compare_quantum_classical(iv, V, vrf, f: float, weights=None, scale: float | None = None,
-                              n_nodes: int | None = None) -> dict:
+                              n_nodes: int | None = 4096) -> dict:
     """Eq. 5 (quantum) against Eq. 12 (classical) on the voltages V for one drive profile.
 
     Returns the two curves and their largest difference, absolute [A] and relative to ``scale``

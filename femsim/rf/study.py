@@ -300,17 +300,21 @@ def rf_profile(junction: Junction, drive: Drive, X: np.ndarray) -> tuple[np.ndar
 
 def _gap_step(model, gap_voltage, f, v_max):
     """(V_g, current rise of I_0 across V_g +- h f / 2e): the unpumped gap step that the
-    quasiparticle step weights multiply. Without a known V_g it is where dI_0/dV peaks (V > 0)."""
+    quasiparticle step weights multiply. Without a known V_g it is where dI_0/dV peaks (V > 0),
+    provided that peak stands out (5x the median slope); otherwise (NaN, NaN)."""
     half = 0.5 * pumped.photon_voltage(f)
+    lo, hi = getattr(model, "voltage_range", (-v_max, v_max))
     if gap_voltage is None:
-        v = np.linspace(0.0, v_max - half, 20001)
-        i = np.asarray(model(v))
-        k = int(np.argmax(np.diff(i)))
+        v = np.linspace(max(lo, 0.0), min(hi, v_max) - half, 20001)
+        slope = np.diff(np.asarray(model(v), dtype=float))
+        k = int(np.argmax(slope))
+        if not slope[k] > 5 * abs(np.median(slope)):
+            return math.nan, math.nan
         gap_voltage = 0.5 * (v[k] + v[k + 1])
-    if gap_voltage - half < -v_max or gap_voltage + half > v_max:
+    if gap_voltage - half < lo or gap_voltage + half > hi:
         return float(gap_voltage), math.nan
-    lo, hi = np.asarray(model(np.array([gap_voltage - half, gap_voltage + half])))
-    return float(gap_voltage), float(hi - lo)
+    i_lo, i_hi = np.asarray(model(np.array([gap_voltage - half, gap_voltage + half])))
+    return float(gap_voltage), float(i_hi - i_lo)
 
 
 def _var(dims, data, units, long_name):
@@ -337,6 +341,13 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
     n_orders = pumped.bessel_order_limit(a_max / vph)
     v_need = float(np.max(np.abs(V))) + max(n_orders * vph, a_max) + 2 * vph
     model, gap_voltage = params.iv.build(params.temperature, v_need)
+    if hasattr(model, "voltage_range"):
+        lo, hi = model.voltage_range
+        need_lo, need_hi = V.min() - max(n_orders * vph, a_max), V.max() + max(n_orders * vph, a_max)
+        if need_lo < lo or need_hi > hi:
+            raise ValueError(f"the I_0 table covers {lo:.6g} V .. {hi:.6g} V but the pumped curve needs "
+                             f"{need_lo:.6g} V .. {need_hi:.6g} V (bias +- {n_orders} h f/e photon orders, "
+                             "+- max V_rf for Eq. 12): extend the table or narrow the bias range")
 
     i0 = np.asarray(model(V), dtype=float)
     ipump = pumped.pumped_iv(model, V, np.abs(vrf), f, weights)

@@ -331,7 +331,10 @@ def solve_line(segments: Sequence[Segment], f: float, left: Termination, right: 
     ar, br, rr = right.row(z_last, "right")
     A = np.array([[al, bl], [ar * M[0, 0] + br * M[1, 0], ar * M[0, 1] + br * M[1, 1]]])
     rhs = np.array([rl, rr - ar * m[0] - br * m[1]])
-    if abs(np.linalg.det(A)) < 1e-300:
+    # judge conditioning in natural units (current times |Z0|, each row normalised), not raw V vs A
+    scaled = A * np.array([1.0, 1.0 / abs(z_first)])
+    scaled = scaled / np.max(np.abs(scaled), axis=1, keepdims=True)
+    if not np.linalg.cond(scaled) < 1e13:
         raise ValueError("the line has no unique solution at this frequency (a lossless resonance "
                          "with no loss or load to limit it); add loss or move f off resonance")
     s = np.linalg.solve(A, rhs)

@@ -398,8 +398,8 @@ class BCSIV:
 
 
 def tabulate(model, v_max: float, tol: float = 1e-6, n_initial: int = 257, breakpoints=(),
-             odd: bool = True, max_points: int = 200_000) -> TableIV:
-    """Tabulate an odd I_0 on [0, v_max] so that linear interpolation is within ``tol`` * max|I|.
+             max_points: int = 200_000) -> TableIV:
+    """Tabulate an odd I_0 on [0, v_max] as an odd, linearly interpolated `TableIV` within ``tol`` * max|I|.
 
     Starts from ``n_initial`` equal steps plus ``breakpoints`` (and a cluster of points around
     each) and bisects every interval whose midpoint misses the linear interpolant, down to
@@ -407,8 +407,6 @@ def tabulate(model, v_max: float, tol: float = 1e-6, n_initial: int = 257, break
     round, all new voltages at once."""
     if not (math.isfinite(v_max) and v_max > 0):
         raise ValueError(f"v_max must be > 0, got {v_max!r}")
-    if not odd:
-        raise NotImplementedError("tabulate() builds odd tables; tabulate a non-odd model yourself")
     x = np.linspace(0.0, v_max, n_initial)
     extra = []
     for bp in breakpoints:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import xarray as xr
 
 #: study kind -> module with `run(case, out) -> StudyResult`
-STUDIES = {"lumped": "femsim.studies.lumped"}
+STUDIES = {"lumped": "femsim.studies.lumped", "rf": "femsim.studies.rf"}
 
 
 @dataclass

@@ -34,6 +34,20 @@ def facet_nodes(mesh, facets) -> np.ndarray:
     return np.unique(mesh.facets[:, np.asarray(facets)])
 
 
+def _spd_solve(A, b):
+    """Sparse direct solve for small systems, smoothed-aggregation AMG + CG above."""
+    if A.shape[0] < 20000:
+        return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b)
+    import pyamg
+
+    ml = pyamg.smoothed_aggregation_solver(A.tocsr(), symmetry="symmetric")
+    res = []
+    x = ml.solve(b, tol=1e-11, accel="cg", maxiter=500, residuals=res)
+    if res[-1] > 1e-10 * res[0]:
+        raise RuntimeError(f"AMG-CG did not converge: {res[-1] / res[0]:.2e}")
+    return x
+
+
 def solve_potential(mesh, sigma_per_element, fixed: dict):
     """Solve with phi = value on each node set in ``fixed`` ({value: node indices}).
 
@@ -52,8 +66,7 @@ def solve_potential(mesh, sigma_per_element, fixed: dict):
     dn = np.nonzero(D)[0]
     A = K[free][:, free].tocsc()
     b = -K[free][:, dn] @ phi[dn]
-    lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
-    phi[free] = lu.solve(b)
+    phi[free] = _spd_solve(A, b)
     return phi, K
 
 

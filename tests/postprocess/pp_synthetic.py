@@ -59,26 +59,36 @@ def family_dataset(values=(4.2, 10.0, 20.0)) -> xr.Dataset:
 
 
 def rf_datasets():
+    """Shaped like femsim.rf.study.run_rf's output: a family over the drive amplitude
+    V_rf0 in 'vrf' and 'iv', steps over (V_rf0, n), f and VSWR in attrs."""
+    attrs = {"frequency": 80e9, "frequency_units": "Hz", "VSWR": 3.0}
+    amps = np.array([0.2e-3, 0.5e-3, 1.0e-3])
+    a = {"V_rf0": ("V_rf0", amps, {"units": "V"})}
     X = np.linspace(0.0, 50e-6, 41)
-    k = 2 * np.pi / 80e-6
-    vrf = xr.Dataset({"Vrf_abs": ("X", 1e-3 * np.abs(np.cos(k * X)) + 1e-5, {"units": "V"}),
-                      "Vrf_phase": ("X", np.angle(np.cos(k * X) + 0.01j), {"units": "rad"})},
-                     coords={"X": ("X", X, {"units": "m"})})
+    shape = np.cos(2 * np.pi * X / 80e-6) + 0.01j
+    vrf = xr.Dataset({"Vrf_abs": (("V_rf0", "X"), amps[:, None] * np.abs(shape), {"units": "V"}),
+                      "Vrf_phase": ("X", np.angle(shape), {"units": "rad"})},
+                     coords={"X": ("X", X, {"units": "m"}), **a}, attrs=attrs)
     V = np.linspace(0.0, 6e-3, 61)
     I0 = np.where(V > 2.8e-3, (V - 2.8e-3) / 20.0, 1e-7 * V)
-    Ip = 0.7 * I0 + 0.15 * np.interp(V + 0.3e-3, V, I0) + 0.15 * np.interp(V - 0.3e-3, V, I0)
-    iv = xr.Dataset({"I_unpumped": ("V", I0, {"units": "A"}), "I_pumped": ("V", Ip, {"units": "A"}),
-                     "I_classical": ("V", 0.5 * (I0 + Ip), {"units": "A"}),
-                     "dIdV_pumped": ("V", np.gradient(Ip, V), {"units": "S"})},
-                    coords={"V": ("V", V, {"units": "V"})})
+    side = 0.3 * amps[:, None] / amps.max()
+    Ip = (1 - side) * I0 + side / 2 * (np.interp(V + 0.33e-3, V, I0) + np.interp(V - 0.33e-3, V, I0))
+    iv = xr.Dataset({"I_unpumped": ("V", I0, {"units": "A"}),
+                     "I_pumped": (("V_rf0", "V"), Ip, {"units": "A"}),
+                     "I_classical": (("V_rf0", "V"), 0.5 * (I0 + Ip), {"units": "A"}),
+                     "dIdV_pumped": (("V_rf0", "V"), np.gradient(Ip, V, axis=-1), {"units": "S"})},
+                    coords={"V": ("V", V, {"units": "V"}), **a}, attrs=attrs)
     Vrf0 = np.linspace(0.0, 2e-3, 21)
     n = np.arange(3)
     alpha = Vrf0[:, None] / 0.33e-3
-    steps = xr.Dataset({"qp_step": (("V_rf0", "n"), 1e-5 * jv(n, alpha) ** 2, {"units": "A"}),
-                        "josephson_positionwise": (("V_rf0", "n"), np.abs(jv(n, alpha)), {"units": "1"}),
-                        "josephson_coherent": (("V_rf0", "n"), 0.9 * np.abs(jv(n, alpha)), {"units": "1"}),
-                        "J_n2_uniform": (("V_rf0", "n"), jv(n, alpha) ** 2, {"units": "1"})},
-                       coords={"V_rf0": ("V_rf0", Vrf0, {"units": "V"}), "n": ("n", n)})
+    weight = 0.95 * jv(n, alpha) ** 2
+    steps = xr.Dataset({"qp_weight": (("V_rf0", "n"), weight, {"units": "1"}),
+                        "qp_step": (("V_rf0", "n"), 1e-5 * weight, {"units": "A"}),
+                        "josephson_positionwise": (("V_rf0", "n"), np.abs(jv(n, 2 * alpha)), {"units": "1"}),
+                        "josephson_coherent": (("V_rf0", "n"), 0.9 * np.abs(jv(n, 2 * alpha)), {"units": "1"}),
+                        "uniform_Jn2": (("V_rf0", "n"), jv(n, alpha) ** 2, {"units": "1"}),
+                        "uniform_Jn_abs": (("V_rf0", "n"), np.abs(jv(n, 2 * alpha)), {"units": "1"})},
+                       coords={"V_rf0": ("V_rf0", Vrf0, {"units": "V"}), "n": ("n", n)}, attrs=attrs)
     return {"vrf": vrf, "iv": iv, "steps": steps}
 
 

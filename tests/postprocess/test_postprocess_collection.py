@@ -78,7 +78,6 @@ def test_a_sweep_that_turns_back_is_indexed_by_point(tmp_path):
 
 
 def test_collect_reads_curves_from_disk_and_picks_the_bias(run):
-    pytest.importorskip("h5py", reason="h5netcdf needs h5py to write netCDF")
     from femsim.results import write_netcdf
     result_dir, ds = run
     ds.attrs["bias"] = "V"

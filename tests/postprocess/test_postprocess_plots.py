@@ -141,37 +141,61 @@ def test_lumped_only_dataset_draws_no_lumped_companion():
         assert not [g for g in gids if "lumped" in str(g) or g == "T_max"], (fn.__name__, gids)
 
 
-def test_rf_plots_draw_the_named_variables(rf):
-    ax_abs, ax_phase = plots.vrf_profile(rf["vrf"]).axes[:2]
+def test_vrf_profile_draws_each_drive_amplitude_and_the_phase_once(rf):
+    vrf = rf["vrf"]
+    fig = plots.vrf_profile(vrf)
+    ax_abs, ax_phase, bar = fig.axes
     assert ax_phase.get_xlabel() == "X [µm]"
-    same(line(ax_abs, "Vrf_abs").get_xdata(), rf["vrf"].X.values * 1e6)
-    same(line(ax_abs, "Vrf_abs").get_ydata(), rf["vrf"].Vrf_abs.values * factor(ax_abs.get_ylabel(), "V"))
-    same(line(ax_phase, "Vrf_phase").get_ydata(), rf["vrf"].Vrf_phase.values)
+    fy = factor(ax_abs.get_ylabel(), "V")
+    for k in range(vrf.sizes["V_rf0"]):
+        same(line(ax_abs, f"Vrf_abs[{k}]").get_xdata(), vrf.X.values * 1e6)
+        same(line(ax_abs, f"Vrf_abs[{k}]").get_ydata(), vrf.Vrf_abs.isel(V_rf0=k).values * fy)
+    same(line(ax_phase, "Vrf_phase").get_ydata(), vrf.Vrf_phase.values)
+    assert bar.get_ylabel() == "V_rf0 [mV]" and bar.get_ylim() == pytest.approx((0.2, 1.0))
+    assert ax_abs.get_title() == "f = 80 GHz, VSWR = 3"
 
+
+def test_pumped_iv_draws_every_current_per_drive_amplitude(rf):
     iv = rf["iv"]
     top, bottom = plots.pumped_iv(iv).axes[:2]
     fx, fy = factor(bottom.get_xlabel(), "V"), factor(top.get_ylabel(), "A")
-    for name in ("I_pumped", "I_unpumped", "I_classical"):
-        same(line(top, name).get_xdata(), iv.V.values * fx)
-        same(line(top, name).get_ydata(), iv[name].values * fy)
-    same(line(bottom, "dIdV_pumped").get_ydata(), iv.dIdV_pumped.values * factor(bottom.get_ylabel(), "S"))
+    same(line(top, "I_unpumped").get_ydata(), iv.I_unpumped.values * fy)
+    for k in range(iv.sizes["V_rf0"]):
+        for name in ("I_pumped", "I_classical"):
+            same(line(top, f"{name}[{k}]").get_xdata(), iv.V.values * fx)
+            same(line(top, f"{name}[{k}]").get_ydata(), iv[name].isel(V_rf0=k).values * fy)
+        same(line(bottom, f"dIdV_pumped[{k}]").get_ydata(),
+             iv.dIdV_pumped.isel(V_rf0=k).values * factor(bottom.get_ylabel(), "S"))
+    chosen = plots.pumped_iv(iv, members=[2]).axes[0]
+    assert [ln.get_gid() for ln in chosen.get_lines() if "pumped[" in str(ln.get_gid())] == ["I_pumped[2]"]
 
+
+def test_step_amplitudes_show_both_josephson_averages_and_qp_steps(rf):
     steps = rf["steps"]
-    qp_ax, j_ax = plots.step_amplitudes(steps).axes[:2]
+    qp_ax, weight_ax, j_ax = plots.step_amplitudes(steps).axes[:3]
     fx = factor(j_ax.get_xlabel(), "V")
+    assert j_ax.get_ylabel() == "Josephson step/I_c [1]"
     for n in steps.n.values:
         same(line(qp_ax, f"qp_step[n={n}]").get_ydata(),
              steps.qp_step.sel(n=n).values * factor(qp_ax.get_ylabel(), "A"))
-        for name in ("josephson_positionwise", "josephson_coherent", "J_n2_uniform"):
-            ln = line(j_ax, f"{name}[n={n}]")
-            same(ln.get_xdata(), steps.V_rf0.values * fx)
-            same(ln.get_ydata(), steps[name].sel(n=n).values)
+        for ax, names in ((weight_ax, ("qp_weight", "uniform_Jn2")),
+                          (j_ax, ("josephson_positionwise", "josephson_coherent", "uniform_Jn_abs"))):
+            for name in names:
+                ln = line(ax, f"{name}[n={n}]")
+                same(ln.get_xdata(), steps.V_rf0.values * fx)
+                same(ln.get_ydata(), steps[name].sel(n=n).values)
+    legend = [t.get_text() for t in j_ax.get_legend().get_texts()]
+    assert {"position-wise", "phase-coherent"} <= set(legend)
+    # without qp variables only the Josephson panel remains
+    bare = steps.drop_vars(["qp_step", "qp_weight"])
+    assert len(plots.step_amplitudes(bare).axes) == 1
 
 
 def test_rf_variable_names_are_keywords(rf):
     renamed = rf["vrf"].rename({"Vrf_abs": "V_rf_magnitude"})
     ax = plots.vrf_profile(renamed, vabs="V_rf_magnitude").axes[0]
-    same(line(ax, "V_rf_magnitude").get_ydata(), renamed.V_rf_magnitude.values * factor(ax.get_ylabel(), "V"))
+    same(line(ax, "V_rf_magnitude[1]").get_ydata(),
+         renamed.V_rf_magnitude.isel(V_rf0=1).values * factor(ax.get_ylabel(), "V"))
     with pytest.raises(KeyError, match="Vrf_abs"):
         plots.vrf_profile(renamed)
 
@@ -197,7 +221,6 @@ def test_turning_points_given_as_json_text_as_on_disk(curves):
 
 
 def test_turning_points_survive_a_netcdf_round_trip(curves, tmp_path):
-    pytest.importorskip("h5py", reason="h5netcdf needs h5py to write netCDF")
     write_netcdf(tmp_path / "curves.nc", curves)
     back = read_dataset(tmp_path / "curves.nc")
     ax = plots.iv(back).axes[0]
@@ -238,3 +261,38 @@ def test_make_plots_writes_what_the_dataset_supports(curves, tmp_path):
     assert set(plots.make_plots(only_iv, tmp_path / "p2", formats=("pdf",))) == {"iv"}
     rf_written = plots.make_rf_plots(pp_synthetic.rf_datasets(), tmp_path / "rf", formats=("pdf",))
     assert set(rf_written) == {"vrf_profile", "pumped_iv", "step_amplitudes"}
+
+
+def lumped_study_turning_points(family):
+    """Turning points as the lumped study stores them: a dataset over (T_bath, turning_point)
+    padded with kind '' / NaN where a member has fewer."""
+    rows = {tb: [t for t in family.attrs["turning_points"] if t["T_bath"] == tb] for tb in family.T_bath.values}
+    width = max(len(r) for r in rows.values())
+
+    def column(key, pad):
+        return [[r[j][key] if j < len(r) else pad for j in range(width)] for r in rows.values()]
+    return xr.Dataset({"kind": (("T_bath", "turning_point"), column("kind", "")),
+                       "I": (("T_bath", "turning_point"), column("I", np.nan)),
+                       "V": (("T_bath", "turning_point"), column("V", np.nan)),
+                       "T_mean": (("T_bath", "turning_point"), column("T", np.nan))},
+                      coords={"T_bath": family.T_bath.values})
+
+
+def test_turning_points_and_thresholds_as_the_lumped_study_gives_them(family, tmp_path):
+    tps = lumped_study_turning_points(family)
+    assert (tps.kind.values == "").any()  # the 20 K member has no turning point: padding
+    bare = family.copy()
+    bare.attrs = {}
+    expected = family.attrs["turning_points"]
+    ax = plots.temperatures_vs_p(bare, turning=tps).axes[0]
+    same(line(ax, "turning_points").get_ydata(), [t["T"] for t in expected])
+    records = [{"T_bath": 4.2, "P_c_W": 1e-4}, {"T_bath": 10.0, "P_c_W": None}, {"T_bath": 20.0, "P_c_W": 1.5e-4}]
+    fig = plots.r_vs_p(bare, P_c=records)
+    ax = fig.axes[0]
+    marks = [ln for ln in ax.get_lines() if ln.get_gid() == "P_c"]
+    assert [ln.get_xdata()[0] for ln in marks] == pytest.approx([1e-4 * factor(ax.get_xlabel(), "W"),
+                                                                 1.5e-4 * factor(ax.get_xlabel(), "W")])
+    # each threshold in the colour of its own member
+    assert mpl.colors.to_hex(marks[1].get_color()) == mpl.colors.to_hex(line(ax, "R[2]").get_color())
+    written = plots.make_plots({"curves": bare, "turning_points": tps}, tmp_path, formats=("pdf",))
+    assert set(written) == {"iv", "didv", "r_vs_p", "temperatures_vs_p"}

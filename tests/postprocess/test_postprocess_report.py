@@ -73,7 +73,7 @@ def test_family_report_speaks_for_the_most_heated_member(tmp_path):
     assert "## Per T_bath" in text
     for bath, heat in (("4.2 K", "34.2 K"), ("10 K", "40 K"), ("20 K", "50 K")):
         assert re.search(rf"\| {re.escape(bath)} \| [^|]+ \| {re.escape(heat)} \|", text), bath
-    assert "100 µW, 120 µW, 150 µW" in key_line(text, "Threshold power")
+    assert "100 µW (T_bath = 4.2 K), 120 µW (T_bath = 10 K), 150 µW (T_bath = 20 K)" in key_line(text, "Threshold power")
 
 
 def test_lumped_only_run_says_what_does_not_apply(tmp_path):
@@ -122,3 +122,30 @@ def test_key_figures_estimate_the_bath_when_nobody_states_it():
     ds.attrs.pop("T_bath")
     f = key_figures({}, ds)
     assert f["T_bath"] == pytest.approx(4.2) and f["_T_bath_estimated"]
+
+
+def test_report_of_a_summary_shaped_like_the_lumped_study(tmp_path):
+    """Unit-suffixed figure names, threshold and turning-point records, a nested fit."""
+    ds = pp_synthetic.curve_dataset(fem=False)
+    tps = ds.attrs.pop("turning_points")
+    summary = {
+        "study": "lumped", "title": "Fig. 2 family", "case": "cases/fig2.toml",
+        "figures": {"hA_W_per_K": 1.6e-05, "family": "T_bath", "threshold_delta": 0.01,
+                    "thresholds": [{"T_bath": 4.2, "P_c_W": 1.2e-05}],
+                    "turning_points": [{"T_bath": 4.2, "turning_point": 0, "kind": t["kind"], "I": t["I"],
+                                        "V": t["V"], "T_mean": t["T"]} for t in tps],
+                    "T_mean_max_K": 64.2, "P_max_W": 1.2e-3,
+                    "hA_fit": {"hA_W_per_K": 1.62e-05, "residual_std_V": 0.002, "success": True}},
+        "timings": {"study_s": 0.06, "postprocess_s": 4.2},
+    }
+    text = write_report(tmp_path, summary, ds=ds).read_text()
+    assert text.startswith("# femsim report: Fig. 2 family")
+    assert "16 µW/K" in key_line(text, "hA")
+    assert "12 µW" in key_line(text, "Threshold power")
+    assert "| V_max | 451 µA | 200 mV | 8.7 K | 4.2 K |" in text  # from the records, T_mean as T
+    assert "| hA_fit | hA_W_per_K = 16.2 µW/K, residual_std_V = 2 mV, success = True |" in text
+    assert "| T_mean_max_K | 64.2 K |" in text and "| thresholds | 1 entries (summary.json) |" in text
+    assert "Timings: study 0.06 s, postprocess 4.2 s." in text
+    lines = terminal_summary(summary).splitlines()
+    assert lines[0] == "femsim lumped run 'Fig. 2 family': 4.26 s"
+    assert lines[1:] == ["  T_mean up to 64.2 K at P up to 1.2 mW", "  hA = 16 µW/K", "  P_c = 12 µW"]

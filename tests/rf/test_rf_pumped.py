@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.constants import e, h
 from scipy.special import jn_zeros, jv
 
@@ -184,3 +186,17 @@ def test_impossible_drive_inputs():
         pumped.tien_gordon_weights(np.ones(3), F80, weights=np.array([0.5, 0.5, 0.5]))
     with pytest.raises(ValueError):
         pumped.josephson_step_amplitudes(np.ones(3), F80, 2, average="sometimes")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 25.0), st.floats(-math.pi, math.pi)), min_size=2, max_size=40))
+def test_sum_rules_and_josephson_bound_for_any_profile(points):
+    alpha = np.array([p[0] for p in points])
+    vrf = alpha * VPH80 * np.exp(1j * np.array([p[1] for p in points]))
+    w = pumped.x_average_weights(np.arange(alpha.size, dtype=float))
+    n, wt = pumped.tien_gordon_weights(vrf, F80, w)
+    assert abs(wt.sum() - 1) < 1e-12 and abs(np.sum(n * wt)) < 1e-12
+    assert np.sum(n * n * wt) == pytest.approx(np.sum(w * alpha ** 2) / 2, rel=1e-12, abs=1e-13)
+    pw = pumped.josephson_step_amplitudes(vrf, F80, 8, w)
+    ch = pumped.josephson_step_amplitudes(vrf, F80, 8, w, "coherent")
+    assert np.all(ch <= pw + 1e-14)

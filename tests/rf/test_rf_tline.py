@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.constants import c, epsilon_0, mu_0
 
 from femsim.rf import tline
@@ -196,6 +198,13 @@ def test_quarter_wave_feed_transforms_impedance_and_embedded_junction_sees_it():
     assert sol.V[0] / sol.I[0] == pytest.approx(50.0, rel=1e-9)
 
 
+def test_a_lossless_resonance_without_damping_is_refused():
+    lc = lossless_line()
+    f1 = lc.velocity / (2 * 0.1e-3)          # first odd mode of an open-ended, uniformly driven line
+    with pytest.raises(ValueError, match="resonance"):
+        tline.solve_line([Segment(lc, 0.1e-3, 1.0)], f1, Termination(), Termination())
+
+
 @pytest.mark.parametrize("call", [
     lambda: tline.junction_line_constants(**{**PAPER, "width": -1e-6}),
     lambda: tline.junction_line_constants(**{**PAPER, "barrier_thickness": 0.0}),
@@ -211,3 +220,15 @@ def test_quarter_wave_feed_transforms_impedance_and_embedded_junction_sees_it():
 def test_impossible_inputs_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.005, 0.2), st.floats(0.01, 0.2), st.floats(5e-6, 1e-4)), min_size=1, max_size=4),
+       st.floats(1e9, 2e11), st.floats(1e-3, 1.0), st.floats(-1.0, 1.0))
+def test_lossless_chains_conserve_power(pieces, f, load_r, load_x):
+    segs = [Segment(lossless_line(z, v * c), length) for z, v, length in pieces]
+    sol = tline.solve_line(segs, f, Termination("load", 0.05, emf=1.0), Termination("load", complex(load_r, load_x)),
+                           n_points=64)
+    P = sol.power()
+    assert np.max(np.abs(P - P[-1])) <= 1e-9 * np.max(np.abs(sol.V * sol.I))
+    assert P[-1] == pytest.approx(0.5 * load_r * abs(sol.I[-1]) ** 2, rel=1e-9, abs=1e-15)

@@ -1,0 +1,79 @@
+"""rf study: the case's [rf] section -> `femsim.rf.study.RFParams` -> `run_rf`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.constants import c as C_LIGHT
+
+from ..errors import CaseError
+from ..rf import study as rfs
+from ..rf.tline import Termination
+from . import StudyResult
+
+
+def _termination(load) -> Termination:
+    return Termination(load.kind, load.impedance.complex if load.impedance else None)
+
+
+def _feed(f):
+    return None if f is None else rfs.FeedLine(f.impedance, f.length, f.velocity or C_LIGHT)
+
+
+def _electrode(e):
+    return None if e is None else rfs.Electrode(e.penetration_depth, e.thickness or math.inf)
+
+
+def _iv(spec):
+    if spec.kind == "bcs":
+        # gap_voltage is 2 Delta/e for equal gaps; BCSCurve takes gaps as energies [J]
+        from scipy.constants import e
+        gap1 = spec.gap1 if spec.gap1 is not None else spec.gap_voltage * e / 2
+        return rfs.BCSCurve(spec.normal_resistance, gap1, spec.gap2, spec.critical_temperature1,
+                            spec.critical_temperature2, spec.dynes_gamma, spec.smearing)
+    if spec.kind == "table":
+        return rfs.TableCurve(tuple(spec.voltage), tuple(spec.current), spec.odd, spec.interpolation, spec.smearing)
+    if spec.kind == "linear":
+        return rfs.LinearCurve(spec.resistance)
+    if spec.kind == "step":
+        return rfs.StepCurve(spec.gap_voltage, spec.normal_resistance, spec.width, spec.subgap_resistance or math.inf)
+    return rfs.PolynomialCurve(tuple(spec.coefficients))
+
+
+def params(case) -> rfs.RFParams:
+    """Translate the validated case into the rf kernel's parameters (all SI already)."""
+    rf = case.rf
+    j, d = rf.junction, rf.drive
+    amps = d.amplitudes
+    amplitudes = tuple(np.linspace(amps.start, amps.stop, amps.num)) if hasattr(amps, "num") else tuple(amps)
+    junction = rfs.Junction(j.length, j.width, j.barrier_thickness, j.permittivity, _electrode(j.electrode1),
+                            _electrode(j.electrode2), j.series_resistance, j.shunt_conductance)
+    drive = rfs.Drive(d.frequency, amplitudes, d.kind, d.normalisation,
+                      d.source_impedance.complex if d.source_impedance else 0.0, _termination(d.termination),
+                      _termination(d.near_termination), _feed(d.feed_in), _feed(d.feed_out), d.vswr)
+    return rfs.RFParams(junction, drive, _iv(rf.iv), rfs.VoltageGrid(rf.voltages.start, rf.voltages.stop,
+                                                                      rf.voltages.num),
+                        temperature=case.environment.T_bath[0], max_step_order=rf.max_step_order, n_x=rf.n_x,
+                        classical=rf.classical, classical_nodes=rf.classical_nodes)
+
+
+def _scalar(v):
+    if isinstance(v, (np.generic, float, int)):
+        v = float(v)
+        return v if math.isfinite(v) else ("inf" if v > 0 else None)
+    if isinstance(v, complex):
+        return {"re": v.real, "im": v.imag}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_scalar(x) for x in np.asarray(v).tolist()]
+    return v
+
+
+def run(case, out=None) -> StudyResult:
+    try:
+        p = params(case)
+        datasets = rfs.run_rf(p)
+    except ValueError as e:  # the kernel's own checks of physically impossible input
+        raise CaseError("rf", "these parameters", str(e)) from None
+    figures = {k: _scalar(v) for k, v in datasets["vrf"].attrs.items()}
+    return StudyResult(datasets=datasets, figures=figures)

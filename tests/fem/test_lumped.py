@@ -1,0 +1,156 @@
+"""Back-bending I-V of a layered mesa and the lumped Newton limit.
+
+The device (quarter model): a 0.2 um Bi2212-like layer (rho_c Arrhenius,
+rho_c/rho_ab = 1e4 at T_B, falling with T) of 10 x 10 um on a 30 x 30 x 2 um base,
+current from an electrode on the mesa top to the base bottom, Newton cooling on the top
+surfaces, bath (or, for the lumped limit, Newton cooling) on the bottom.
+
+Lumped Newton model (seeds/000, Eq. 1): P = hA (T - T_B), V = sqrt(P R(T)); with
+rho_c = f0 exp(Ea/T), V(T) has a maximum where d[(T - T_B) R(T)]/dT = 0 - the
+back-bending (negative differential resistance) of the I-V.
+"""
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq, minimize_scalar
+
+from femsim.fem import (Bath, Cooling, Electrode, ElectroThermalSolver, Problem,
+                        compare_with_lumped, isothermal_resistance, lumped_newton_local)
+from femsim.materials import Material
+from femsim.properties import Arrhenius, Constant
+
+from fem_helpers import assert_balances, box, face
+
+um = 1e-6
+TB, Ea = 20.0, 200.0
+
+
+def mesa(n=4, kscale=1.0, lumped=False, h_top=2e5, h_bot=2e5):
+    xm = np.linspace(0, 5, n + 1)
+    xo = 5 + 10 * np.linspace(0, 1, n + 1)[1:] ** 1.5
+    x = np.concatenate([xm, xo]) * um
+    z = np.concatenate([np.linspace(0, 2, n + 1), 2 + np.linspace(0, 0.2, 3)[1:]]) * um
+    m = box(x, x, z)
+    c = m.p[:, m.t].mean(axis=1)
+    m = m.remove_elements(np.nonzero((c[2] > 2 * um) & ((c[0] > 5 * um) | (c[1] > 5 * um)))[0])
+    tol = 1e-4 * um
+    m = m.with_subdomains({"mesa": lambda p: p[2] > 2 * um, "base": lambda p: p[2] < 2 * um}).with_boundaries({
+        "top": face(2, 2.2 * um, tol), "bottom": face(2, 0.0, tol),
+        "base_top": lambda p: (np.abs(p[2] - 2 * um) < tol) & ((p[0] > 5 * um) | (p[1] > 5 * um))})
+    rho_c = Arrhenius(0.01 * np.exp(-Ea / TB), Ea)       # 0.01 Ohm m at T_B
+    layer = Material("bi2212", Constant(1e-6), rho_c, Constant(5.0 * kscale), Constant(0.5 * kscale))
+    base = Material("base", Constant(1e-6), Constant(1e-4), Constant(5.0 * kscale), Constant(0.5 * kscale))
+    if lumped:
+        baths = []
+        cool = [Cooling(("top", "base_top"), h_top), Cooling("bottom", h_bot)]
+    else:
+        baths, cool = [Bath("bottom")], [Cooling(("top", "base_top"), h_top)]
+    pr = Problem(m, {"mesa": layer, "base": base}, [Electrode("top", "bias"), Electrode("bottom", "ground")],
+                 T_bath=TB, baths=baths, coolings=cool, hA_region="mesa")
+    return ElectroThermalSolver(pr)
+
+
+def cooled_hA(s):
+    return sum(c.h * s.qd.facet_data(c.boundary)[1] for c in s.problem.coolings)
+
+
+def test_back_bending_traced_in_current_and_voltage_bias():
+    s = mesa()
+    cur = s.trace("current", stop=4e-3, bounds={"T_max": 40}).run()
+    vol = s.trace("voltage", stop=0.04, bounds={"T_max": 60}).run()
+    assert cur.failure is None and vol.failure is None
+    assert_balances(cur.points)
+    assert_balances(vol.points)
+    tc = cur.turning_points
+    tv = vol.turning_points
+    assert [t.turning for t in tc] == ["V_max"]
+    assert [t.turning for t in tv] == ["V_max", "V_min"]
+    # both traces locate the same voltage maximum (refined under current bias)
+    assert tv[0].V == pytest.approx(tc[0].V, rel=1e-9)
+    assert tv[0].I == pytest.approx(tc[0].I, rel=1e-6)
+    # the voltage-biased trace went through its fold: past V_max the voltage falls while
+    # the current keeps rising (negative differential resistance), then rises again
+    pts = vol.points
+    k0 = pts.index(tv[0])
+    k1 = pts.index(tv[1])
+    assert k1 - k0 > 3
+    for p in pts[k0 + 1:k1]:
+        assert p.V < tv[0].V and p.dIdV < 0
+    assert pts[-1].V == pytest.approx(0.04, rel=1e-12)  # ended exactly on the stop value
+    assert np.all(np.diff([p.I for p in pts]) > 0)      # current rises along the whole curve
+    assert pts[-1].T_max["all"] > tv[1].T_max["all"] > tv[0].T_max["all"]
+
+
+def test_lumped_limit_matches_newton_model():
+    # kappa x 1e4 with Newton cooling on every surface: T is uniform and the FEM I-V is
+    # the lumped model's with hA = h x cooled area and the FEM's isothermal R(T)
+    s = mesa(kscale=1e4, lumped=True, h_top=2e4, h_bot=2e4)
+    hA = cooled_hA(s)
+    assert s.low_power_hA() == pytest.approx(hA, rel=1e-4)
+
+    def R(T):
+        p = s.isothermal(T)
+        return p.V / p.I
+
+    sw = s.trace("current", stop=4e-3, bounds={"T_max": 30}).run()
+    assert sw.failure is None
+    assert_balances(sw.points)
+    errs = []
+    for p in sw.points[1:]:
+        # lumped temperature at equal current: hA (T - T_B) = I^2 R(T), R from FEM directly
+        T = brentq(lambda T: hA * (T - TB) - p.I**2 * R(T), TB, TB + 20, xtol=1e-12)
+        errs.append(abs(p.I * R(T) / p.V - 1))
+        assert p.T_max["all"] - p.T_mean["all"] < 1e-4 * (p.T_mean["all"] - TB)
+    print(f"lumped limit: max |V_lumped/V_fem - 1| = {max(errs):.3g}")
+    assert max(errs) < 1e-4
+    # the turning point (V maximum) is the lumped one: max_T sqrt(hA (T - T_B) R(T))
+    res = minimize_scalar(lambda T: -hA * (T - TB) * R(T), bounds=(TB + 0.5, TB + 6),
+                          method="bounded", options={"xatol": 1e-9})
+    V_max = np.sqrt(-res.fun)
+    tp = sw.turning_points
+    assert [t.turning for t in tp] == ["V_max"]
+    print(f"V_max FEM {tp[0].V:.8g} V, lumped {V_max:.8g} V")
+    assert tp[0].V == pytest.approx(V_max, rel=1e-4)
+    # and the non-lumped device is far from it (the test above is not vacuous)
+    s1 = mesa(kscale=1.0, lumped=True, h_top=2e4, h_bot=2e4)
+    tp1 = s1.trace("current", stop=4e-3, bounds={"T_max": 30}).run().turning_points
+    assert abs(tp1[0].V / V_max - 1) > 1e-2
+
+
+def test_compare_dataset_fem_beside_lumped():
+    s = mesa()
+    ds = compare_with_lumped(s, "current", stop=4e-3, bounds={"T_max": 40})
+    for name in ["I", "V", "P", "T_mean", "T_max", "R", "dIdV", "V_4p", "V_3p", "V_lumped",
+                 "T_mean_lumped", "energy_balance", "current_balance", "newton_steps"]:
+        assert name in ds and ds[name].dims == ("point",)
+        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs
+    assert ds["V"].attrs["units"] == "V" and ds["T_max"].attrs["units"] == "K"
+    assert np.all(ds["energy_balance"][1:] <= 1e-8)
+    hA = ds.attrs["hA_eff"]
+    assert hA == pytest.approx(s.low_power_hA())
+    # the lumped model uses the FEM's low-power hA: it is exact as P -> 0 ...
+    first = 1
+    assert abs(ds["V_lumped"][first] / ds["V"][first] - 1) < 2e-2
+    # ... and the FEM's own (hA)_eff = P / (T_mean - T_B) approaches it there
+    P, Tm = float(ds["P"][first]), float(ds["T_mean"][first])
+    assert P / (Tm - TB) == pytest.approx(hA, rel=2e-2)
+    # here the mesa heats non-uniformly (T_max - T_mean of several K): the lumped
+    # model misses the curve and the verdict says so
+    assert ds.attrs["lumped_max_rel_error"] > 1e-2
+    assert not ds.attrs["lumped_holds"] and "does not hold" in ds.attrs["verdict"]
+    assert ds.attrs["turning_point_kind"] == "V_max"
+    # the lumped model at equal current is consistent with its parametric form
+    R = isothermal_resistance(s, np.linspace(TB, 45, 41))["R"]
+    T = np.linspace(TB + 0.1, 30, 50)
+    lm = lumped_newton_local(R, hA, TB, T)
+    assert np.allclose(lm["V"], lm["I"] * R(T), rtol=1e-12)
+    assert np.allclose(lm["P"], lm["I"] * lm["V"], rtol=1e-12)
+
+
+def test_compare_dataset_verdict_in_lumped_limit():
+    s = mesa(kscale=1e4, lumped=True, h_top=2e4, h_bot=2e4)
+    ds = compare_with_lumped(s, "current", stop=4e-3, bounds={"T_max": 30},
+                             T_grid=np.linspace(TB, 32, 121))
+    print(ds.attrs["verdict"])
+    assert ds.attrs["lumped_holds"] and ds.attrs["lumped_max_rel_error"] < 1e-4
+    assert ds.attrs["hA_eff"] == pytest.approx(cooled_hA(s), rel=1e-4)
