@@ -108,7 +108,8 @@ def _postprocess(case, out, result) -> dict:
     if case.study == "rf":
         written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
     else:
-        written = plots.make_plots(result.datasets["curves"], out.path / "plots", formats=formats)
+        written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
+                                   formats=formats)
     return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
 
 

@@ -75,9 +75,9 @@ def _show(name: str, value, unit: str | None = None) -> str:
 
 
 def _figure_value(entry):
-    """A figure is a number or {"value": x, "units": u}."""
-    if isinstance(entry, dict):
-        return entry.get("value"), entry.get("units")
+    """A figure is a value or {"value": x, "units": u}; other dicts are values themselves."""
+    if isinstance(entry, dict) and "value" in entry:
+        return entry["value"], entry.get("units")
     return entry, None
 
 

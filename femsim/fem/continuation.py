@@ -29,7 +29,8 @@ and retry on failure down to ds_min.
 Turning points: a sign change of dV/ds (or dI/ds) between consecutive points brackets
 an extremum of V (of I). V(I) is regular there under current bias (I(V) under voltage
 bias), so the extremum is the root of g = dV/dI (dI/dV) from the tangent, found by
-Illinois regula falsi on the bracket to |d lambda| <= 1e-9 |lambda|.
+iterating on the extremum of the cubic Hermite interpolant of the bracket (values and
+slopes at both ends) to |d lambda| <= 1e-9 |lambda| (typically 2-3 solves).
 """
 
 from __future__ import annotations
@@ -114,13 +115,32 @@ def _sign(x):
     return 0 if x == 0 or not np.isfinite(x) else (1 if x > 0 else -1)
 
 
-def refine_turning(solver, a: Point, b: Point, quantity: str, max_iter=40, rtol=1e-9):
+def _hermite_extremum(la, lb, Va, Vb, ga, gb):
+    """Root in (la, lb) of the derivative of the cubic Hermite interpolant of V(lambda)
+    with values Va, Vb and slopes ga, gb at the ends; None if there is none."""
+    h = lb - la
+    dV = (Va - Vb) / h
+    c2 = 6 * dV + 3 * ga + 3 * gb
+    c1 = -6 * dV - 4 * ga - 2 * gb
+    c0 = ga
+    roots = np.roots([c2, c1, c0]) if abs(c2) > 1e-300 else (np.array([-c0 / c1]) if c1 else np.array([]))
+    ts = [t.real for t in np.atleast_1d(roots) if abs(t.imag) < 1e-12 and 0.0 < t.real < 1.0]
+    if not ts:
+        return None
+    return la + h * min(ts, key=lambda t: abs(t - 0.5))
+
+
+def refine_turning(solver, a: Point, b: Point, quantity: str, max_iter=20, rtol=1e-9):
     """Locate the extremum of ``quantity`` ("V" or "I") between bracketing points a, b.
 
-    V extrema are found under current bias as roots of dV/dI, I extrema under voltage
-    bias as roots of dI/dV (Illinois regula falsi). a and b need dV_ds, dI_ds set.
-    Returns the Point at the extremum with ``turning`` = "V_max", "V_min", "I_max" or
-    "I_min" (refined), or None if the bracket is not usable.
+    V extrema are found under current bias as roots of g = dV/dI, I extrema under
+    voltage bias as roots of g = dI/dV; g comes from the tangent at each solve. Each
+    iterate is the extremum of the cubic Hermite interpolant of the bracket (values
+    and slopes at both ends; regula falsi if it has none inside), the bracket shrinks
+    to the side where g changes sign, and the iteration stops when the next iterate
+    moves by <= rtol |lambda|. a and b need dV_ds, dI_ds set. Returns the Point at the
+    extremum with ``turning`` = "V_max", "V_min", "I_max" or "I_min", or None if the
+    bracket is not usable.
     """
     drive = "current" if quantity == "V" else "voltage"
 
@@ -131,39 +151,43 @@ def refine_turning(solver, a: Point, b: Point, quantity: str, max_iter=40, rtol=
     def lam(p):
         return p.I if drive == "current" else p.V
 
+    def val(p):
+        return p.V if quantity == "V" else p.I
+
     ga, gb = gfun(a), gfun(b)
     if _sign(ga) * _sign(gb) >= 0 or _sign(a.dI_ds if quantity == "V" else a.dV_ds) != \
             _sign(b.dI_ds if quantity == "V" else b.dV_ds):
         return None
     kind = f"{quantity}_{'max' if _sign(ga) > 0 else 'min'}"
+    pa, pb = a, b
     la, lb = lam(a), lam(b)
-    za, zb = a.z, b.z
-    side = 0
+
+    def next_lambda():
+        lh = _hermite_extremum(la, lb, val(pa), val(pb), ga, gb)
+        if lh is None:
+            lh = lb - gb * (lb - la) / (gb - ga)
+        return lh
+
+    lam_new = next_lambda()
     best = None
     for _ in range(max_iter):
-        lam_new = lb - gb * (lb - la) / (gb - ga)
         f = (lam_new - la) / (lb - la)
-        if not (0.0 < f < 1.0):
-            f = 0.5
-            lam_new = la + 0.5 * (lb - la)
-        z0 = za + f * (zb - za)
+        z0 = pa.z + f * (pb.z - pa.z)
         pt, jac, eq = _solve_with_jac(solver, drive, lam_new, z0)
         x, dU, dI, dV4 = solver.tangent(pt, eq, jac)
         pt.dV_ds, pt.dI_ds, pt.dV4p_ds = dU, dI, dV4
         g = gfun(pt)
         best = pt
-        if _sign(g) == _sign(gb):
-            lb, gb, zb = lam_new, g, pt.z
-            if side == +1:
-                ga *= 0.5
-            side = +1
-        else:
-            la, ga, za = lam_new, g, pt.z
-            if side == -1:
-                gb *= 0.5
-            side = -1
-        if abs(lb - la) <= rtol * abs(lam_new) or g == 0:
+        if g == 0:
             break
+        if _sign(g) == _sign(gb):
+            pb, lb, gb = pt, lam_new, g
+        else:
+            pa, la, ga = pt, lam_new, g
+        cand = next_lambda()
+        if abs(cand - lam_new) <= rtol * abs(lam_new):
+            break
+        lam_new = cand
     best.turning = kind
     return best
 

@@ -15,6 +15,8 @@ sparse direct solver that keeps the last factorisation:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
@@ -23,6 +25,25 @@ try:  # pragma: no cover - depends on the installation
     from pypardiso import PyPardisoSolver
 except Exception:  # ImportError, or mkl_rt not found
     PyPardisoSolver = None
+
+
+_MKL_RT = None
+
+
+def _new_pardiso():
+    """A PyPardisoSolver; after the first, skip its recursive glob for mkl_rt (0.1-0.5 s
+    per instance) by handing it the library path it found, via its own documented
+    PYPARDISO_MKL_RT override (set only for the duration of the constructor)."""
+    global _MKL_RT
+    if _MKL_RT is None or os.environ.get("PYPARDISO_MKL_RT"):
+        ps = PyPardisoSolver()
+        _MKL_RT = getattr(ps.libmkl, "_name", None)
+        return ps
+    os.environ["PYPARDISO_MKL_RT"] = _MKL_RT
+    try:
+        return PyPardisoSolver()
+    finally:
+        del os.environ["PYPARDISO_MKL_RT"]
 
 
 class DirectSolver:
@@ -41,7 +62,7 @@ class DirectSolver:
         if backend not in ("pardiso", "superlu"):
             raise ValueError(f"unknown backend {backend!r}")
         self.backend = backend
-        self._pardiso = PyPardisoSolver() if backend == "pardiso" else None
+        self._pardiso = _new_pardiso() if backend == "pardiso" else None
         self._pattern = None  # (indptr, indices) of the analysed pattern
         self._data = None     # values of the factorised matrix
         self._lu = None

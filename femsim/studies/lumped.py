@@ -24,12 +24,14 @@ def _family(case) -> xr.Dataset:
     return lumped.bath_family(sec.R, sec.hA, T_baths, [sec.top(t) for t in T_baths], sec.points)
 
 
-def _split(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
-    """Curves (one row per point) and turning points (one row per turning point)."""
+def _split(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, dict]:
+    """Curves (one numeric row per point), turning points (one row per turning point) and
+    per-curve labels such as the I-V shape (for the summary)."""
     tp_vars = [v for v in ds.data_vars if "turning_point" in ds[v].dims]
-    curves = ds.drop_vars(tp_vars)
+    labels = [v for v in ds.data_vars if v not in tp_vars and ds[v].dtype.kind in "OUS"]
+    curves = ds.drop_vars(tp_vars + labels)
     tps = ds[tp_vars].rename({v: v.removeprefix("tp_") for v in tp_vars})
-    return curves, tps
+    return curves, tps, {v: ds[v].values.tolist() for v in labels}
 
 
 def _thresholds(curves: xr.Dataset, delta: float) -> list[dict]:
@@ -63,7 +65,7 @@ def run(case, out=None) -> StudyResult:
         family = _family(case)
     except OutOfRangeError as e:
         raise CaseError("lumped.R", "its table range", f"a table that covers every temperature of the curve ({e})")
-    curves, tps = _split(family)
+    curves, tps, labels = _split(family)
     delta = case.lumped.threshold
     figures = {
         "hA_W_per_K": case.lumped.hA,
@@ -72,6 +74,7 @@ def run(case, out=None) -> StudyResult:
         "thresholds": _thresholds(curves, delta),
         "turning_points": tps.to_dataframe().reset_index().dropna(subset=["kind"]).query("kind != ''")
         .to_dict(orient="records") if tps.data_vars else [],
+        **labels,
         "T_mean_max_K": float(curves["T_mean"].max()),
         "P_max_W": float(curves["P"].max()),
     }

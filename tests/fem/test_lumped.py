@@ -12,6 +12,7 @@ back-bending (negative differential resistance) of the I-V.
 
 import numpy as np
 import pytest
+from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 
 from femsim.fem import (Bath, Cooling, Electrode, ElectroThermalSolver, Problem,
@@ -88,9 +89,14 @@ def test_lumped_limit_matches_newton_model():
     hA = cooled_hA(s)
     assert s.low_power_hA() == pytest.approx(hA, rel=1e-4)
 
-    def R(T):
+    def R_fem(T):
         p = s.isothermal(T)
         return p.V / p.I
+
+    # R(T) of the FEM at uniform T, interpolated by scipy (independently of femsim's Table)
+    Tg = np.linspace(TB, 31, 89)
+    R = CubicSpline(Tg, [R_fem(T) for T in Tg])
+    assert R(23.3) == pytest.approx(R_fem(23.3), rel=1e-7)
 
     sw = s.trace("current", stop=4e-3, bounds={"T_max": 30}).run()
     assert sw.failure is None
@@ -98,13 +104,13 @@ def test_lumped_limit_matches_newton_model():
     errs = []
     for p in sw.points[1:]:
         # lumped temperature at equal current: hA (T - T_B) = I^2 R(T), R from FEM directly
-        T = brentq(lambda T: hA * (T - TB) - p.I**2 * R(T), TB, TB + 20, xtol=1e-12)
+        T = brentq(lambda T: hA * (T - TB) - p.I**2 * R(T), TB, 31, xtol=1e-12)
         errs.append(abs(p.I * R(T) / p.V - 1))
         assert p.T_max["all"] - p.T_mean["all"] < 1e-4 * (p.T_mean["all"] - TB)
     print(f"lumped limit: max |V_lumped/V_fem - 1| = {max(errs):.3g}")
     assert max(errs) < 1e-4
     # the turning point (V maximum) is the lumped one: max_T sqrt(hA (T - T_B) R(T))
-    res = minimize_scalar(lambda T: -hA * (T - TB) * R(T), bounds=(TB + 0.5, TB + 6),
+    res = minimize_scalar(lambda T: -hA * (T - TB) * R_fem(T), bounds=(TB + 0.5, TB + 6),
                           method="bounded", options={"xatol": 1e-9})
     V_max = np.sqrt(-res.fun)
     tp = sw.turning_points

@@ -1,0 +1,95 @@
+"""Every bundled case runs through `femsim run` and writes what the README promises; the
+written numbers satisfy the model's invariants (checked from the files, not the code)."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import jv
+
+from femsim.cli import main
+from femsim.results import read_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted((ROOT / "cases").glob("*.toml"))
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    return rows[0], np.array(rows[1:], dtype=float)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = {}
+    base = tmp_path_factory.mktemp("runs")
+    for case in CASES:
+        d = base / case.stem
+        code = main(["--quiet", "run", str(case), "--out", str(d)])
+        out[case.stem] = (code, d)
+    return out
+
+
+@pytest.mark.parametrize("case", [c.stem for c in CASES])
+def test_case_runs_and_writes_its_files(runs, case):
+    code, d = runs[case]
+    assert code == 0
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert len(summary["case_sha256"]) == 64 and summary["versions"]["femsim"]
+    for name in ["case.toml", "case_resolved.json", "report.md"] + summary["files"]:
+        assert (d / name).is_file(), name
+    pngs = list((d / "plots").glob("*.png"))
+    assert len(pngs) >= 3 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    resolved = json.loads((d / "case_resolved.json").read_text())
+    assert resolved["study"] == summary["study"]
+
+
+@pytest.mark.parametrize("case", [c.stem for c in CASES if not c.stem.startswith("rf_")])
+def test_lumped_curves_obey_newton_cooling_in_the_written_csv(runs, case):
+    _, d = runs[case]
+    header, data = read_csv(d / "curves.csv")
+    for col in ("I [A]", "V [V]", "P [W]", "T_mean [K]", "R [Ohm]", "dI/dV [S]"):
+        assert col in header
+    col = {h: data[:, k] for k, h in enumerate(header)}
+    hA = json.loads((d / "case_resolved.json").read_text())["lumped"]["hA"]
+    T_bath = col["T_bath [K]"]
+    # Eq. 1 of seeds/000: T = T_B + IV/(hA), and R = V/I, read back from the CSV; the CSV
+    # holds 12 significant digits, so T - T_B is known to ~1e-11 T absolute
+    assert np.allclose(col["I [A]"] * col["V [V]"], hA * (col["T_mean [K]"] - T_bath), rtol=1e-9,
+                       atol=hA * 1e-11 * col["T_mean [K]"].max())
+    assert np.allclose(col["P [W]"], col["I [A]"] * col["V [V]"], rtol=1e-8, atol=1e-18)
+    ok = col["I [A]"] > 0
+    assert np.allclose(col["R [Ohm]"][ok], col["V [V]"][ok] / col["I [A]"][ok], rtol=1e-8)
+    # the netCDF copy holds the same numbers
+    ds = read_dataset(d / "curves.nc")
+    assert np.allclose(np.sort(ds["V"].values.ravel()), np.sort(col["V [V]"]), rtol=1e-9)
+
+
+def test_fig2_overheating_is_80_K_at_the_top_for_every_bath(runs):
+    """seeds/000 section B: hA = 16 uW/K and ~80 K overheating at high bias (P_max = 1.28 mW)."""
+    _, d = runs["fig2_pseudogap_family"]
+    ds = read_dataset(d / "curves.nc")
+    overheating = ds["T_mean"].max("point") - ds["T_bath"]
+    assert np.allclose(overheating, 80.0, rtol=1e-9)
+    # the heating 'pseudogap': for T_B < T* = 150 K dI/dV rises above its zero-bias value
+    gain = ds["dIdV"].max("point") / ds["dIdV"].isel(point=0)
+    assert bool(np.all(gain.sel(T_bath=[60.0, 90.0, 120.0]) > 1.01))
+    assert bool(np.all(gain.sel(T_bath=[150.0, 180.0, 200.0, 250.0]) <= 1.0 + 1e-9))
+
+
+def test_rf_uniform_case_steps_follow_bessel_squared(runs):
+    """seeds/004 Fig. 8: a uniform drive gives step weights J_n^2(e V_rf / h f)."""
+    from scipy.constants import e, h
+
+    _, d = runs["rf_20GHz_small_uniform"]
+    steps = read_dataset(d / "steps.nc")
+    alpha = e * steps["V_rf0"].values / (h * 20e9)
+    for n in steps["n"].values:
+        w = steps["qp_weight"].sel(n=n).values
+        assert np.allclose(w, jv(n, alpha) ** 2, rtol=1e-10, atol=1e-14)
+    header, _ = read_csv(d / "vrf.csv")
+    assert any(h.startswith("X [m]") for h in header) and any("[V]" in h for h in header)
