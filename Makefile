@@ -7,6 +7,9 @@ STAMP   := $(VENV)/.installed
 JOBS    ?= 2
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 export MPLBACKEND ?= Agg
+# two pytest workers on two cores: one MKL/BLAS thread each, not two each
+test test-slow: export MKL_NUM_THREADS ?= 1
+test test-slow: export OMP_NUM_THREADS ?= 1
 
 .PHONY: demo test test-slow bench setup clean
 

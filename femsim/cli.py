@@ -73,15 +73,21 @@ def cmd_run(args) -> int:
     except CaseError:
         out.discard()  # a user error found while setting up: leave nothing behind
         raise
-    except ConvergenceError as e:
+    except ConvergenceError as e:  # nothing converged: say where and keep the record
         summary.update(status="failed", message=str(e), failed_bias=e.bias, residual_history=e.history)
-        code = EXIT_SOLVER
-        result = None
+        code, result = EXIT_SOLVER, None
     except KeyboardInterrupt:
         summary.update(status="interrupted")
         out.json("summary.json", summary)
         print(f"femsim: interrupted; results so far are in {out.path}", file=sys.stderr)
         return EXIT_INTERRUPT
+    except FemsimError as e:
+        summary.update(status="failed", message=str(e))
+        code, result = EXIT_SOLVER, None
+    except Exception as e:  # a bug: record it beside the partial results, then show the traceback
+        summary.update(status="crashed", message=f"{type(e).__name__}: {e}")
+        out.json("summary.json", summary)
+        raise
     summary["timings"]["study_s"] = time.perf_counter() - t0
     if result is not None:
         for stem, ds in result.datasets.items():
@@ -97,6 +103,9 @@ def cmd_run(args) -> int:
     summary["files"] = sorted(set(out.files) | {"summary.json"})
     out.json("summary.json", summary)
     _report(out, summary)
+    if code:
+        print(f"femsim: error: {summary.get('message', 'the run failed')}; results so far are in {out.path}",
+              file=sys.stderr)
     return code
 
 
@@ -110,6 +119,13 @@ def _postprocess(case, out, result) -> dict:
     else:
         written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
                                    formats=formats)
+    if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
+        from postprocess import collection, views
+
+        pvd = collection.collect_fields(out.path, result.datasets["curves"])
+        out.files.append(str(pvd.relative_to(out.path)))
+        last = views.last_field_file(out.path)
+        written["temperature_3d"] = [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]
     return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
 
 

@@ -91,7 +91,7 @@ def write_csv(path: Path, ds: xr.Dataset) -> Path:
     names = [n for n in frame.columns if n != "point"]
     headers = [column(n, ds[n]) for n in names]
     with atomic_path(path) as tmp:
-        frame[names].to_csv(tmp, index=False, header=headers, float_format="%.12g")
+        frame[names].to_csv(tmp, index=False, header=headers, float_format="%.12g", na_rep="nan")
     return Path(path)
 
 

@@ -9,8 +9,10 @@ downstream of the case loader sees a unit. `label` builds the displayed names
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
+import numpy as np
 import pint
 
 ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
@@ -54,9 +56,40 @@ class UnitError(ValueError):
     The message completes "got X; expected ..." in a CaseError."""
 
 
+#: A quantity string: one plain number literal, then a unit expression (see _check_unit).
+_QUANTITY = re.compile(r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?))(.*)",
+                       re.IGNORECASE | re.DOTALL)
+#: a small literal exponent of a unit ("cm^2", "m**-1", "K^(0.5)"), not followed by another one
+_EXPONENT = re.compile(r"(?:\*\*|\^)\s*(?:[+-]?\d{1,2}(?:\.\d{1,3})?|\(\s*[+-]?\d{1,2}(?:\.\d{1,3})?\s*\))"
+                       r"(?!\s*\d|\s*(?:\*\*|\^))")
+#: "1/K": a literal 1 as the numerator of a unit expression
+_ONE_OVER = re.compile(r"(?<![\w.])1\s*/")
+
+#: longest quantity string considered (a case file is data, not a program)
+MAX_TEXT = 200
+
+
+def _check_unit(unit: str) -> None:
+    """Refuse a unit expression that is more than unit names, * / ( ) and small exponents.
+
+    pint evaluates the arithmetic in a quantity string ("10**10**10 K" would compute a
+    ten-billion-digit number); only a plain number literal followed by a plain unit
+    expression is allowed, so parsing a case file is bounded in time.
+    """
+    rest = _ONE_OVER.sub(" ", _EXPONENT.sub(" ", unit))
+    if rest.lstrip().startswith(("*", "^")) or not all(c.isalpha() or c in " \t*/()%°_" for c in rest):
+        raise UnitError("only unit names, '*', '/', '(', ')' and small exponents may follow the number")
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str):
-    # pint's parser is a restricted grammar (numbers, unit names, * / ^ ** ( )), not eval.
+    """Parse "number unit" with pint (a restricted grammar, not eval) after a syntax check."""
+    if len(text) > MAX_TEXT:
+        raise UnitError(f"longer than {MAX_TEXT} characters")
+    m = _QUANTITY.fullmatch(text)
+    if m is None:
+        raise UnitError("no number in front of the unit")
+    _check_unit(m.group(2))
     return ureg.Quantity(text)
 
 
@@ -69,7 +102,7 @@ def _describe(q) -> str:
     """Name the dimension of a wrong quantity in the schema's words where possible."""
     for name in UNITS:
         if q.dimensionality == _dimensionality(name):
-            return f"a {name.replace('_', ' ')}"
+            return f"{'an' if name[0] in 'aeiou' else 'a'} {name.replace('_', ' ')}"
     return str(q.dimensionality)
 
 
@@ -85,26 +118,53 @@ def to_si(value, dimension: str) -> float:
 
     ``value`` is a string with units, or for ``dimension == "dimensionless"`` a number.
     A bare number where a unit is needed is an error: "30" could be metres or microns.
+    The string is one number literal and a unit ("30 um", "0.02 1/K", "40 W/(cm^2 K)");
+    arithmetic ("2*3 um", "10**3 K") and a unit without a number ("K") are refused.
     """
     want = expected(dimension)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UnitError(want)
-    if isinstance(value, str):
-        try:
-            q = _parse(value.strip())
-        except Exception:
-            raise UnitError(f"{want} (the unit does not parse)") from None
-    else:
-        q = ureg.Quantity(value)
-    q = q if isinstance(q, pint.Quantity) else ureg.Quantity(q)
-    if q.dimensionality != _dimensionality(dimension):
-        if q.unitless:
-            raise UnitError(f"{want} (a bare number has no unit)")
-        raise UnitError(f"{want} (this one is {_describe(q)})")
-    x = float(q.to_base_units().magnitude)
+    try:
+        if isinstance(value, str):
+            try:
+                q = _parse(value.strip())
+            except UnitError as e:
+                raise UnitError(f"{want} (does not parse: {e})") from None
+            except Exception:
+                raise UnitError(f"{want} (the unit does not parse)") from None
+        else:
+            q = ureg.Quantity(float(value))
+        q = q if isinstance(q, pint.Quantity) else ureg.Quantity(q)
+        if q.dimensionality != _dimensionality(dimension):
+            if q.unitless:
+                raise UnitError(f"{want} (a bare number has no unit)")
+            raise UnitError(f"{want} (this one is {_describe(q)})")
+        x = float(q.to_base_units().magnitude)
+    except UnitError:
+        raise
+    except Exception:  # overflow and the like while converting: out of any sensible range
+        raise UnitError(f"{want} (finite, within the floating-point range)") from None
     if not math.isfinite(x):
         raise UnitError(f"{want} (finite)")
     return x
+
+
+def convert(values, unit: str, dimension: str):
+    """SI values of an array given in ``unit`` (a table column), checked against ``dimension``.
+
+    Offset units convert correctly ("degC", "degF": T [K] = offset + scale * value, not
+    value times the SI size of one degree).
+    """
+    values = np.asarray(values, dtype=float)
+    unit = unit.strip()
+    if unit in ("", "1") and dimension == "dimensionless":
+        return values
+    to_si(f"1 {unit}", dimension)  # syntax and dimension, with the usual messages
+    try:
+        out = ureg.Quantity(values, ureg.parse_units(unit)).to(UNITS[dimension][0]).magnitude
+    except Exception:
+        raise UnitError(f"{expected(dimension)} (the unit does not parse)") from None
+    return np.asarray(out, dtype=float)
 
 
 def factor(unit: str, dimension: str) -> float:

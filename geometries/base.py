@@ -34,7 +34,8 @@ from femsim.errors import FemsimError
 __all__ = [
     "MeshData", "GeometryError", "make_mesh_data", "select", "names",
     "aspect_ratios", "aspect_report", "boundary_facet_table", "subdomain_volume",
-    "boundary_area", "check_positive", "check_greater", "check_choice",
+    "boundary_area", "check_positive", "check_greater", "check_choice", "check_ratio",
+    "check_count",
 ]
 
 
@@ -50,14 +51,14 @@ class GeometryError(FemsimError, ValueError):
         super().__init__(f"{parameter} = {value!r}: expected {expected}")
 
 
-def check_positive(name: str, value, unit: str = "m") -> float:
+def check_positive(name: str, value, what: str = "length in m") -> float:
     """A finite number > 0 (thicknesses, widths)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise GeometryError(name, value, f"a positive length in {unit} (a float)") from None
+        raise GeometryError(name, value, f"a positive {what} (a float)") from None
     if not np.isfinite(v) or v <= 0:
-        raise GeometryError(name, value, f"a positive finite length in {unit}")
+        raise GeometryError(name, value, f"a positive finite {what}")
     return v
 
 
@@ -68,6 +69,24 @@ def check_greater(name: str, value: float, other_name: str, other: float,
     if bad:
         rel = "larger than" if strict else "at least"
         raise GeometryError(name, value, f"{rel} {other_name} = {other!r}")
+
+
+def check_ratio(name: str, value) -> float:
+    """A cell-to-cell growth ratio: finite and >= 1."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GeometryError(name, value, "a cell-to-cell ratio >= 1 (a float)") from None
+    if not (np.isfinite(v) and v >= 1):
+        raise GeometryError(name, value, "a cell-to-cell ratio >= 1")
+    return v
+
+
+def check_count(name: str, value) -> int:
+    """A number of cells: an integer >= 1."""
+    if isinstance(value, bool) or not float(value).is_integer() or value < 1:
+        raise GeometryError(name, value, "an integer >= 1")
+    return int(value)
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:
@@ -135,19 +154,21 @@ def make_mesh_data(mesh, subdomains: Mapping[str, Any], boundaries: Mapping[str,
             raise ValueError(f"boundary {k!r}: facet index out of range")
     mesh = mesh.with_subdomains({k: v.astype(np.int32) for k, v in subs.items()}) if subs else mesh
     mesh = mesh.with_boundaries({k: v.astype(np.int32) for k, v in bnds.items()}) if bnds else mesh
-    full = {
+    computed = {
         "mesh_type": type(mesh).__name__,
         "n_nodes": int(mesh.p.shape[1]),
         "n_elements": int(mesh.nelements),
         "bounding_box": tuple((float(lo), float(hi)) for lo, hi in zip(mesh.p.min(axis=1), mesh.p.max(axis=1))),
         **aspect_report(mesh),
     }
-    full.update(info or {})
+    # Counts and aspect ratios always describe this mesh, whatever ``info`` carried over.
+    full = {**dict(info or {}), **computed}
     return MeshData(
         mesh=mesh,
         subdomains=MappingProxyType({k: _frozen(v) for k, v in subs.items()}),
         boundaries=MappingProxyType({k: _frozen(v) for k, v in bnds.items()}),
-        info=MappingProxyType(full),
+        info=MappingProxyType({k: MappingProxyType(dict(v)) if isinstance(v, dict) else v
+                               for k, v in full.items()}),
     )
 
 

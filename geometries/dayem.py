@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_greater,
-                   check_positive, make_mesh_data)
+from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_greater,
+                   check_positive, check_ratio, make_mesh_data)
 from .grading import graded, join
 from .planar import extrude as _extrude
 from .planar import split_crack, tensor_planar
@@ -86,8 +86,8 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     margin = float(substrate_margin)
     if not np.isfinite(margin) or margin < 0:
         raise GeometryError("substrate_margin", substrate_margin, "a length >= 0 in m")
-    if thickness_cells < 1:
-        raise GeometryError("thickness_cells", thickness_cells, "an integer >= 1")
+    thickness_cells = check_count("thickness_cells", thickness_cells)
+    growth, far_growth = check_ratio("growth", growth), check_ratio("far_growth", far_growth)
     h = w / 40 if edge_cell is None else check_positive("edge_cell", edge_cell)
 
     X = l / 2 + Lb
@@ -151,7 +151,7 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
 
 def build_slit(strip_width: float = 10e-6, opening: float = 3e-6, thickness: float = 100e-9, *,
                strip_length: float | None = None, edge_cell: float | None = None,
-               growth: float = 1.3, thickness_cells: int = 1) -> MeshData:
+               growth: float = 1.2, thickness_cells: int = 1) -> MeshData:
     """A free-standing strip of width 2b = ``strip_width`` cut at x = 0 by a zero-width
     slit from both edges, leaving an opening 2a = ``opening`` (centred).
 
@@ -160,12 +160,17 @@ def build_slit(strip_width: float = 10e-6, opening: float = 3e-6, thickness: flo
     decayed to exp(-3 pi) ~ 1e-4). Names as in `build_dayem` with bridge_length = 0:
     "banks" (the whole film), "current_in", "current_out", "probe_left"/"probe_right"
     (the two faces of the slit), "bath" (film bottom), "cooled", "exposed_top", "sides".
-    Default edge_cell: opening / 40 (cell size at the slit tips).
+    Default mesh: edge_cell = opening / 400 at the slit tips, growth 1.2. The potential
+    has an r^(1/2) singularity at a slit tip; Q1 elements miss its energy by O(h_tip),
+    so the tips need far smaller cells than a bridge's 90-degree corners (r^(2/3)).
+    With these defaults the extra resistance of the slit is within 0.5 % for a/b = 0.1,
+    0.3, 0.5 at a few thousand nodes (tests/geometries/test_geom_dayem.py).
     """
     W = check_positive("strip_width", strip_width)
     a2 = check_positive("opening", opening)
     check_greater("strip_width", W, "opening", a2)
     Ls = 6 * W if strip_length is None else check_positive("strip_length", strip_length)
+    edge_cell = a2 / 400 if edge_cell is None else edge_cell
     return build_dayem(bridge_width=a2, bridge_length=0.0, thickness=thickness, bank_width=W,
                        bank_length=Ls / 2, substrate_thickness=None, edge_cell=edge_cell,
                        growth=growth, thickness_cells=thickness_cells)

@@ -17,16 +17,17 @@ import numpy as np
 __all__ = ["graded", "join", "cell_count"]
 
 
-def _grow(h0: float, ratio: float, h_max: float):
-    """Yield h0, h0 r, h0 r^2, ... capped at h_max."""
+def _grow(h0: float, ratio: float, h_max: float, far_ratio: float, h_far: float):
+    """Yield h0, h0 r, h0 r^2, ... capped at h_max; the ratio becomes ``far_ratio`` once
+    cells are larger than ``h_far``."""
     h = h0
     while True:
         yield h
-        h = min(h * ratio, h_max)
+        h = min(h * (ratio if h < h_far else far_ratio), h_max)
 
 
 def _cell_sizes(length: float, h_a: float | None, h_b: float | None, ratio: float,
-                h_max: float, n_min: int) -> np.ndarray:
+                h_max: float, n_min: int, far_ratio: float, h_far: float) -> np.ndarray:
     """Cell sizes summing to ``length``: small at the ends that ask for it, growing inwards.
 
     Cells are added one at a time, always on the side whose next cell is smaller, until
@@ -38,8 +39,8 @@ def _cell_sizes(length: float, h_a: float | None, h_b: float | None, ratio: floa
     if h_a is None and h_b is None:
         n = max(n_min, math.ceil(length / h_max - 1e-9))
         return np.full(n, length / n)
-    left = _grow(h_a, ratio, h_max) if h_a is not None else None
-    right = _grow(h_b, ratio, h_max) if h_b is not None else None
+    left = _grow(h_a, ratio, h_max, far_ratio, h_far) if h_a is not None else None
+    right = _grow(h_b, ratio, h_max, far_ratio, h_far) if h_b is not None else None
     na = next(left) if left else math.inf
     nb = next(right) if right else math.inf
     added = []  # (side, size) in the order of addition
@@ -66,11 +67,13 @@ def _cell_sizes(length: float, h_a: float | None, h_b: float | None, ratio: floa
 
 
 def graded(a: float, b: float, h_a: float | None = None, h_b: float | None = None,
-           ratio: float = 1.3, h_max: float | None = None, n_min: int = 1) -> np.ndarray:
+           ratio: float = 1.3, h_max: float | None = None, n_min: int = 1,
+           far_ratio: float | None = None, h_far: float | None = None) -> np.ndarray:
     """Node coordinates from ``a`` to ``b`` (inclusive, exact end points).
 
     ``h_a`` / ``h_b``: size of the first / last cell (None: no refinement at that end);
-    cells grow by ``ratio`` per cell away from a refined end and never exceed ``h_max``
+    cells grow by ``ratio`` per cell away from a refined end (by ``far_ratio`` once they
+    exceed ``h_far``, where the solution is smooth again) and never exceed ``h_max``
     (default: the whole length). With neither end refined the spacing is uniform with
     cells no larger than ``h_max``. At least ``n_min`` cells.
     """
@@ -84,7 +87,11 @@ def graded(a: float, b: float, h_a: float | None = None, h_b: float | None = Non
         h_a = min(h_a, h_max)
     if h_b is not None:
         h_b = min(h_b, h_max)
-    sizes = _cell_sizes(length, h_a, h_b, ratio, h_max, n_min)
+    if far_ratio is None or h_far is None:
+        far_ratio, h_far = ratio, math.inf
+    if far_ratio < 1.0:
+        raise ValueError(f"graded: far_ratio must be >= 1, got {far_ratio!r}")
+    sizes = _cell_sizes(length, h_a, h_b, ratio, h_max, n_min, far_ratio, h_far)
     x = a + np.concatenate(([0.0], np.cumsum(sizes)))
     x[0], x[-1] = a, b
     if np.any(np.diff(x) <= 0):  # pragma: no cover - sizes are positive by construction

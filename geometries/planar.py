@@ -95,9 +95,8 @@ def ogrid_in_frame(xs: np.ndarray, ys: np.ndarray, radius: float, hole: float,
 
     The frame lines inside the hole must be uniform and identical in x and y with m cells
     (m even); the disk polygon then has N = 4 m vertices at equal angles on the radius
-    `equal_area_radius(radius, N)`, so the meshed disk has exactly the area pi radius^2
-    (its perimeter is short by a relative (2 pi / N)^2 / 12 or so, and the spreading
-    resistance of the polygon differs from the disk's by less than that).
+    `equal_area_radius(radius, N)`, so the meshed disk has exactly the area pi radius^2;
+    its perimeter is too long by a relative (pi / N)^2 / 6 (1.6e-4 for N = 64).
     ``lam_in``: interior parameters of the ring from the core square (0) to the circle (1);
     ``lam_out``: from the circle (0) out to the hole's square (1). ``core``: the square
     core's half side as a fraction of the radius.

@@ -106,11 +106,22 @@ def load(source) -> Fields:
     return Fields(_strip(volume), regions, boundaries, path)
 
 
+#: names the FEM writes (with units, for ParaView) -> the short names used here
+_ALIASES = {"joule": "q_joule"}
+
+
 def _strip(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
-    """Drop VTK's bookkeeping arrays (vtkOriginalCellIds) that extract_cells adds."""
+    """Drop VTK's bookkeeping arrays (vtkOriginalCellIds) that extract_cells adds, and
+    give arrays written as "T [K]" their short name "T" (the unit is known from UNITS)."""
     for name in ("vtkOriginalCellIds", "vtkOriginalPointIds"):
         grid.cell_data.pop(name, None)
         grid.point_data.pop(name, None)
+    for data in (grid.point_data, grid.cell_data):
+        for name in list(data.keys()):
+            short = name.split(" [", 1)[0]
+            short = _ALIASES.get(short, short)
+            if short != name and short not in data:
+                data[short] = data.pop(name)
     return grid
 
 

@@ -9,8 +9,9 @@ the case file (the directory comes in through the pydantic validation context).
 from __future__ import annotations
 
 import csv
-import math
+import difflib
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,13 +19,91 @@ import numpy as np
 from pydantic import AfterValidator, ValidationError, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationInfo
 
 from .. import properties as props
-from ..units import UnitError, expected, factor, to_si
+from ..units import UnitError, convert, expected, symbol, to_si
+
+
+#: sanity bounds for absurd magnitudes: no sample here is a metre long or 10^4 K hot
+L_SANE = 1.0
+T_SANE = 1e4
+F_SANE = 1e15
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors (with the nearest valid key suggested by the loader)."""
+    """Unknown keys are errors (with the nearest valid key suggested by the loader).
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    Strict types: a string is not a number or a bool ("5", "yes"), a bool is not a number,
+    a float is not an int (1e3); NaN and infinity are refused in every number field.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True,
+                              allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------------- messages
+
+def nearest(name, names) -> str | None:
+    """The valid name closest to a misspelt ``name`` (case-insensitive), or None."""
+    low = {str(n).lower(): str(n) for n in names}
+    key = str(name).lower()
+    if key in low:
+        return low[key]
+    near = difflib.get_close_matches(key, list(low), n=1, cutoff=0.5)
+    return low[near[0]] if near else None
+
+
+def did_you_mean(name, names) -> str:
+    near = nearest(name, names)
+    return f"; did you mean '{near}'?" if near is not None and near != name else ""
+
+
+def no_such_key(name, names, where: str = "here") -> str:
+    """Expectation text for an unknown key, with the valid keys and the nearest one."""
+    return f"no such key (valid keys {where}: {', '.join(map(str, names))}){did_you_mean(name, names)}"
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def describe_error(err: dict, fields=()) -> str:
+    """What a pydantic error expected, in the schema's words (the value is reported apart).
+
+    ``fields`` are the valid keys where the error occurred (for unknown keys and tables).
+    """
+    kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return no_such_key(err["loc"][-1] if err["loc"] else "", fields)
+    if kind == "missing":
+        return "this key is required"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return "a non-empty list" if n == 1 else f"a list of at least {n} entries"
+    if kind == "too_long":
+        return f"a list of at most {ctx.get('max_length')} entries"
+    if kind == "literal_error":
+        choices = _QUOTED.findall(str(ctx.get("expected", "")))
+        hint = did_you_mean(value, choices) if isinstance(value, str) and choices else ""
+        return msg.replace("Input should be", "one of") + hint
+    if kind in ("model_type", "model_attributes_type"):
+        return f"a table with keys {', '.join(fields)}" if fields else "a table"
+    if kind == "dict_type":
+        return "a table of named entries (name = {...})"
+    if kind in ("bool_type", "bool_parsing"):
+        return "true or false"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "a whole number such as 100 (an integer, not a string or a float)"
+    if kind in ("float_type", "float_parsing"):
+        return "a valid number (not a string or a bool)"
+    if kind in ("string_type", "str_type"):
+        return "a string"
+    if kind in ("list_type", "tuple_type"):
+        return "a list"
+    if kind == "finite_number":
+        return "a finite number (not nan or inf)"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return "a value " + msg.removeprefix("Input should be ")
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ").removeprefix("Input should be ")
+    return msg
 
 
 def _quantity(dimension: str):
@@ -42,15 +121,30 @@ def _positive(x: float) -> float:
     return x
 
 
+def _at_most(limit: float, dimension: str):
+    def check(x: float) -> float:
+        if not x <= limit:
+            unit = symbol(dimension)
+            raise ValueError(f"a value <= {limit:g} {unit} (a sanity bound; got {x:g} {unit})")
+        return x
+    return check
+
+
 def _nonnegative(x: float) -> float:
     if not x >= 0:
         raise ValueError("a value >= 0")
     return x
 
 
-def Q(dimension: str, *, positive: bool = False, nonnegative: bool = False, description: str = ""):
-    """Annotated float type: a quantity string of ``dimension``, stored in SI."""
+def Q(dimension: str, *, positive: bool = False, nonnegative: bool = False, max: float | None = None,
+      description: str = ""):
+    """Annotated float type: a quantity string of ``dimension``, stored in SI.
+
+    ``max`` (SI, opt-in) refuses absurd magnitudes, e.g. ``Q("length", positive=True, max=1.0)``.
+    """
     checks = [AfterValidator(_positive)] if positive else [AfterValidator(_nonnegative)] if nonnegative else []
+    if max is not None:
+        checks.append(AfterValidator(_at_most(max, dimension)))
     return Annotated[float, BeforeValidator(_quantity(dimension)), *checks,
                      Field(description=description, json_schema_extra={"dimension": dimension})]
 
@@ -59,9 +153,10 @@ def _one_or_many(v):
     return v if isinstance(v, list) else [v]
 
 
-def QList(dimension: str, *, positive: bool = False, nonnegative: bool = False, description: str = ""):
+def QList(dimension: str, *, positive: bool = False, nonnegative: bool = False, max: float | None = None,
+          description: str = ""):
     """A quantity or a non-empty list of quantities (a family), stored as a list in SI."""
-    item = Q(dimension, positive=positive, nonnegative=nonnegative)
+    item = Q(dimension, positive=positive, nonnegative=nonnegative, max=max)
     return Annotated[list[item], BeforeValidator(_one_or_many), Field(min_length=1, description=description,
                                                                       json_schema_extra={"dimension": dimension})]
 
@@ -70,19 +165,65 @@ def QList(dimension: str, *, positive: bool = False, nonnegative: bool = False, 
 
 _HEADER = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*$")
 
+#: largest file a case may reference (a table or a measured curve)
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def read_text_file(path: Path, what: str = "CSV file", limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a file a case file names, or ValueError completing "expected ...".
+
+    "Confined to readable files": ``path`` (after following symbolic links) must be an
+    existing regular file -- not a directory, device (/dev/zero), pipe or socket -- of at
+    most ``limit`` bytes, readable by the user, holding UTF-8 text (a BOM is allowed)
+    without NUL bytes. Where it lies is not restricted: absolute paths and '..' are
+    allowed, as a case may use shared data; nothing is ever written there or executed.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"a readable {what} (not found: {path})") from None
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "strerror", None) or e.__class__.__name__
+        raise ValueError(f"a readable {what} ({reason}: {path})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"a readable {what}, not a directory ({path})")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"a readable {what} that is a regular file (not a device, pipe or socket: {path})")
+    if st.st_size > limit:
+        raise ValueError(f"a {what} of at most {limit // 2**20} MiB ({path} has {st.st_size / 2**20:.0f} MiB)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ValueError(f"a readable {what} ({e.strerror or e.__class__.__name__}: {path})") from None
+    if len(data) > limit:
+        raise ValueError(f"a {what} of at most {limit // 2**20} MiB ({path})")
+    if b"\0" in data:
+        raise ValueError(f"a text {what} (it contains NUL bytes, i.e. binary data: {path})")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"a UTF-8 text {what} (byte 0x{data[e.start]:02x} at offset {e.start} is not UTF-8 "
+                         f"text: {path})") from None
+
 
 def read_csv_columns(path: Path, columns: dict[str, str], optional_first: bool = False) -> dict[str, np.ndarray]:
     """Read named columns of a CSV file with units in its header ("T [K],R [Ohm]") into SI.
 
     ``columns`` maps a column name to its dimension; a name of None picks the column by
-    position (first key: column 0, second: column 1). '#' lines are comments.
+    position (first key: column 0, second: column 1). '#' lines are comments. A
+    temperature column without a unit is in K; every other column needs its unit.
     """
-    if not path.is_file():
-        raise ValueError(f"a readable CSV file (not found: {path})")
+    text = read_text_file(path, "CSV file")
+    rows, lines = [], []
     try:
-        rows = [r for r in csv.reader(path.read_text().splitlines()) if r and not r[0].lstrip().startswith("#")]
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"a readable text CSV file ({e.__class__.__name__})") from None
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            r = next(csv.reader([line]), [])
+            if r and not r[0].lstrip().startswith("#"):
+                rows.append(r)
+                lines.append(lineno)
+    except csv.Error as e:
+        raise ValueError(f"a valid CSV file ({e} in line {lineno} of {path.name})") from None
     if len(rows) < 3:
         raise ValueError(f"a header row and at least 2 data rows in {path.name}")
     heads = [_HEADER.match(h) for h in rows[0]]
@@ -92,13 +233,10 @@ def read_csv_columns(path: Path, columns: dict[str, str], optional_first: bool =
     for pos, (name, dimension) in enumerate(columns.items()):
         j = names.index(name) if name in names else (pos if name is None or (optional_first and pos == 0) else -1)
         if j < 0 or j >= len(names):
-            raise ValueError(f"a column named {name!r} in {path.name} (columns: {', '.join(names)})")
-        try:
-            f = factor(units[j] or ("K" if dimension == "temperature" else ""), dimension)
-        except UnitError as e:
-            raise ValueError(f"the unit of column {names[j]!r} in the header of {path.name}: {e}") from None
+            want = f"a column named {name!r}" if name is not None else f"a column {pos + 1} (the values)"
+            raise ValueError(f"{want} in {path.name} (columns: {', '.join(names)})")
         values = []
-        for k, r in enumerate(rows[1:], start=2):
+        for k, r in zip(lines[1:], rows[1:]):
             try:
                 values.append(float(r[j]))
             except (ValueError, IndexError):
@@ -106,7 +244,12 @@ def read_csv_columns(path: Path, columns: dict[str, str], optional_first: bool =
         values = np.array(values)
         if not np.all(np.isfinite(values)):
             raise ValueError(f"finite numbers in column {names[j]!r} of {path.name}")
-        out[name] = values + 273.15 if units[j] == "degC" else values * f
+        try:
+            out[name] = convert(values, units[j] or ("K" if dimension == "temperature" else ""), dimension)
+        except UnitError as e:
+            raise ValueError(f"the unit of column {names[j]!r} in the header of {path.name}: {e}") from None
+        if not np.all(np.isfinite(out[name])):
+            raise ValueError(f"numbers in column {names[j]!r} of {path.name} that stay finite in SI units")
     return out
 
 
@@ -117,6 +260,11 @@ def read_table_csv(path: Path, value_dimension: str, column: str | None = None):
 
 
 def _table(T, values, interpolation, extrapolation, name):
+    T, values = np.asarray(T, dtype=float), np.asarray(values, dtype=float)
+    bad = np.flatnonzero(np.diff(T) <= 0)
+    if bad.size:
+        k = bad[0]
+        raise ValueError(f"table temperatures that increase strictly (T = {T[k + 1]:g} K follows {T[k]:g} K)")
     try:
         return props.Table(T, values, interpolation=interpolation, extrapolation=extrapolation, name=name)
     except ValueError as e:
@@ -150,14 +298,36 @@ MODELS = {
 }
 
 
+_FORMS = {"TableFile": "{table = 'file.csv'}", "TableInline": "{T = [...], values = [...]}"}
+
+
 def _validate(model: type[BaseModel], spec: dict):
     """Validate a nested spec, re-raising its first error as one short line."""
     try:
         return model.model_validate(spec)
     except ValidationError as e:
-        err = e.errors(include_url=False)[0]
-        where = ".".join(map(str, err["loc"]))
-        raise ValueError(f"{where}: {err['msg']} (got {err.get('input')!r})") from None
+        errors = e.errors(include_url=False)
+        errors.sort(key=lambda err: err["type"] != "extra_forbidden")
+        err = errors[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        form = _FORMS.get(model.__name__, "table")
+        if err["type"] == "extra_forbidden":
+            names = list(model.model_fields)
+            raise ValueError(f"no key '{where}' in a {form} property (valid keys: {', '.join(names)})"
+                             f"{did_you_mean(err['loc'][-1], names)}") from None
+        if err["type"] == "missing":
+            raise ValueError(f"the key '{where}' in a {form} property (it is required)") from None
+        raise ValueError(f"{where} = {err.get('input')!r} in a {form} property: {describe_error(err)}") from None
+
+
+def _model_params(model: str, params: dict, spec: dict) -> None:
+    unknown = [k for k in spec if k not in params and k != "model"]
+    if unknown:
+        raise ValueError(f"parameters {sorted(params)} for model {model!r} (unknown: {unknown}"
+                         f"{did_you_mean(unknown[0], params)})")
+    missing = set(params) - set(spec) - {"T0"}
+    if missing:
+        raise ValueError(f"parameters {sorted(params)} for model {model!r} (missing: {sorted(missing)})")
 
 
 def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str = "property") -> props.Property:
@@ -174,15 +344,10 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
         raise ValueError(f"{expected(dimension)}, a {{model = ...}} table, or a {{table = 'file.csv'}}")
     if "model" in spec:
         model = spec["model"]
-        if model not in MODELS:
-            raise ValueError(f"a model in {sorted(MODELS)} (got model = {model!r})")
+        if not isinstance(model, str) or model not in MODELS:
+            raise ValueError(f"a model in {sorted(MODELS)} (got model = {model!r}{did_you_mean(model, MODELS)})")
         cls, params = MODELS[model]
-        unknown = set(spec) - set(params) - {"model"}
-        if unknown:
-            raise ValueError(f"parameters {sorted(params)} for model {model!r} (unknown: {sorted(unknown)})")
-        missing = set(params) - set(spec) - {"T0"}
-        if missing:
-            raise ValueError(f"parameters {sorted(params)} for model {model!r} (missing: {sorted(missing)})")
+        _model_params(model, params, spec)
         kw = {}
         for p, dim in params.items():
             if p in spec:
@@ -192,8 +357,8 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
                     raise ValueError(f"{p} = {spec[p]!r}: {e}") from None
         try:
             return cls(**kw, name=name) if model != "constant" else cls(kw["value"], name=name)
-        except ValueError as e:
-            raise ValueError(str(e)) from None
+        except (ValueError, ArithmeticError) as e:
+            raise ValueError(f"parameters of model {model!r} that define it ({e})") from None
     if "table" in spec:
         t = _validate(TableFile, spec)
         path = Path(t.table)
@@ -205,13 +370,36 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
         if len(t.T) != len(t.values):
             raise ValueError(f"T and values of equal length (got {len(t.T)} and {len(t.values)})")
         try:
-            fT, fv = factor(t.T_unit, "temperature"), factor(t.unit, dimension)
+            T = convert(t.T, t.T_unit, "temperature")
+            v = convert(t.values, t.unit, dimension)
         except UnitError as e:
             raise ValueError(f"table units: {e}") from None
-        if not all(map(math.isfinite, t.T + t.values)):
+        if not (np.all(np.isfinite(T)) and np.all(np.isfinite(v))):
             raise ValueError("finite table entries")
-        return _table(np.array(t.T) * fT, np.array(t.values) * fv, t.interpolation, t.extrapolation, name)
-    raise ValueError("one of: a quantity string, {model = ...}, {table = 'file.csv'}, {T = [...], values = [...]}")
+        return _table(T, v, t.interpolation, t.extrapolation, name)
+    hint = did_you_mean(next(iter(spec), ""), ["model", "table", "T", "values"])
+    raise ValueError("one of: a quantity string, {model = ...}, {table = 'file.csv'}, {T = [...], values = [...]} "
+                     f"(got a table with keys {list(spec)}{hint})")
+
+
+def _check_positive(p: props.Property, dimension: str) -> None:
+    """Refuse a property that is zero or negative anywhere in its range (sampled)."""
+    if isinstance(p, props.Table):
+        T, v = p.T, p.values
+    else:
+        lo, hi = p.T_range
+        lo, hi = max(lo, 1e-3), min(hi, 1e4)
+        T = np.unique(np.concatenate([np.geomspace(lo, hi, 400), np.linspace(lo, hi, 400)])) if hi > lo \
+            else np.array([lo])
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(p(T), dtype=float) * np.ones_like(T)
+        except (ValueError, ArithmeticError):
+            return
+    bad = np.flatnonzero(~(v > 0))
+    if bad.size:
+        k = bad[0]
+        raise ValueError(f"positive values (this one is {v[k]:g} {symbol(dimension)} at T = {T[k]:g} K)")
 
 
 class IVData(StrictModel):
@@ -250,17 +438,22 @@ def describe_property(p: props.Property) -> dict:
     return out
 
 
-def Prop(dimension: str, description: str = ""):
-    """Annotated type: a property spec of ``dimension`` built into a Property."""
+def Prop(dimension: str, description: str = "", *, positive: bool = False):
+    """Annotated type: a property spec of ``dimension`` built into a Property.
+
+    ``positive`` (opt-in) refuses a property that is zero or negative somewhere in its
+    range: a table value, a constant, or a model sampled over 1 mK .. 10^4 K.
+    """
 
     def build(v, info: ValidationInfo):
         base = (info.context or {}).get("base_dir")
         name = info.field_name or "property"
         try:
-            return build_property(v, dimension, base, name=name)
-        except ValueError as e:
-            raise ValueError(str(e)) from None
-        except UnitError as e:
+            p = build_property(v, dimension, base, name=name)
+            if positive:
+                _check_positive(p, dimension)
+            return p
+        except ValueError as e:  # UnitError included
             raise ValueError(str(e)) from None
 
     return Annotated[props.Property, BeforeValidator(build), PlainSerializer(describe_property),

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import IVFile, Prop, Q, QList, StrictModel
+from .base import T_SANE, IVFile, Prop, Q, QList, StrictModel
 
 
 class ThreeProbe(StrictModel):
     """3-probe construction R_3p(T) = R(T) + dRc(0) (1 - T/Tc) below Tc (seeds/000, section C)."""
 
     dRc0: QList("resistance", nonnegative=True, description="list of dRc(0), e.g. ['6 Ohm', '12 Ohm']")
-    Tc: Q("temperature", positive=True, description="critical temperature of the contact's gap term")
+    Tc: Q("temperature", positive=True, max=T_SANE, description="critical temperature of the contact's gap term")
 
 
 class FieldFamily(StrictModel):
     """R(B, T) as one R(T) per field value (seeds/000, section D)."""
 
     B: QList("magnetic_field", nonnegative=True, description="field values")
-    R: list[Prop("resistance")] = Field(min_length=1, description="one R(T) per field value, same order as B")
+    R: list[Prop("resistance", positive=True)] = Field(min_length=1,
+                                                       description="one R(T) per field value, same order as B")
 
     @model_validator(mode="after")
     def _same_length(self):
@@ -31,7 +32,7 @@ class Measured(StrictModel):
     """A measured I-V at one bath temperature: reconstruct R(T) with hA, or fit hA to R(T)."""
 
     iv: IVFile = Field(description="CSV file with columns 'I [A]' and 'V [V]' (any current/voltage units)")
-    T_bath: Q("temperature", positive=True, description="bath temperature of the measurement")
+    T_bath: Q("temperature", positive=True, max=T_SANE, description="bath temperature of the measurement")
     fit_hA: bool = Field(False, description="fit hA by least squares against the section's R(T)")
 
 
@@ -39,8 +40,8 @@ class Lumped(StrictModel):
     """Lumped Newton model T = T_B + I V / (hA), solved in parametric form over T."""
 
     hA: Q("thermal_conductance", positive=True, description="heat transfer coefficient times area")
-    R: Prop("resistance", description="sample resistance R(T): constant, model or table")
-    T_top: Q("temperature", positive=True) | None = Field(
+    R: Prop("resistance", description="sample resistance R(T): constant, model or table", positive=True)
+    T_top: Q("temperature", positive=True, max=T_SANE) | None = Field(
         None, description="highest sample temperature on the curve (default: top of the R(T) range, else 3 T_bath)")
     P_max: Q("power", positive=True) | None = Field(
         None, description="Joule power at the top of each curve (T_top = T_bath + P_max/hA); excludes T_top")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
-from .base import Q, StrictModel, read_csv_columns
+from .base import F_SANE, L_SANE, T_SANE, Q, StrictModel, read_csv_columns
 
 
 class Impedance(StrictModel):
@@ -52,17 +52,17 @@ LoadSpec = Annotated[Load, BeforeValidator(_load)]
 class ElectrodeFilm(StrictModel):
     """A superconducting electrode film."""
 
-    penetration_depth: Q("length", positive=True, description="London penetration depth lambda")
-    thickness: Q("length", positive=True, description="film thickness t (omit: thick)") | None = None
+    penetration_depth: Q("length", positive=True, max=L_SANE, description="London penetration depth lambda")
+    thickness: Q("length", positive=True, max=L_SANE, description="film thickness t (omit: thick)") | None = None
 
 
 class Junction(StrictModel):
     """Junction geometry; X runs along `length`."""
 
-    length: Q("length", positive=True, description="length L along which V_rf(X) varies")
-    width: Q("length", positive=True, description="width across the line")
-    barrier_thickness: Q("length", positive=True, description="oxide barrier thickness l")
-    permittivity: float = Field(gt=0, description="relative permittivity of the barrier")
+    length: Q("length", positive=True, max=L_SANE, description="length L along which V_rf(X) varies")
+    width: Q("length", positive=True, max=L_SANE, description="width across the line")
+    barrier_thickness: Q("length", positive=True, max=L_SANE, description="oxide barrier thickness l")
+    permittivity: float = Field(gt=0, le=1e4, description="relative permittivity of the barrier")
     electrode1: ElectrodeFilm
     electrode2: ElectrodeFilm | None = Field(None, description="second electrode (omit: same as electrode1)")
     series_resistance: Q("resistance_per_length", nonnegative=True, description="series loss R'") = 0.0
@@ -73,7 +73,7 @@ class FeedLine(StrictModel):
     """A lossless feed line."""
 
     impedance: Q("resistance", positive=True, description="characteristic impedance")
-    length: Q("length", nonnegative=True, description="line length")
+    length: Q("length", nonnegative=True, max=L_SANE, description="line length")
     velocity: Q("velocity", positive=True, description="phase velocity (omit: c)") | None = None
 
 
@@ -91,14 +91,21 @@ class Range(StrictModel):
         return self
 
 
+class VoltageRange(Range):
+    """dc bias voltages: at least 3, for derivatives."""
+
+    num: int = Field(ge=3, le=10_000_000, description="number of voltages (>= 3)")
+
+
 class Drive(StrictModel):
     """How the rf reaches the junction and the drive amplitudes V_rf0 to sweep."""
 
     kind: Literal["end", "distributed", "embedded", "standing_wave", "uniform"] = Field(
         "end", description="end source, uniform-field (distributed) EMF, embedded between feed lines, "
                            "the paper's Eq. 6 standing wave, or uniform V_rf")
-    frequency: Q("frequency", positive=True, description="rf frequency f")
-    amplitudes: Range | list[Q("voltage", nonnegative=True)] = Field(description="drive amplitudes V_rf0")
+    frequency: Q("frequency", positive=True, max=F_SANE, description="rf frequency f")
+    amplitudes: Range | Annotated[list[Q("voltage", nonnegative=True)], Field(min_length=1)] = Field(
+        description="drive amplitudes V_rf0")
     normalisation: Literal["incident", "max", "rms", "source"] | None = Field(
         None, description="what V_rf0 means (default: incident wave; max for distributed)")
     source_impedance: ImpedanceSpec | None = Field(None, description="source impedance (omit: 0)")
@@ -107,6 +114,16 @@ class Drive(StrictModel):
     feed_in: FeedLine | None = None
     feed_out: FeedLine | None = None
     vswr: float | None = Field(None, ge=1, description="voltage standing-wave ratio (standing_wave drive)")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.kind == "standing_wave" and self.vswr is None:
+            raise ValueError("vswr (>= 1) for kind = 'standing_wave'")
+        if self.kind == "embedded" and (self.feed_in is None or self.feed_out is None):
+            raise ValueError("feed_in and feed_out lines for kind = 'embedded'")
+        if self.kind == "distributed" and self.normalisation == "incident":
+            raise ValueError("normalisation 'max', 'rms' or 'source' for kind = 'distributed' (no single incident wave)")
+        return self
 
 
 class BCS(StrictModel):
@@ -117,8 +134,8 @@ class BCS(StrictModel):
     gap_voltage: Q("voltage", positive=True, description="2 Delta(0)/e for equal gaps; or give gap1/gap2") | None = None
     gap1: Q("energy", positive=True, description="Delta1(0)") | None = None
     gap2: Q("energy", positive=True, description="Delta2(0) (omit: equal gaps)") | None = None
-    critical_temperature1: Q("temperature", positive=True, description="Tc of electrode 1") | None = None
-    critical_temperature2: Q("temperature", positive=True, description="Tc of electrode 2") | None = None
+    critical_temperature1: Q("temperature", positive=True, max=T_SANE, description="Tc of electrode 1") | None = None
+    critical_temperature2: Q("temperature", positive=True, max=T_SANE, description="Tc of electrode 2") | None = None
     dynes_gamma: Q("energy", nonnegative=True, description="Dynes broadening Gamma") = 0.0
     smearing: Q("voltage", nonnegative=True, description="Gaussian smearing sigma") = 0.0
 
@@ -140,10 +157,16 @@ class IVTable(StrictModel):
     voltage: list[float] = Field(default_factory=list, exclude=True)
     current: list[float] = Field(default_factory=list, exclude=True)
 
+    @model_validator(mode="after")
+    def _smearing_needs_odd(self):
+        if self.smearing > 0 and not self.odd:
+            raise ValueError("odd = true for a smeared table (smearing assumes I(-V) = -I(V))")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _read(cls, data, info: ValidationInfo):
-        if isinstance(data, dict) and "file" in data and "voltage" not in data:
+        if isinstance(data, dict) and isinstance(data.get("file"), str) and "voltage" not in data:
             base = (info.context or {}).get("base_dir")
             path = Path(data["file"])
             path = path if path.is_absolute() or base is None else base / path
@@ -185,7 +208,7 @@ class RF(StrictModel):
     junction: Junction
     drive: Drive
     iv: IVSpec = Field(description="unpumped I_0(V): kind = bcs | table | linear | step | polynomial")
-    voltages: Range = Field(description="dc bias voltages of the pumped I-V")
+    voltages: VoltageRange = Field(description="dc bias voltages of the pumped I-V")
     max_step_order: int = Field(3, ge=0, le=100, description="report steps n = 0..N")
     n_x: int = Field(201, ge=3, le=100_000, description="points along the junction")
     classical: bool = Field(True, description="also compute the classical-detection limit (Eq. 12)")

@@ -1,13 +1,42 @@
 """Coupled electro-thermal finite elements: potential phi [V] and temperature T [K].
 
+Steady state, SI units, Q1 hexahedra (2x2x2 Gauss) or P1 tetrahedra:
+
+    div(sigma(T) grad phi) = 0,   div(kappa(T) grad T) + grad phi . sigma(T) grad phi = 0
+
+with diagonal sigma, kappa in each material's crystal frame (c axis = z unless rotated).
+
+Building a problem from a mesh with named subdomains and boundaries::
+
+    from femsim.fem import Problem, Electrode, Bath, Cooling, ElectroThermalSolver
+    pr = Problem(mesh,                                   # skfem mesh, names below are its tags
+                 materials={"mesa": bi2212, "base": base},   # subdomain -> femsim Material
+                 electrodes=[Electrode("top", "bias"), Electrode("bottom", "ground")],
+                 T_bath=4.2, baths=[Bath("bottom")],
+                 coolings=[Cooling(("top", "sides"), h=4e5)],     # W/(m^2 K)
+                 four_probe=("probe_hi", "probe_lo"), three_probe="probe_lo",
+                 hA_region="mesa")
+    s = ElectroThermalSolver(pr)                          # quadrature data + pattern, once
+
+    p = s.solve("current", 1e-3)                          # one point -> Point
+    for p in s.sweep("voltage", V_values): write(p)       # natural parameter, yields Points
+    for p in s.trace("current", stop=5e-3,                # pseudo-arclength through folds
+                     bounds={"T_max": 300}): write(p)     # turning points: p.turning set
+    ds = compare_with_lumped(s, "current", stop=5e-3)     # xarray.Dataset, FEM beside lumped
+
+A failing sweep raises ConvergenceError (``err.bias``, ``err.history``, ``err.points``
+= everything converged before); ``sweep.run()`` collects and stores it in
+``sweep.failure`` instead.
+
 Public API:
 
     Problem, Electrode, Bath, Cooling, contact_layer_material      (problem.py)
-    ElectroThermalSolver, NewtonOptions, Point                      (solver.py)
+    ElectroThermalSolver, NewtonOptions, Point, BiasEquation        (solver.py)
     Sweep, natural_sweep, arclength_trace, refine_turning           (continuation.py)
     point_fields, write_vtu                                         (fields.py)
     linear_solve, DirectSolver                                      (linalg.py)
-    isothermal_resistance, lumped_newton_local, compare_with_lumped (compare.py)
+    isothermal_resistance, lumped_newton_local, lumped_at_current,
+    compare_with_lumped                                             (compare.py)
 
 femsim.fem imports neither geometries nor postprocess.
 """

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from skfem import Basis, FacetBasis
+from skfem import Basis
+from skfem.quadrature import get_quadrature
 from skfem.element import ElementHex1, ElementTetP1
 
 from .problem import Problem, _names
@@ -143,6 +144,44 @@ class QuadratureData:
                 out[g.sl] = v[g.sl] @ g.rotation.T
         return out
 
+    def facet_quadrature(self, facets):
+        """Basis values and surface weights on ``facets`` without an inverse mapping.
+
+        scikit-fem's FacetBasis locates facet quadrature points by a Newton inversion of
+        the isoparametric map with an absolute tolerance of 1e-12, which fails for thin
+        elements far from the origin (NOTES.md). Here the points are put on the known
+        face of the reference element of the adjacent cell instead, so nothing is
+        inverted. Returns element dofs (f, i), values V (f, i, q), weights dA (f, q).
+        """
+        mesh, elem = self.mesh, self.elem
+        facets = np.asarray(facets, dtype=np.int64)
+        cells = mesh.f2t[0, facets]
+        local = np.argmax(mesh.t2f[:, cells] == facets[None, :], axis=0)
+        ref, bref = mesh.refdom, mesh.brefdom
+        Xb, Wb = get_quadrature(bref, self.intorder)
+        belem = mesh.bndelem
+        nfv = len(ref.facets[0])
+        phib = np.array([belem.lbasis(Xb, j)[0] for j in range(nfv)])        # (j, q)
+        dphib = np.array([belem.lbasis(Xb, j)[1] for j in range(nfv)])       # (j, 2, q)
+        gelem = mesh.elem()                                                 # geometry element
+        ngeo = mesh.t.shape[0]
+        nb = self.nb
+        Vk, DFk_basis, dXk = [], [], []
+        for k in range(len(ref.facets)):
+            P = ref.p[:, ref.facets[k]]                                      # (3, j)
+            X = P @ phib                                                     # (3, q)
+            dXk.append(np.einsum("dj,jaq->daq", P, dphib))                   # (3, 2, q)
+            Vk.append(np.array([elem.lbasis(X, i)[0] for i in range(nb)]))   # (i, q)
+            DFk_basis.append(np.array([gelem.lbasis(X, i)[1] for i in range(ngeo)]))  # (g, 3, q)
+        Vk, DFk_basis, dXk = np.array(Vk), np.array(DFk_basis), np.array(dXk)
+        xe = mesh.p[:, mesh.t[:, cells]]                                     # (3, g, f)
+        # DF (f, 3, 3, q) = sum_g x_g (outer) dphi_g ; tangents T_a = DF dX/ds_a
+        DF = np.einsum("dgf,fgeq->fdeq", xe, DFk_basis[local])
+        T = np.einsum("fdeq,feaq->fdaq", DF, dXk[local])
+        dA = np.linalg.norm(np.cross(T[:, :, 0, :], T[:, :, 1, :], axis=1), axis=1) * Wb[None, :]
+        ed = self.basis.element_dofs[:, cells].T                             # (f, i)
+        return ed, Vk[local], dA
+
     def facet_data(self, names):
         """For facet set(s) ``names``: (dofs, area, m, M) with m_i = int v_i dA and the
         facet mass matrix M_ij = int v_i v_j dA (CSR, ndofs x ndofs)."""
@@ -151,17 +190,15 @@ class QuadratureData:
             return self._facet_cache[key]
         mesh = self.mesh
         facets = np.unique(np.concatenate([np.asarray(mesh.boundaries[n]) for n in key]))
-        fb = FacetBasis(mesh, self.elem, facets=facets, intorder=self.intorder)
-        ed = fb.element_dofs                                     # (i, f)
-        V = np.stack([np.asarray(fb.basis[i][0]) for i in range(fb.Nbfun)])  # (i, f, q)
-        m = np.bincount(ed.ravel(), (V * fb.dx[None]).sum(axis=2).ravel(), minlength=self.ndofs)
-        Me = np.einsum("ifq,jfq,fq->fij", V, V, fb.dx)
-        rows = np.broadcast_to(ed.T[:, :, None], Me.shape).ravel()
-        cols = np.broadcast_to(ed.T[:, None, :], Me.shape).ravel()
+        ed, V, dA = self.facet_quadrature(facets)
+        m = np.bincount(ed.ravel(), np.einsum("fiq,fq->fi", V, dA).ravel(), minlength=self.ndofs)
+        Me = np.einsum("fiq,fjq,fq->fij", V, V, dA)
+        rows = np.broadcast_to(ed[:, :, None], Me.shape).ravel()
+        cols = np.broadcast_to(ed[:, None, :], Me.shape).ravel()
         M = sp.coo_matrix((Me.ravel(), (rows, cols)), shape=(self.ndofs, self.ndofs)).tocsr()
         M.eliminate_zeros()
         dofs = np.unique(self.basis.get_dofs(facets).all())
-        out = (dofs, float(fb.dx.sum()), m, M)
+        out = (dofs, float(dA.sum()), m, M)
         self._facet_cache[key] = out
         return out
 
@@ -246,6 +283,10 @@ class DofSystem:
         self.T_rows[self.n_phi:] = True
         self._build_pattern()
         self._build_robin()
+        self.rows = np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.indptr))
+        self.linear_solve = None          # set by the solver
+        self.t_solve = self.t_assemble = 0.0
+        self.n_solve = 0
 
     # -- pattern and scatter positions ---------------------------------------------------
     def _block_rows_cols(self, a, b):

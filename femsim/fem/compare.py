@@ -103,6 +103,7 @@ _VARS = {
     "current_balance": ("1", "|current in - current out| / I"),
     "newton_steps": ("1", "Newton steps"),
     "is_turning": ("1", "1 where the point is a refined turning point"),
+    "solve_time": ("s", "wall time of the point's nonlinear solve"),
 }
 
 
@@ -123,7 +124,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
         if stop is None:
             raise ValueError("give stop (the end of the trace) or points")
         points = solver.trace(mode, stop, **trace_kw).run().points
-    pts = [p for p in points]
+    pts = list(points)
     pr = solver.problem
     TB = pr.T_bath
     if hA is None:
@@ -148,6 +149,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
         d["V_4p"][k], d["V_3p"][k], d["V_contact"][k] = p.V_4p, p.V_3p, p.V
         d["energy_balance"][k], d["current_balance"][k] = p.energy_balance, p.current_balance
         d["newton_steps"][k] = p.newton_steps
+        d["solve_time"][k] = p.time_s
         d["is_turning"][k] = 1.0 if p.turning else 0.0
         try:
             Tl, Vl = lumped_at_current(R_heat, hA, TB, p.I, p.T_mean[reg], R_V=R_V)

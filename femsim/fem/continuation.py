@@ -36,6 +36,7 @@ slopes at both ends) to |d lambda| <= 1e-9 |lambda| (typically 2-3 solves).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,16 +46,20 @@ from .solver import BiasEquation, Point
 
 
 class Sweep:
-    """Iterate to get converged Points as they come; ``run()`` collects without raising.
+    """Iterate (once) to get converged Points as they come; ``run()`` collects without
+    raising.
 
     Attributes filled while iterating: points (every yielded Point, turning points
     included, in curve order), turning_points (those with ``.turning`` set), failure
     (the ConvergenceError that stopped the sweep, or None).
     """
 
-    def __init__(self, generator, raise_on_failure=True):
+    def __init__(self, generator, raise_on_failure=True, keep_states=True):
         self._gen = generator
         self.raise_on_failure = raise_on_failure
+        # keep_states=False drops the nodal arrays (phi, T, z) of all but the two latest
+        # points (the drivers need those), for long sweeps on large meshes
+        self.keep_states = keep_states
         self.points: list[Point] = []
         self.failure: ConvergenceError | None = None
 
@@ -66,6 +71,9 @@ class Sweep:
         try:
             for p in self._gen:
                 self.points.append(p)
+                if not self.keep_states and len(self.points) > 2:
+                    old = self.points[-3]
+                    old.phi = old.T = old.z = None
                 yield p
         except ConvergenceError as err:
             err.points = list(self.points)
@@ -95,7 +103,6 @@ def _solve_with_jac(solver, mode_or_eq, value, z_guess):
     else:
         eq = solver.equation(mode_or_eq, value)
         mode, val = mode_or_eq, value
-    import time
     t0 = time.perf_counter()
     sys = solver.system
     try:
@@ -205,8 +212,9 @@ def _turnings(solver, prev: Point, cur: Point, refine=True):
                 tp.turning = f"{q}_{'max' if _sign(d0) > 0 else 'min'}"
                 tp.mode = tp.mode + " (unrefined)"
             out.append(tp)
-    # order by position along the curve: by the parameter that increases between prev, cur
-    out.sort(key=lambda p: abs(p.I - prev.I) + abs(p.V - prev.V))
+    # order along the curve: by the scaled distance from prev in the I-V plane
+    dI, dV = abs(cur.I - prev.I) or 1.0, abs(cur.V - prev.V) or 1.0
+    out.sort(key=lambda p: abs(p.I - prev.I) / dI + abs(p.V - prev.V) / dV)
     return out
 
 
@@ -218,7 +226,7 @@ class _Failed(Exception):
 
 
 def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=True,
-                  raise_on_failure=True) -> Sweep:
+                  raise_on_failure=True, keep_states=True) -> Sweep:
     """Sweep the bias ``mode`` ("voltage", "current", "power") through ``values``.
 
     Yields one Point per value (plus refined turning points of the non-driven
@@ -265,7 +273,7 @@ def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=Tru
             yield pt
             prev, lam_prev, x_prev = pt, target, x
 
-    return Sweep(gen(), raise_on_failure)
+    return Sweep(gen(), raise_on_failure, keep_states)
 
 
 # -- pseudo-arclength trace ------------------------------------------------------------------
@@ -283,7 +291,8 @@ class TraceOptions:
 
 def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_points=None,
                     bounds=None, refine_turning_points=True, include_zero=True,
-                    raise_on_failure=True, scales=None, options: TraceOptions | None = None) -> Sweep:
+                    raise_on_failure=True, scales=None, keep_states=True,
+                    options: TraceOptions | None = None) -> Sweep:
     """Trace the I-V curve from zero bias by pseudo-arclength continuation until the
     ``mode`` quantity (V, I or P = V I) reaches ``stop`` (the last point is solved exactly
     at ``stop``), a ``bounds`` entry is exceeded (keys "V", "I", "P", "T_max"), or
@@ -380,7 +389,7 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
             ds = min(max(ds, ds_min), ds_max)
             cur, tV, tI, tz = pt, tVn, tIn, tzn
 
-    return Sweep(gen(), raise_on_failure)
+    return Sweep(gen(), raise_on_failure, keep_states)
 
 
 def _exceeds(p: Point, key, limit):

@@ -90,6 +90,17 @@ class DirectSolver:
             self.n_solve += 1
             return self._lu.solve(b)
         ps = self._pardiso
+        if not hasattr(ps, "_call_pardiso"):  # pragma: no cover - other pypardiso versions
+            # public API only: no separate symbolic phase, but the factorisation is reused
+            if not same_values:
+                ps.factorize(A)
+                self._pattern = (A.indptr.copy(), A.indices.copy())
+                self._data = A.data.copy()
+                self.n_factor += 1
+            self.n_solve += 1
+            return ps.solve(A, b).reshape(b.shape)
+        # phases 11 / 22 / 33 through pypardiso 0.4's internal call (its public solve()
+        # re-analyses the pattern whenever the values change)
         ps._check_A(A)
         bb = ps._check_b(A, b)
         if not same_pattern:

@@ -19,21 +19,22 @@ S_phi = sum over elements of |element potential residual entries| and S_T likewi
 for heat (conduction, Joule load and cooling terms: the size of the terms that must
 cancel), the iteration has converged when
 
-    ||R_phi||_1 <= rtol S_phi,  ||R_T||_1 <= rtol S_T,  |g| <= rtol (its scale)
+    ||R_phi||_1 <= rtol S_phi,  ||R_T||_1 <= rtol S_T,  |g| <= rtol (its scale),
+    and the last update max(||dphi||_inf/||phi||_inf, ||dT||_inf/||T||_inf) <= xtol
 
-and the last Newton update was small, max(||dphi||_inf/||phi||_inf,
-||dT||_inf/||T||_inf) <= xtol (defaults rtol = 1e-11, xtol = 1e-4); or when the
-relative residual is <= rtol_floor = 1e-6 and the Newton correction itself is at
-roundoff level (<= 1e-13 relative), or no step length along it lowers the residual:
-the residual has hit its floor, as with a huge
-kappa and temperature differences near the resolution of T in kelvin (conservation
-sums stay exact there: the roundoff cancels in them). The Newton
-direction uses the exact Jacobian (d sigma/dT, d kappa/dT included; once the relative
-residual is below chord_below = 1e-5 a step with the previous factorisation is tried
-first and kept if it cuts the residual tenfold, which saves a factorisation per
-point without changing the converged state); a backtracking
-line search on the scaled residual norm (Armijo, halving) keeps it globally sane and
-also backs off from trial states where a property leaves its validity range.
+(defaults rtol = 1e-11, xtol = 1e-4). Roundoff floor: when the relative residual is
+already <= rtol_floor = 1e-6 but cannot go lower - the Newton correction is at roundoff
+level (<= 1e-13 relative) or no step length along it lowers the residual - the state is
+accepted. This happens with a huge kappa, where temperature differences approach the
+resolution of T in kelvin; the conservation sums (energy, current balance) stay exact
+there because the roundoff cancels in them.
+
+Newton direction: the exact Jacobian (d sigma/dT and d kappa/dT included). Once the
+relative residual is below chord_below = 1e-5, a step with the previous factorisation
+is tried first and kept if it cuts the residual tenfold (saves a factorisation per
+point; the converged state and the criteria are unchanged). A backtracking line search
+on the scaled residual norm (Armijo, halving) keeps the iteration globally sane and
+backs off from trial states where a property leaves its validity range or overflows.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class Point:
     mode: str
     value: float
     I: float                      # current into the bias electrode [A]
-    V: float                      # contact (2-terminal) voltage U_bias - 0 [V]
+    V: float                      # contact (2-terminal) voltage: U of the bias electrode [V]
+                                  # (ground is 0)
     V_4p: float                   # mean phi(high probe) - mean phi(low probe) [V]
     V_3p: float                   # U_bias - mean phi(three_probe) [V]
     P: float                      # Joule power, volume integral [W]
@@ -165,7 +167,9 @@ class Point:
     @property
     def dIdV(self):
         """Differential conductance dI/dV (contact voltage) from the tangent [S]."""
-        return self.dI_ds / self.dV_ds if self.dV_ds not in (0.0,) else np.inf
+        if self.dV_ds == 0.0:
+            return np.inf
+        return self.dI_ds / self.dV_ds
 
     def summary(self):
         return (f"{self.mode}={self.value:.6g}: I={self.I:.6g} A V={self.V:.6g} V "
@@ -251,11 +255,8 @@ class ElectroThermalSolver:
         key = (electrical and bool(self.problem.electrodes), thermal)
         if key not in self._systems:
             sys = DofSystem(self.qd, self.problem, electrical=key[0], thermal=thermal)
-            sys.rows = np.repeat(np.arange(sys.n, dtype=np.int32), np.diff(sys.indptr))
+            # one linear solver per configuration, so each keeps its own factorisation
             sys.linear_solve = self._user_linear_solve or DirectSolver()
-            sys.t_solve = 0.0
-            sys.n_solve = 0
-            sys.t_assemble = 0.0
             self._systems[key] = sys
         return self._systems[key]
 

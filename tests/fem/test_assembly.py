@@ -15,11 +15,11 @@ from skfem.element import ElementHex1
 from skfem.helpers import dot
 
 from femsim.fem import (Bath, BiasEquation, Cooling, DirectSolver, Electrode, ElectroThermalSolver,
-                        Problem, contact_layer_material, forms, point_fields)
+                        Problem, contact_layer_material, forms, isothermal_resistance, point_fields)
 from femsim.materials import Material
 from femsim.properties import Constant, Linear, Pseudogap
 
-from fem_helpers import InverseLinear, box, face, tag_box_faces
+from fem_helpers import InverseLinear, assert_balances, box, face, tag_box_faces
 
 TB = 10.0
 
@@ -136,6 +136,7 @@ def test_c_axis_rotated_onto_x():
     iso = s.isothermal(TB, 1e-3)
     assert iso.V / iso.I == pytest.approx(rho_c * L / w**2, rel=1e-12)
     p = s.solve("voltage", 1e-3)
+    assert_balances([p])
     f = point_fields(s, p)
     assert np.allclose(f["J"][:, 1:], 0.0, atol=1e-9 * np.abs(f["J"][:, 0]).max())
     assert np.all(f["J"][:, 0] < 0)          # from the biased x = L end towards x = 0
@@ -147,6 +148,7 @@ def test_c_axis_rotated_onto_x():
 def test_floating_electrode_carries_no_net_current():
     s = ElectroThermalSolver(two_material_problem("hex", rotation=False, floating=True))
     p = s.solve("voltage", 0.01)
+    assert_balances([p])
     cur = p.electrode_currents
     assert abs(cur["patch"]) < 1e-12 * abs(p.I)
     assert cur["zmax"] == pytest.approx(-cur["zmin"], rel=1e-11)
@@ -158,30 +160,43 @@ def test_floating_electrode_carries_no_net_current():
     assert abs(p.I / p0.I - 1) > 1e-3
 
 
-def test_contact_layer_resistance_and_heat():
-    a, d, t = 1e-5, 1e-6, 2e-8
+def test_contact_layer_resistance_heat_and_probe_voltages():
+    # body (rho_c(T)) 0 < z < d, contact layer (r_c(T)) d < z < d + t, bias on top; the
+    # voltage probes are internal planes z1 < z2 in the body (4-probe) and the 3-probe
+    # voltage runs from the current contact to z1: R_3p = r_c/A + rho (d - z1)/A
+    a, d, t, z1, z2 = 1e-5, 1e-6, 2e-8, 0.25e-6, 0.75e-6
     z = np.concatenate([np.linspace(0, d, 5), d + np.linspace(0, t, 3)[1:]])
     m = box([0, a], [0, a], z)
     m = m.with_subdomains({"body": lambda p: p[2] < d, "contact": lambda p: p[2] > d}).with_boundaries(
         {"top": face(2, d + t, 1e-12), "bottom": face(2, 0.0, 1e-12)})
-    rc = 2e-9                                            # Ohm m^2
+    m = m.with_boundaries({"p1": face(2, z1, 1e-12), "p2": face(2, z2, 1e-12)}, boundaries_only=False)
+    rc = Linear(2e-9, -0.01, 0.0)                        # Ohm m^2, falling with T
     layer = contact_layer_material("contact", rc, t, thermal_conductance=1e8)
     assert layer.kappa_c(TB) == pytest.approx(1e8 * t)
-    body = Material("body", Constant(1e-6), Constant(1e-3), Constant(5.0), Constant(0.5))
+    rho = Linear(1e-3, 0.02, 0.0)
+    body = Material("body", Constant(1e-6), rho, Constant(5.0), Constant(0.5))
     pr = Problem(m, {"body": body, "contact": layer}, [Electrode("top", "bias"), Electrode("bottom", "ground")],
-                 T_bath=TB, baths=[Bath("bottom")], coolings=[Cooling("top", 1e4)])
+                 T_bath=TB, baths=[Bath("bottom")], coolings=[Cooling("top", 1e4)],
+                 four_probe=("p2", "p1"), three_probe="p1")
     s = ElectroThermalSolver(pr)
-    R = rc / a**2 + 1e-3 * d / a**2
-    iso = s.isothermal(TB, 1e-2)
-    assert iso.V / iso.I == pytest.approx(R, rel=1e-12)
+    A = a * a
+    Ts = np.array([TB, 30.0, 60.0])
+    tabs = isothermal_resistance(s, Ts)
+    assert tabs["R"].values == pytest.approx((rc(Ts) + rho(Ts) * d) / A, rel=1e-12)
+    assert tabs["R_4p"].values == pytest.approx(rho(Ts) * (z2 - z1) / A, rel=1e-12)
+    assert tabs["R_3p"].values == pytest.approx((rc(Ts) + rho(Ts) * (d - z1)) / A, rel=1e-12)
     p = s.solve("current", 1e-3)
+    assert_balances([p])
     f = point_fields(s, p)
-    vol = np.diff(z) * a * a                              # one element per layer
+    vol = np.diff(z) * A                                  # one element per layer
     layer_heat = np.sum(f["joule"][m.subdomains["contact"]] * vol[-2:])
-    assert layer_heat == pytest.approx(rc * (1e-3 / a**2) ** 2 * a**2, rel=1e-12)
-    assert p.V_4p != p.V_4p                               # no probes defined -> NaN
+    # interfacial heat r_c J^2 per area, at the layer's temperature
+    Tl = p.T_mean["contact"]
+    assert layer_heat == pytest.approx(rc(Tl) * (1e-3 / A) ** 2 * A, rel=1e-4)
+    # heated: the probe voltages are the resistivity integrals over the probed spans
+    assert 0 < p.V_4p < p.V_3p < p.V
     with pytest.raises(ValueError):
-        contact_layer_material("c", rc, t)                # neither kappa nor conductance
+        contact_layer_material("c", 2e-9, t)              # neither kappa nor conductance
 
 
 def test_problem_validation_names_the_culprit():
@@ -227,3 +242,42 @@ def test_direct_solver_backends_agree_and_reuse_factorisations():
         assert ds.n_factor == 2 and np.allclose(x2, x[backend] / 1.5, rtol=1e-8)
         assert np.linalg.norm(A @ x[backend] - b) < 1e-10 * np.linalg.norm(b)
     assert np.allclose(x["superlu"], x["pardiso"], rtol=1e-8, atol=1e-12 * np.abs(x["superlu"]).max())
+
+
+@pytest.mark.parametrize("kind", ["hex", "tet"])
+def test_facet_quadrature_equals_skfem_facetbasis(kind):
+    from skfem import FacetBasis, LinearForm
+    from skfem.element import ElementTetP1
+    m = box(np.linspace(0, 1, 4) ** 1.3, np.linspace(0, 2, 3), np.linspace(0, 1, 5) ** 2, kind)
+    m = m.with_subdomains({"a": lambda x: x[0] > -1}).with_boundaries(
+        {"top": lambda x: x[2] > 0.999, "side": lambda x: x[0] < 1e-9,
+         "mid": lambda x: np.abs(x[1] - 1.0) < 1e-9}, boundaries_only=False)
+    mat = Material("m", Constant(1.0), Constant(1.0), Constant(1.0), Constant(1.0))
+    s = ElectroThermalSolver(Problem(m, {"a": mat}, [], baths=[Bath("top")]))
+    el = ElementHex1() if kind == "hex" else ElementTetP1()
+    for name, area in (("top", 2.0), ("side", 2.0), ("mid", 1.0)):
+        _, a, mvec, M = s.qd.facet_data(name)
+        fb = FacetBasis(m, el, facets=m.boundaries[name], intorder=s.qd.intorder)
+        assert a == pytest.approx(area, rel=1e-14)
+        assert abs(M - asm(BilinearForm(lambda u, v, w: u * v), fb)).max() < 1e-15
+        assert np.abs(mvec - asm(LinearForm(lambda v, w: v), fb)).max() < 1e-15
+
+
+def test_thin_layer_far_from_origin():
+    # a 5 nm layer at z = 20 um: scikit-fem's FacetBasis fails its inverse-mapping
+    # tolerance here (NOTES.md); the facet data and a solve must not
+    a, z0 = 10e-6, 20e-6
+    z = z0 + np.concatenate([np.linspace(0, 1e-6, 5), 1e-6 + np.array([5e-9])])
+    m = box(np.linspace(0, a, 3), np.linspace(0, a, 3), z)
+    tol = 1e-12
+    m = m.with_subdomains({"body": lambda p: p[2] < z0 + 1e-6, "film": lambda p: p[2] > z0 + 1e-6})
+    m = m.with_boundaries({"top": face(2, z[-1], tol), "bottom": face(2, z0, tol)})
+    body = Material("body", Constant(1e-6), Constant(1e-4), Constant(5.0), Constant(0.5))
+    film = contact_layer_material("film", 1e-12, 5e-9, kappa=0.1)
+    pr = Problem(m, {"body": body, "film": film}, [Electrode("top", "bias"), Electrode("bottom", "ground")],
+                 T_bath=TB, baths=[Bath("bottom")], coolings=[Cooling("top", 1e5)])
+    s = ElectroThermalSolver(pr)
+    assert s.qd.facet_data("top")[1] == pytest.approx(a * a, rel=1e-12)
+    p = s.solve("current", 1e-3)
+    assert_balances([p])
+    assert p.V / p.I == pytest.approx((1e-12 + 1e-4 * 1e-6) / a**2, rel=1e-9)

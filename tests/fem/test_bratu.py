@@ -97,7 +97,6 @@ def test_square_bar_fold_is_2d_bratu_lambda_c():
     assert abs(l2 / LAMBDA_2D - 1) < 5e-3
 
 
-@pytest.mark.slow
 def test_square_bar_fold_fine_mesh():
     l2, _, _, _ = fold_lambda(48, 2)
     assert abs(l2 / LAMBDA_2D - 1) < 1e-3

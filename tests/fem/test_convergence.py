@@ -97,3 +97,11 @@ def test_manufactured_solution_converges_at_second_order(kind, ns):
     assert abs(slope_T - 2) < 0.1, (e_T, slope_T)
     # and the errors are small in absolute terms (not merely decreasing)
     assert e_T[-1] < 2e-2 * B and e_phi[-1] < 2e-2 * A
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["hex", "tet"])
+def test_manufactured_solution_fine_meshes(kind):
+    e = [solve(n, kind)[:2] for n in (12, 24)]
+    rates = np.log2(np.array(e[0]) / np.array(e[1]))
+    assert np.all(np.abs(rates - 2) < 0.06), rates

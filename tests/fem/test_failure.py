@@ -48,3 +48,12 @@ def test_forced_nonconvergence_keeps_points_and_names_bias():
     res = s.sweep("voltage", values, max_retries=1).run()
     assert isinstance(res.failure, ConvergenceError) and res.points == []
     assert res.failure.bias == ("voltage", 0.1)
+
+
+def test_keep_states_false_drops_old_fields_only():
+    s = solver()
+    values = [0.1, 0.2, 0.3, 0.4]
+    full = s.sweep("voltage", values).run().points
+    lean = s.sweep("voltage", values, keep_states=False).run().points
+    assert [p.I for p in lean] == pytest.approx([p.I for p in full], rel=1e-10)
+    assert all(p.T is None for p in lean[:-2]) and all(p.T is not None for p in lean[-2:])

@@ -8,7 +8,7 @@ from femsim.fem import Bath, Cooling, Electrode, ElectroThermalSolver, Problem, 
 from femsim.materials import Material
 from femsim.properties import Constant
 
-from fem_helpers import box, face
+from fem_helpers import assert_balances, box, face
 
 d, a, TB = 1e-6, 1e-5, 4.2
 
@@ -23,6 +23,7 @@ def test_slab_fields_and_vtu_roundtrip(tmp_path):
                  T_bath=TB, baths=[Bath("bottom")], coolings=[Cooling("top", h)])
     s = ElectroThermalSolver(pr)
     p = s.solve("voltage", V)
+    assert_balances([p])
     f = point_fields(s, p)
     A = a * 2 * a
     J = V / d / rho_c

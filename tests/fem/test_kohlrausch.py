@@ -71,7 +71,6 @@ def test_kohlrausch_phi_theta_on_notched_bar():
     assert p.T_mean["all"] < 0.95 * T_exact
 
 
-@pytest.mark.slow
 def test_kohlrausch_error_converges():
     T_exact = np.sqrt(T0**2 + V**2 / (4 * L0))
     p1, p2 = solve(4), solve(8)

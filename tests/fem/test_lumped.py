@@ -12,6 +12,7 @@ back-bending (negative differential resistance) of the I-V.
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 
@@ -68,7 +69,17 @@ def test_back_bending_traced_in_current_and_voltage_bias():
     assert [t.turning for t in tv] == ["V_max", "V_min"]
     # both traces locate the same voltage maximum (refined under current bias)
     assert tv[0].V == pytest.approx(tc[0].V, rel=1e-9)
-    assert tv[0].I == pytest.approx(tc[0].I, rel=1e-6)
+    assert tv[0].I == pytest.approx(tc[0].I, rel=1e-7)
+    # and it is the maximum: traced points up to the V minimum (beyond it V rises again,
+    # past V_max at high heating) and close neighbours lie below it
+    Vt, It = tc[0].V, tc[0].I
+    upto = vol.points[:vol.points.index(tv[1])]
+    assert all(p.V <= Vt for p in cur.points + upto)
+    for f in (1 - 1e-3, 1 + 1e-3):
+        assert s.solve("current", f * It, guess=tc[0]).V < Vt
+    # with the quadratic shape V(I) ~ Vt - c (I - It)^2 the two neighbours drop equally
+    lo, hi = (s.solve("current", f * It, guess=tc[0]).V for f in (1 - 1e-3, 1 + 1e-3))
+    assert abs((Vt - lo) / (Vt - hi) - 1) < 0.05
     # the voltage-biased trace went through its fold: past V_max the voltage falls while
     # the current keeps rising (negative differential resistance), then rises again
     pts = vol.points
@@ -80,6 +91,15 @@ def test_back_bending_traced_in_current_and_voltage_bias():
     assert pts[-1].V == pytest.approx(0.04, rel=1e-12)  # ended exactly on the stop value
     assert np.all(np.diff([p.I for p in pts]) > 0)      # current rises along the whole curve
     assert pts[-1].T_max["all"] > tv[1].T_max["all"] > tv[0].T_max["all"]
+    # power bias has no fold here: a natural-parameter power sweep runs straight through
+    # and finds the same maximum from the sign change of dV/dP
+    P_t = tc[0].V * tc[0].I
+    psw = s.sweep("power", np.linspace(0.2, 2.0, 7) * P_t).run()
+    assert psw.failure is None
+    assert_balances(psw.points)
+    assert [t.turning for t in psw.turning_points] == ["V_max"]
+    assert psw.turning_points[0].V == pytest.approx(Vt, rel=1e-9)
+    assert [p.P for p in psw.points if not p.turning] == pytest.approx(np.linspace(0.2, 2.0, 7) * P_t, rel=1e-9)
 
 
 def test_lumped_limit_matches_newton_model():
@@ -123,9 +143,13 @@ def test_lumped_limit_matches_newton_model():
     assert abs(tp1[0].V / V_max - 1) > 1e-2
 
 
-def test_compare_dataset_fem_beside_lumped():
+def test_compare_dataset_fem_beside_lumped(tmp_path):
     s = mesa()
     ds = compare_with_lumped(s, "current", stop=4e-3, bounds={"T_max": 40})
+    ds.to_netcdf(tmp_path / "iv.nc", engine="scipy")    # attrs and units serialise
+    back = xr.open_dataset(tmp_path / "iv.nc", engine="scipy")
+    assert back.attrs["verdict"] == ds.attrs["verdict"] and back["I"].attrs["units"] == "A"
+    back.close()
     for name in ["I", "V", "P", "T_mean", "T_max", "R", "dIdV", "V_4p", "V_3p", "V_lumped",
                  "T_mean_lumped", "energy_balance", "current_balance", "newton_steps"]:
         assert name in ds and ds[name].dims == ("point",)

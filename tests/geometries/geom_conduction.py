@@ -10,7 +10,6 @@ which conserves charge exactly in the discrete model (NOTES.md).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from skfem import Basis, BilinearForm, ElementHex1, ElementTetP1, MeshHex1
 from skfem.helpers import dot, grad
@@ -36,14 +35,14 @@ def facet_nodes(mesh, facets) -> np.ndarray:
 
 def _spd_solve(A, b):
     """Sparse direct solve for small systems, smoothed-aggregation AMG + CG above."""
-    if A.shape[0] < 20000:
+    if A.shape[0] < 40000:
         return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b)
     import pyamg
 
     ml = pyamg.smoothed_aggregation_solver(A.tocsr(), symmetry="symmetric")
     res = []
-    x = ml.solve(b, tol=1e-11, accel="cg", maxiter=500, residuals=res)
-    if res[-1] > 1e-10 * res[0]:
+    x = ml.solve(b, tol=1e-10, accel="cg", maxiter=500, residuals=res)
+    if res[-1] > 1e-9 * res[0]:
         raise RuntimeError(f"AMG-CG did not converge: {res[-1] / res[0]:.2e}")
     return x
 

@@ -3,6 +3,7 @@ written numbers satisfy the model's invariants (checked from the files, not the 
 
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from femsim.results import read_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted((ROOT / "cases").glob("*.toml"))
+STUDY = {c.stem: tomllib.loads(c.read_text())["study"] for c in CASES}
 
 
 def read_csv(path):
@@ -48,7 +50,7 @@ def test_case_runs_and_writes_its_files(runs, case):
     assert resolved["study"] == summary["study"]
 
 
-@pytest.mark.parametrize("case", [c.stem for c in CASES if not c.stem.startswith("rf_")])
+@pytest.mark.parametrize("case", [c for c in STUDY if STUDY[c] == "lumped"])
 def test_lumped_curves_obey_newton_cooling_in_the_written_csv(runs, case):
     _, d = runs[case]
     header, data = read_csv(d / "curves.csv")
@@ -93,3 +95,28 @@ def test_rf_uniform_case_steps_follow_bessel_squared(runs):
         assert np.allclose(w, jv(n, alpha) ** 2, rtol=1e-10, atol=1e-14)
     header, _ = read_csv(d / "vrf.csv")
     assert any(h.startswith("X [m]") for h in header) and any("[V]" in h for h in header)
+
+
+@pytest.mark.parametrize("case", [c for c in STUDY if STUDY[c] == "fem"])
+def test_fem_case_invariants_and_fields_from_the_files(runs, case):
+    from postprocess.collection import read_pvd
+
+    _, d = runs[case]
+    header, data = read_csv(d / "curves.csv")
+    col = {h: data[:, k] for k, h in enumerate(header)}
+    # invariants of every converged point (issue 8): energy and current conservation
+    assert np.nanmax(col["energy_balance [1]"]) <= 1e-8
+    assert np.nanmax(col["current_balance [1]"]) <= 1e-10
+    assert np.all(col["T_max [K]"] >= col["T_mean [K]"] - 1e-9)
+    assert np.allclose(col["P [W]"], col["I [A]"] * col["V [V]"], rtol=1e-7, atol=1e-15)
+    summary = json.loads((d / "summary.json").read_text())
+    entries = read_pvd(d / "fields.pvd")
+    assert len(entries) == len(list((d / "fields").glob("*.vtu"))) >= 2
+    if case == "mesa_backbending":
+        kinds = [t["kind"] for t in summary["figures"]["turning_points"]]
+        assert kinds[:2] == ["V_max", "V_min"]
+        # between the turning points the differential resistance is negative
+        I, V = col["I [A]"], col["V [V]"]
+        tp = summary["figures"]["turning_points"]
+        inside = (I > tp[0]["I_A"] * 1.01) & (I < tp[1]["I_A"] * 0.99)
+        assert inside.sum() >= 2 and np.all(np.diff(V[inside]) < 0)

@@ -1,0 +1,202 @@
+"""Electro-thermal FEM study: case -> mesh (geometries) -> Problem -> continuation sweep ->
+curves beside the lumped Newton model with the device's own isothermal R(T) and (hA)_eff.
+
+Every converged bias point is appended to ``points.csv`` (rewritten atomically) and, at
+the chosen points, its 3D fields are written as VTU, so an interrupted or failed sweep
+leaves every converged point on disk.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from .. import progress
+from ..errors import CaseError, ConvergenceError
+from ..materials import Material, get_material
+from ..results import write_csv
+from . import StudyResult
+
+#: per-point readouts written while the sweep runs: name -> (Point attribute/lambda, unit)
+_LIVE = {
+    "I": (lambda p, r: p.I, "A"), "V": (lambda p, r: p.V, "V"), "V_4p": (lambda p, r: p.V_4p, "V"),
+    "V_3p": (lambda p, r: p.V_3p, "V"), "P": (lambda p, r: p.P, "W"),
+    "T_mean": (lambda p, r: p.T_mean[r], "K"), "T_max": (lambda p, r: p.T_max["all"], "K"),
+    "energy_balance": (lambda p, r: p.energy_balance, "1"), "current_balance": (lambda p, r: p.current_balance, "1"),
+    "newton_steps": (lambda p, r: p.newton_steps, "1"),
+}
+
+
+def build_mesh(case):
+    """The case's mesh as geometries.MeshData; builder errors become case errors."""
+    import geometries
+
+    g = case.geometry
+    try:
+        if g.kind == "external":
+            return geometries.load_mesh(g.path, scale=g.unit)
+        params = {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
+        return geometries.build(g.kind, **params)
+    except geometries.GeometryError as e:
+        raise CaseError(f"geometry.{e.parameter}", e.value, e.expected) from None
+
+
+def _layer_thickness(mesh, elements) -> float:
+    z = mesh.p[2, mesh.t[:, elements]]
+    return float(z.max() - z.min())
+
+
+def build_material(name: str, spec, md) -> Material:
+    """One subdomain's Material from its case spec (built-in, overrides, or contact layer)."""
+    from ..fem import contact_layer_material
+
+    if spec.contact_resistance is not None:
+        kappa = spec.kappa or spec.kappa_c
+        if kappa is None:
+            raise CaseError(f"materials.{name}.kappa", CaseError.MISSING,
+                            "the thermal conductivity of the contact layer (kappa)")
+        return contact_layer_material(name, spec.contact_resistance, _layer_thickness(md.mesh, md.subdomains[name]),
+                                      kappa=kappa)
+    base = None
+    if spec.builtin is not None:
+        try:
+            base = get_material(spec.builtin, **({"rrr": spec.rrr} if spec.rrr else {}))
+        except KeyError as e:
+            raise CaseError(f"materials.{name}.builtin", spec.builtin, str(e).strip("'\"")) from None
+    pick = lambda iso, own, attr: iso or own or getattr(base, attr)  # noqa: E731
+    return Material(name, pick(spec.rho, spec.rho_ab, "rho_ab"), pick(spec.rho, spec.rho_c, "rho_c"),
+                    pick(spec.kappa, spec.kappa_ab, "kappa_ab"), pick(spec.kappa, spec.kappa_c, "kappa_c"),
+                    spec.heat_capacity or (base.heat_capacity if base else None),
+                    base.source if base else "given in the case file")
+
+
+def build_problem(case, md):
+    from ..fem import Bath, Cooling, Electrode, Problem
+
+    fem = case.fem
+    unknown = sorted(set(case.materials) - set(md.subdomains))
+    if unknown:
+        raise CaseError(f"materials.{unknown[0]}", unknown[0], f"a subdomain of the mesh: {sorted(md.subdomains)}")
+    materials = {name: build_material(name, spec, md) for name, spec in case.materials.items()}
+    el, th = fem.electrical, fem.thermal
+    for key, names in (("fem.electrical.bias", el.bias), ("fem.electrical.ground", el.ground),
+                       ("fem.electrical.four_probe", el.four_probe or []),
+                       ("fem.electrical.three_probe", [el.three_probe] if el.three_probe else []),
+                       ("fem.thermal.bath", th.bath)) + tuple(
+            (f"fem.thermal.cooling[{k}].boundaries", c.boundaries) for k, c in enumerate(th.cooling)):
+        for n in [names] if isinstance(names, str) else names:
+            if n not in md.boundaries:
+                raise CaseError(key, n, f"a boundary of the mesh: {sorted(md.boundaries)}")
+    if fem.region is not None and fem.region not in md.subdomains:
+        raise CaseError("fem.region", fem.region, f"a subdomain of the mesh: {sorted(md.subdomains)}")
+    as_tuple = lambda b: b if isinstance(b, str) else tuple(b)  # noqa: E731
+    try:
+        return Problem(md.mesh, materials,
+                       electrodes=[Electrode(as_tuple(el.bias), "bias", name="bias"),
+                                   Electrode(as_tuple(el.ground), "ground", name="ground")],
+                       T_bath=case.environment.T_bath[0],
+                       baths=[Bath(tuple(th.bath))] if th.bath else [],
+                       coolings=[Cooling(tuple(c.boundaries), c.h) for c in th.cooling],
+                       four_probe=tuple(el.four_probe) if el.four_probe else None, three_probe=el.three_probe,
+                       hA_region=fem.region or "all")
+    except (KeyError, ValueError) as e:
+        raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
+
+
+def _sweep(solver, bias):
+    if bias.continuation == "natural":
+        values = np.linspace(0.0, bias.stop, bias.points + 1)[1:]
+        return solver.sweep(bias.mode, values, raise_on_failure=False)
+    bounds = {"T_max": bias.T_max_limit} if bias.T_max_limit else {}
+    return solver.trace(bias.mode, bias.stop, bounds=bounds, max_points=bias.max_points,
+                        ds=min(0.5, 1.0 / bias.points), raise_on_failure=False)
+
+
+def _regions_sidecar(md) -> dict:
+    return {"regions": {n: k for k, n in enumerate(md.subdomains)},
+            "boundaries": {n: k for k, n in enumerate(md.boundaries)}}
+
+
+def run(case, out) -> StudyResult:
+    from ..fem import ElectroThermalSolver, NewtonOptions, compare_with_lumped, isothermal_resistance
+    from ..fem import point_fields, write_vtu
+
+    fem = case.fem
+    if len(case.environment.T_bath) != 1:
+        raise CaseError("environment.T_bath", case.environment.T_bath,
+                        "a single bath temperature for a fem study (use `femsim sweep` for families)")
+    md = build_mesh(case)
+    problem = build_problem(case, md)
+    progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
+    solver = ElectroThermalSolver(problem, options=NewtonOptions(rtol=fem.solver.rtol,
+                                                                 max_newton=fem.solver.max_newton))
+    region = problem.hA_region
+    fields_dir = out.path / "fields"
+    fields_dir.mkdir(exist_ok=True)
+    (fields_dir / "regions.json").write_text(json.dumps(_regions_sidecar(md), indent=1))
+    saved, points, rows = [], [], {k: [] for k in _LIVE}
+    sweep = _sweep(solver, fem.bias)
+    failure = None
+    try:
+        for p in progress.bar(sweep, desc=f"{fem.bias.mode} sweep"):
+            points.append(p)
+            for k, (get, _) in _LIVE.items():
+                rows[k].append(get(p, region))
+            live = xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1]}) for k, v in rows.items()})
+            write_csv(out.file("points.csv"), live)
+            k = len(points) - 1
+            if k % fem.fields.every == 0 or (fem.fields.turning_points and p.turning):
+                write_vtu(out.file(f"fields/point_{k:04d}.vtu"), md.mesh, point_fields(solver, p))
+                saved.append(k)
+    except ConvergenceError as e:  # raised only when the sweep cannot store it itself
+        failure = e
+    failure = failure or getattr(sweep, "failure", None)
+    if points and fem.fields.last and (len(points) - 1) not in saved:
+        write_vtu(out.file(f"fields/point_{len(points) - 1:04d}.vtu"), md.mesh, point_fields(solver, points[-1]))
+        saved.append(len(points) - 1)
+    if not points:
+        raise failure or ConvergenceError("the sweep produced no converged point")
+    curves = compare_with_lumped(solver, fem.bias.mode, points=points, tol=fem.lumped_tolerance)
+    curves.attrs["fields_saved_at"] = np.array(saved)
+    curves.attrs["turning_points"] = [{"kind": p.turning, "I": p.I, "V": p.V_4p if problem.four_probe else p.V,
+                                       "T": p.T_mean[region]} for p in points if p.turning]
+    curves.attrs["bias"] = {"current": "I", "voltage": "V", "power": "P"}[fem.bias.mode]
+    T_grid = np.linspace(problem.T_bath, max(float(curves["T_max"].max()), problem.T_bath + 1.0), 41)
+    tables = isothermal_resistance(solver, T_grid)
+    iso = xr.Dataset({k: ("T", t(T_grid), {"units": "Ohm", "long_name": f"isothermal {k}"}) for k, t in tables.items()},
+                     coords={"T": ("T", T_grid, {"units": "K", "long_name": "uniform device temperature"})})
+    figures = _figures(curves, md, solver, points)
+    result = StudyResult(datasets={"curves": curves, "isothermal_R": iso}, figures=figures)
+    if failure is not None:
+        result.status, result.message = "failed", str(failure)
+        figures["failed_bias"] = getattr(failure, "bias", None)
+        figures["residual_history"] = list(getattr(failure, "history", []))
+    return result
+
+
+def _figures(curves, md, solver, points) -> dict:
+    a = curves.attrs
+    eb = curves["energy_balance"].values
+    return {
+        "points": len(points),
+        "newton_steps": int(np.nansum(curves["newton_steps"].values)),
+        "hA_eff_W_per_K": float(a["hA_eff"]),
+        "hA_region": a["hA_region"],
+        "lumped_max_rel_error": float(a["lumped_max_rel_error"]),
+        "nonuniformity_max_K": float(a["nonuniformity_max_K"]),
+        "lumped_holds": bool(a["lumped_holds"]),
+        "verdict": a["verdict"],
+        "T_max_K": float(np.nanmax(curves["T_max"].values)),
+        "T_mean_max_K": float(np.nanmax(curves["T_mean"].values)),
+        "P_max_W": float(np.nanmax(curves["P"].values)),
+        "energy_balance_max": float(np.nanmax(eb)),
+        "current_balance_max": float(np.nanmax(curves["current_balance"].values)),
+        "invariants_ok": bool(np.nanmax(eb) <= 1e-8 and np.nanmax(curves["current_balance"].values) <= 1e-10),
+        "turning_points": [{"kind": p.turning, "I_A": p.I, "V_V": p.V, "T_max_K": p.T_max["all"]}
+                           for p in points if p.turning],
+        "mesh": {"nodes": int(md.mesh.nvertices), "elements": int(md.mesh.nelements),
+                 **{k: v for k, v in md.info.items() if isinstance(v, (int, float, str))}},
+        "solver_setup_s": solver.t_setup,
+    }
