@@ -25,6 +25,7 @@ from skfem import Basis
 from skfem.quadrature import get_quadrature
 from skfem.element import ElementHex1, ElementTetP1
 
+from ..materials import is_insulator
 from .problem import Problem, _names
 
 
@@ -51,6 +52,7 @@ class MaterialGroup:
     material: object
     sl: slice            # elements of this material in the permuted order
     rotation: np.ndarray | None
+    insulator: bool = False  # excluded from the electric problem (sigma = 0)
 
 
 class QuadratureData:
@@ -78,7 +80,8 @@ class QuadratureData:
         for name, mat in problem.materials.items():
             els = np.sort(np.asarray(subs[name], dtype=np.int64))
             order.append(els)
-            groups.append(MaterialGroup(name, mat, slice(start, start + els.size), _rotation(problem, name)))
+            groups.append(MaterialGroup(name, mat, slice(start, start + els.size), _rotation(problem, name),
+                                        is_insulator(mat)))
             start += els.size
         self.order = np.concatenate(order)
         self.groups = groups
@@ -99,6 +102,14 @@ class QuadratureData:
         self.N = np.ascontiguousarray(N[0])
         self.dx = np.ascontiguousarray(basis.dx[self.order])
         self.edofs = np.ascontiguousarray(basis.element_dofs[:, self.order].T)
+        # An insulator (sapphire: rho ~ 1e12 Ohm m beside Au at 1e-10) would put a 1e20
+        # conductivity contrast into the potential equation and a roundoff floor of ~1e-8
+        # under its residual; it carries no current, so phi is solved only on nodes of
+        # conducting elements.
+        conducting = np.ones(G.shape[0], dtype=bool)
+        for g in groups:
+            conducting[g.sl] = not g.insulator
+        self.conducting_dofs = np.unique(self.edofs[conducting])
         self.ne, self.nq, self.nb = ne, nq, nb
         self._xq = None
         self._facet_cache = {}
@@ -126,7 +137,9 @@ class QuadratureData:
         for g in self.groups:
             T = Tq[g.sl]
             m = g.material
-            for lo, hi, rho in ((0, 2, m.rho_ab), (2, 3, m.rho_c)):
+            if g.insulator:
+                sig[g.sl], dsig[g.sl] = 0.0, 0.0
+            for lo, hi, rho in (() if g.insulator else ((0, 2, m.rho_ab), (2, 3, m.rho_c))):
                 r = rho(T)
                 s = 1.0 / r
                 sig[g.sl, :, lo:hi] = s[..., None]
@@ -233,7 +246,10 @@ class DofSystem:
                     raise ValueError(f"electrodes {other!r} and {e.label!r} share nodes")
                 owner[dofs] = k
                 self.electrode_dofs[e.label] = dofs
-            free_phi = np.nonzero(owner < 0)[0]
+            # nodes that touch only insulators are not unknowns (phi = 0 there, no current)
+            active = np.zeros(N, dtype=bool)
+            active[qd.conducting_dofs] = True
+            free_phi = np.nonzero((owner < 0) & active)[0]
             red[free_phi] = np.arange(free_phi.size)
             n = free_phi.size
             for k, e in enumerate(problem.electrodes):
