@@ -61,6 +61,7 @@ class NewtonOptions:
     xtol_roundoff: float = 1e-13
     chord_below: float = 1e-5  # below this residual, try re-using the last factorisation
     max_newton: int = 30
+    fold_above: float = 1e-6   # re-base the iterate z_ref + w when |w| exceeds this of |z_ref|
     polish_steps: int = 2      # after convergence, chord steps on the last factorisation while
                                # the residual falls: the exit test bounds the residual relative
                                # to the summed element terms, which can dwarf I and P, and the
@@ -184,7 +185,7 @@ class Point:
 class _Eval:
     """Residual and quadrature-level data at one state (reused by the Jacobian)."""
 
-    __slots__ = ("z", "phi", "T", "gphi", "gT", "sig", "dsig", "kap", "dkap", "q",
+    __slots__ = ("z", "zr", "w", "phi", "T", "gphi", "gT", "sig", "dsig", "kap", "dkap", "q",
                  "R_phi", "R_T", "R", "S_phi", "S_T", "U", "I", "g", "S_g", "P")
 
 
@@ -253,6 +254,7 @@ class ElectroThermalSolver:
         self.G_ref = None
         self.t_setup = time.perf_counter() - t0
         self._zero = None
+        self._ref_cache = None
 
     # -- systems ---------------------------------------------------------------------------
     def get_system(self, electrical=True, thermal=True) -> DofSystem:
@@ -265,26 +267,57 @@ class ElectroThermalSolver:
         return self._systems[key]
 
     # -- evaluation ---------------------------------------------------------------------------
-    def _evaluate(self, sys: DofSystem, z, eq: BiasEquation | None) -> _Eval:
+    def _evaluate(self, sys: DofSystem, z, eq: BiasEquation | None, w=None) -> _Eval:
+        """Residual at the state z + w (w: a small correction, or None; see `_gradients`)."""
         with np.errstate(all="ignore"):
-            ev = self._evaluate_unchecked(sys, z, eq)
+            ev = self._evaluate_unchecked(sys, z, eq, w)
         if not (np.all(np.isfinite(ev.R)) and np.isfinite(ev.S_phi) and np.isfinite(ev.S_T)):
             raise FloatingPointError("non-finite residual (a coefficient overflowed)")
         return ev
 
-    def _evaluate_unchecked(self, sys: DofSystem, z, eq: BiasEquation | None) -> _Eval:
+    def _gradients(self, sys: DofSystem, z, w):
+        """Nodal values and quadrature gradients of phi and T - T_bath at the state z + w.
+
+        The state is carried in two parts: a reference z, fixed during a Newton solve except
+        when it is re-based (`_fold`), and the accumulated Newton corrections w. Gradients are
+        grad(z) + grad(w), each from nodal differences, so that the corrections keep their own
+        relative precision instead of being rounded to the resolution eps |phi| of the stored
+        potential (eps |T| of the temperature). That resolution is what limits a good conductor
+        at a high potential: in a 100 nm Au electrode at 0.3 V a one-ulp change of phi moves
+        the electrode current by ~1e-5 of a 20 uA bias current (a 1e-7 floor under Newton,
+        every point of the bundled mesa); in 15 K sapphire a one-ulp change of T moves the heat
+        balance by ~1e-7 of the Joule power. The reference's gradients are cached.
+        """
+        qd = self.qd
+        phi, T = sys.expand(z)
+        c = self._ref_cache
+        if c is not None and c[0] is sys and c[1] is z:
+            gphi, gT = c[2], c[3]
+        else:
+            # gradients of T - T_bath: a uniform field then has exactly zero gradient
+            gT = forms.gradients(T[qd.edofs] - self.T_bath, qd.G)
+            gphi = forms.gradients(phi[qd.edofs], qd.G)
+            self._ref_cache = (sys, z, gphi, gT)
+        if w is None or not np.any(w):
+            return phi, T, gphi, gT
+        dphi, dT = sys.expand_direction(w)
+        if sys.electrical:
+            gphi = gphi + forms.gradients(dphi[qd.edofs], qd.G)
+        if sys.thermal:
+            gT = gT + forms.gradients(dT[qd.edofs], qd.G)
+        return phi + dphi, T + dT, gphi, gT
+
+    def _evaluate_unchecked(self, sys: DofSystem, z, eq: BiasEquation | None, w=None) -> _Eval:
         qd = self.qd
         ev = _Eval()
-        ev.z = z
-        phi, T = sys.expand(z)
-        ev.phi, ev.T = phi, T
-        if not np.all(np.isfinite(T)) or not np.all(np.isfinite(phi)):
+        ev.zr, ev.w = z, w
+        ev.z = z if w is None else z + w
+        if not np.all(np.isfinite(ev.z)):
             raise FloatingPointError("non-finite state")
+        phi, T, ev.gphi, ev.gT = self._gradients(sys, z, w)
+        ev.phi, ev.T = phi, T
         T_e = T[qd.edofs]
         Tq = forms.values(T_e, qd.N)
-        # gradients of T - T_bath: a uniform field then has exactly zero gradient
-        ev.gT = forms.gradients(T_e - self.T_bath, qd.G)
-        ev.gphi = forms.gradients(phi[qd.edofs], qd.G)
         ev.sig, ev.dsig, ev.kap, ev.dkap = qd.material_fields(Tq)
         r_phi, r_T, q = forms.coupled_residual(qd, ev.gphi, ev.gT, ev.sig, ev.kap, self.s_phi, self.s_T)
         ev.q = q
@@ -300,7 +333,7 @@ class ElectroThermalSolver:
         ev.U = ev.I = ev.g = ev.S_g = 0.0
         if sys.u_bias is not None:
             u = sys.u_bias
-            ev.U, ev.I = float(z[u]), float(R[u])
+            ev.U, ev.I = float(ev.z[u]), float(R[u])
             if eq is not None:
                 ev.g = eq.g(ev.U, ev.I)
                 ev.S_g = eq.scale(ev.U, ev.I, ev.S_phi)
@@ -363,36 +396,44 @@ class ElectroThermalSolver:
     def newton(self, sys: DofSystem, z0, eq: BiasEquation | None, options: NewtonOptions | None = None,
                label=""):
         """Solve the reduced system from z0. Returns (z, ev, jac, steps, history);
-        raises ConvergenceError (with .history) when it fails."""
+        raises ConvergenceError (with .history) when it fails.
+
+        The iterate is held as z_ref + w (see `_gradients`): the Newton corrections add up
+        in w, which is folded into z_ref (and w reset) before a step whenever it has grown
+        beyond ``fold_above`` of the state, so the last corrections keep full precision."""
         o = options or self.options
         if eq is not None and eq.kind == "voltage" and self.G_ref is None:
             self._set_G_ref(sys, z0)
         if eq is not None and eq.kind == "voltage":
             eq.G_ref = self.G_ref
-        z = np.array(z0, dtype=float)
-        ev = self._evaluate(sys, z, eq)
+        zr = np.array(z0, dtype=float)
+        w = np.zeros_like(zr)
+        ev = self._evaluate(sys, zr, eq, w)
         hist, steps, upd, jac = [], 0, None, None
         while True:
             rel = self._relative_residual(sys, ev)
             hist.append(rel)
             if rel <= o.rtol and (upd is None or upd <= o.xtol):
                 if jac is not None:
-                    z, ev = self._polish(sys, z, ev, eq, jac, hist, o.polish_steps)
-                return z, ev, jac, steps, hist
+                    ev = self._polish(sys, ev, eq, jac, hist, o.polish_steps)
+                return ev.z, ev, jac, steps, hist
             if steps >= o.max_newton or not np.isfinite(rel):
                 raise ConvergenceError(
                     f"Newton did not converge{label} in {steps} steps: relative residual "
                     f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)
+            if self._needs_fold(sys, zr, w, o.fold_above):
+                zr, w = ev.z, np.zeros_like(zr)
+                ev = self._evaluate(sys, zr, eq, w)
             if jac is not None and rel <= o.chord_below:
                 # near convergence the Jacobian barely moves: one re-solve with the last
                 # factorisation (a chord step), kept only if it cuts the residual 10x
                 dz = jac.solve(-ev.R)
                 try:
-                    ev_c = self._evaluate(sys, z + dz, eq) if np.all(np.isfinite(dz)) else None
+                    ev_c = self._evaluate(sys, zr, eq, w + dz) if np.all(np.isfinite(dz)) else None
                 except (OutOfRangeError, FloatingPointError):
                     ev_c = None
                 if ev_c is not None and self._relative_residual(sys, ev_c) <= 0.1 * rel:
-                    z = z + dz
+                    w = w + dz
                     ev = ev_c
                     steps += 1
                     upd = self._update_norm(sys, dz, ev)
@@ -404,14 +445,13 @@ class ElectroThermalSolver:
             if rel <= o.rtol_floor and self._update_norm(sys, dz, ev) <= o.xtol_roundoff:
                 # the correction is at roundoff level: the residual sits on its floor
                 # (e.g. huge kappa and tiny temperature differences); take it and stop
-                z = z + dz
-                ev = self._evaluate(sys, z, eq)
+                ev = self._evaluate(sys, zr, eq, w + dz)
                 hist.append(self._relative_residual(sys, ev))
-                return z, ev, jac, steps + 1, hist
+                return ev.z, ev, jac, steps + 1, hist
             t = 1.0
             for _ in range(o.max_halvings + 1):
                 try:
-                    ev_new = self._evaluate(sys, z + t * dz, eq)
+                    ev_new = self._evaluate(sys, zr, eq, w + t * dz)
                     # the same scales on both sides; the larger of the two states' term
                     # sizes, since at the unbiased state they vanish
                     scales = (max(ev.S_phi, ev_new.S_phi), max(ev.S_T, ev_new.S_T),
@@ -429,31 +469,41 @@ class ElectroThermalSolver:
             else:
                 if rel <= o.rtol_floor:
                     # no step length reduces the residual: it sits on its roundoff floor
-                    return z, ev, jac, steps, hist
+                    return ev.z, ev, jac, steps, hist
                 raise ConvergenceError(
                     f"line search failed{label} after {o.max_halvings} halvings; relative residual "
                     f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)
-            z = z + t * dz
+            w = w + t * dz
             ev = ev_new
             steps += 1
             upd = self._update_norm(sys, dz * t, ev)
 
-    def _polish(self, sys, z, ev, eq, jac, hist, steps):
+    @staticmethod
+    def _needs_fold(sys, zr, w, tol):
+        """True when the correction w has grown beyond tol of the reference (per field)."""
+        for sl in (slice(0, sys.n_phi), slice(sys.n_phi, sys.n)):
+            if sl.stop > sl.start:
+                a = np.abs(w[sl]).max()
+                if a > 0 and a > tol * np.abs(zr[sl]).max():
+                    return True
+        return False
+
+    def _polish(self, sys, ev, eq, jac, hist, steps):
         """Chord steps with the last factorisation, each kept only if the residual falls."""
         for _ in range(steps):
             dz = jac.solve(-ev.R)
             if not np.all(np.isfinite(dz)):
                 break
             try:
-                ev_p = self._evaluate(sys, z + dz, eq)
+                ev_p = self._evaluate(sys, ev.zr, eq, ev.w + dz)
             except (OutOfRangeError, FloatingPointError):
                 break
             rel_p = self._relative_residual(sys, ev_p)
             if not rel_p < hist[-1]:
                 break
             hist.append(rel_p)
-            z, ev = z + dz, ev_p
-        return z, ev
+            ev = ev_p
+        return ev
 
     def _update_norm(self, sys, dz, ev):
         dphi, dT = sys.expand_direction(dz)
