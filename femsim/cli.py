@@ -1,4 +1,4 @@
-"""The `femsim` command: check, run, view, schema.
+"""The `femsim` command: check, run, sweep, view, schema.
 
 This is the application layer: it composes the stages (case -> study -> results ->
 postprocess) and is the one module of femsim that calls postprocess. User errors exit
@@ -9,31 +9,12 @@ result obtained so far.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.metadata
-import platform
 import sys
-import time
 from pathlib import Path
 
 from . import __version__, progress
-from .errors import CaseError, ConvergenceError, FemsimError
-
-EXIT_USER, EXIT_SOLVER, EXIT_INTERRUPT = 2, 1, 130
-
-_DEPENDENCIES = ("numpy", "scipy", "scikit-fem", "fenics-basix", "meshio", "pyvista", "pint",
-                 "pydantic", "xarray", "matplotlib")
-
-
-def versions() -> dict:
-    out = {"femsim": __version__, "python": platform.python_version()}
-    for dist in _DEPENDENCIES:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
+from .errors import CaseError, FemsimError
+from .runner import EXIT_SOLVER, EXIT_USER
 
 def _fail(msg: str, code: int = EXIT_USER) -> int:
     print(f"femsim: error: {msg}", file=sys.stderr)
@@ -50,94 +31,25 @@ def cmd_check(args) -> int:
 
 def cmd_run(args) -> int:
     from .case import load_case
-    from .results import ResultDir
-    from .studies import runner
+    from .runner import run_case
 
     case_path = Path(args.case)
     case = load_case(case_path)
     out_dir = Path(args.out) if args.out else Path("results") / case_path.stem
-    out = ResultDir(out_dir, overwrite=args.overwrite)
-    raw = case_path.read_bytes()
-    (out.file("case.toml")).write_bytes(raw)
-    out.json("case_resolved.json", case.model_dump(mode="json"))
-    summary = {
-        "study": case.study, "title": case.title, "case": str(case_path),
-        "case_sha256": hashlib.sha256(raw).hexdigest(), "versions": versions(),
-        "status": "running", "figures": {}, "timings": {},
-    }
-    out.json("summary.json", summary)
-    t0 = time.perf_counter()
-    code = 0
-    try:
-        result = runner(case.study)(case, out)
-    except CaseError:
-        out.discard()  # a user error found while setting up: leave nothing behind
-        raise
-    except ConvergenceError as e:  # nothing converged: say where and keep the record
-        summary.update(status="failed", message=str(e), failed_bias=e.bias, residual_history=e.history)
-        code, result = EXIT_SOLVER, None
-    except KeyboardInterrupt:
-        summary.update(status="interrupted")
-        out.json("summary.json", summary)
-        print(f"femsim: interrupted; results so far are in {out.path}", file=sys.stderr)
-        return EXIT_INTERRUPT
-    except FemsimError as e:
-        summary.update(status="failed", message=str(e))
-        code, result = EXIT_SOLVER, None
-    except Exception as e:  # a bug: record it beside the partial results, then show the traceback
-        summary.update(status="crashed", message=f"{type(e).__name__}: {e}")
-        out.json("summary.json", summary)
-        raise
-    summary["timings"]["study_s"] = time.perf_counter() - t0
-    if result is not None:
-        for stem, ds in result.datasets.items():
-            out.curves(stem, ds)
-        summary.update(status=result.status, figures=result.figures)
-        if result.message:
-            summary["message"] = result.message
-            code = EXIT_SOLVER if result.status == "failed" else 0
-        t1 = time.perf_counter()
-        plots = _postprocess(case, out, result) if case.outputs.plots else {}
-        summary["timings"]["postprocess_s"] = time.perf_counter() - t1
-        summary["plots"] = plots
-    summary["files"] = sorted(set(out.files) | {"summary.json"})
-    out.json("summary.json", summary)
-    _report(out, summary)
-    if code:
-        print(f"femsim: error: {summary.get('message', 'the run failed')}; results so far are in {out.path}",
-              file=sys.stderr)
+    code, _ = run_case(case, case_path.read_bytes(), str(case_path), out_dir, overwrite=args.overwrite)
     return code
 
 
-def _postprocess(case, out, result) -> dict:
-    """Plots of the study's datasets; returns plot name -> written files (relative)."""
-    from postprocess import plots
+def cmd_sweep(args) -> int:
+    import os
 
-    formats = tuple(case.outputs.formats)
-    if case.study == "rf":
-        written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
-    else:
-        written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
-                                   formats=formats)
-    if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
-        from postprocess import collection, views
+    from .sweep import run_sweep
 
-        pvd = collection.collect_fields(out.path, result.datasets["curves"])
-        out.files.append(str(pvd.relative_to(out.path)))
-        last = views.last_field_file(out.path)
-        written["temperature_3d"] = [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]
-    return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
-
-
-def _report(out, summary) -> None:
-    try:
-        from postprocess.report import terminal_summary, write_report
-    except ImportError:  # postprocess not built yet for this study kind
-        progress.say(f"results written to {out.path}")
-        return
-    write_report(out.path, summary, summary.get("plots", {}))
-    progress.say(terminal_summary(summary))
-    progress.say(f"results written to {out.path}")
+    workers = args.workers or (None if args.scheduler else os.cpu_count())
+    ds = run_sweep(args.case, args.param, args.out, workers=workers, scheduler=args.scheduler,
+                   overwrite=args.overwrite)
+    progress.say(f"sweep over {', '.join(d for d in ds.dims if d != 'point')}: {dict(ds.sizes)}")
+    return 0
 
 
 def cmd_schema(args) -> int:
@@ -172,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: results/<case stem>/)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing results directory")
     r.set_defaults(func=cmd_run)
+
+    w = sub.add_parser("sweep", help="run a case for a range of parameter values, in parallel")
+    w.add_argument("case")
+    w.add_argument("--param", action="append", default=[], metavar="KEY=START:STOP:NUM",
+                   help="swept key with units, e.g. T_bath=4.2K:100K:12 or geometry.width=10um,20um (repeat for a grid)")
+    w.add_argument("--workers", type=int, default=None, help="local worker processes (default: number of cores)")
+    w.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (e.g. tcp://host:8786)")
+    w.add_argument("--out", help="results directory (default: results/<case stem>_sweep/)")
+    w.add_argument("--overwrite", action="store_true", help="replace an existing results directory")
+    w.set_defaults(func=cmd_sweep)
 
     v = sub.add_parser("view", help="render a field of a results directory or a VTU file")
     v.add_argument("target")

@@ -12,7 +12,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BeforeValidator, Field, ValidationInfo, create_model, model_validator
+from pydantic import Field, ValidationInfo, create_model, model_validator
 
 from .base import L_SANE, T_SANE, Prop, Q, StrictModel
 
