@@ -113,6 +113,9 @@ def main(argv=None) -> int:
     progress.VERBOSITY = "quiet" if args.quiet else "verbose" if args.verbose else "normal"
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("femsim: interrupted", file=sys.stderr)
+        return 130
     except CaseError as e:
         return _fail(str(e))
     except FemsimError as e:

@@ -76,7 +76,7 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False) ->
         summary.update(status=result.status, figures=result.figures)
         if result.message:
             summary["message"] = result.message
-            code = EXIT_SOLVER if result.status == "failed" else 0
+        code = {"failed": EXIT_SOLVER, "interrupted": EXIT_INTERRUPT}.get(result.status, 0)
         t1 = time.perf_counter()
         plots = _postprocess(case, out, result) if case.outputs.plots else {}
         summary["timings"]["postprocess_s"] = time.perf_counter() - t1
@@ -85,7 +85,8 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False) ->
     out.json("summary.json", summary)
     _report(out, summary)
     if code:
-        print(f"femsim: error: {summary.get('message', 'the run failed')}; results so far are in {out.path}",
+        what = "interrupted" if code == EXIT_INTERRUPT else "error"
+        print(f"femsim: {what}: {summary.get('message', 'the run failed')}; results so far are in {out.path}",
               file=sys.stderr)
     return code, summary
 

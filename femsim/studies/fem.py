@@ -152,11 +152,17 @@ def run(case, out) -> StudyResult:
                 saved.append(k)
     except ConvergenceError as e:  # raised only when the sweep cannot store it itself
         failure = e
+    except KeyboardInterrupt:  # Ctrl-C: finish the bookkeeping for every converged point
+        interrupted = True
+    else:
+        interrupted = False
     failure = failure or getattr(sweep, "failure", None)
     if points and fem.fields.last and (len(points) - 1) not in saved:
         write_vtu(out.file(f"fields/point_{len(points) - 1:04d}.vtu"), md.mesh, point_fields(solver, points[-1]))
         saved.append(len(points) - 1)
     if not points:
+        if interrupted:
+            raise KeyboardInterrupt
         raise failure or ConvergenceError("the sweep produced no converged point")
     curves = compare_with_lumped(solver, fem.bias.mode, points=points, tol=fem.lumped_tolerance)
     curves.attrs["fields_saved_at"] = np.array(saved)
@@ -169,7 +175,9 @@ def run(case, out) -> StudyResult:
                      coords={"T": ("T", T_grid, {"units": "K", "long_name": "uniform device temperature"})})
     figures = _figures(curves, md, solver, points)
     result = StudyResult(datasets={"curves": curves, "isothermal_R": iso}, figures=figures)
-    if failure is not None:
+    if interrupted:
+        result.status, result.message = "interrupted", f"interrupted after {len(points)} converged points"
+    elif failure is not None:
         result.status, result.message = "failed", str(failure)
         figures["failed_bias"] = getattr(failure, "bias", None)
         figures["residual_history"] = list(getattr(failure, "history", []))
