@@ -11,7 +11,7 @@ export MPLBACKEND ?= Agg
 test test-slow: export MKL_NUM_THREADS ?= 1
 test test-slow: export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow bench setup clean
+.PHONY: demo test test-slow bench docs setup clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+docs: $(STAMP)
+	$(BIN)/femsim schema > docs/case-reference.md
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -67,7 +67,12 @@ def _rows(model: type[BaseModel], prefix: str, seen: set):
                 subs.append((sub, f"{key}."))
     out = rows
     for sub, p in subs:
-        out += [f"| **[{p[:-1]}]** | | | |"]
+        kind = sub.model_fields.get("kind")
+        lit = typing.get_args(kind.annotation) if kind is not None else ()
+        which = f" with kind = '{lit[0]}'" if len(lit) == 1 else ""
+        # the builders document SI arguments; in a case file every length carries its unit
+        doc = (sub.__doc__ or "").strip().splitlines()[0].replace(" All lengths in metres.", "") if sub.__doc__ else ""
+        out += [f"| **[{p[:-1]}]**{which} | {doc} | | |"]
         out += _rows(sub, p, seen)
     return out
 

@@ -52,3 +52,9 @@ def test_schema_reference_lists_every_lumped_key():
     assert r.returncode == 0
     for key in ("environment.T_bath", "lumped.hA", "lumped.R", "lumped.three_probe.dRc0", "lumped.P_max"):
         assert f"`{key}`" in r.stdout
+
+
+def test_committed_case_reference_is_current():
+    """docs/case-reference.md is generated (`make docs`); a schema change must regenerate it."""
+    r = femsim("schema")
+    assert (ROOT / "docs" / "case-reference.md").read_text() == r.stdout
