@@ -26,6 +26,7 @@ from skfem.quadrature import get_quadrature
 from skfem.element import ElementHex1, ElementTetP1
 
 from ..materials import is_insulator
+from .linalg import Layout
 from .problem import Problem, _names
 
 
@@ -303,6 +304,11 @@ class DofSystem:
         self.linear_solve = None          # set by the solver
         self.t_solve = self.t_assemble = 0.0
         self.n_solve = 0
+
+    @property
+    def layout(self) -> Layout:
+        """Block structure for the linear solvers (potential rows, temperature rows, bias row)."""
+        return Layout(self.n, self.n_phi, self.u_bias)
 
     # -- pattern and scatter positions ---------------------------------------------------
     def _block_rows_cols(self, a, b):

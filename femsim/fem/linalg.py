@@ -1,31 +1,80 @@
-"""Linear solves: one interface, ``linear_solve(A, b) -> x``.
+"""Linear solvers behind one interface.
 
-The nonlinear solver calls a `linear_solve(A, b)` callable (A: scipy CSR, square,
-nonsymmetric in general; b: (n,) or (n, k)); anything with that signature can be
-plugged in (an AMG-preconditioned GMRES, say). The default, `DirectSolver`, is a
-sparse direct solver that keeps the last factorisation:
+Every linear system of the nonlinear solver goes through a *linear solver* object:
 
-* MKL PARDISO through pypardiso when importable. The symbolic analysis (fill-reducing
-  ordering) is done once per sparsity pattern; a new matrix on the same pattern is only
-  refactorised numerically (phase 22); a repeated matrix is only re-solved (phase 33),
-  which makes tangent and predictor solves after a Newton step nearly free.
-* otherwise SuperLU with the MMD_AT_PLUS_A ordering (the default COLAMD ordering is
-  several times slower and fatter on 3D problems, NOTES.md).
+    handle = solver.prepare(A, layout)     # factorise / set up a preconditioner
+    x = handle.solve(b)                    # b: (n,) or (n, k)
+    x = handle.solve(b, A=J)               # solve with another matrix J close to A
+                                           # (the exact Jacobian of a tangent solve):
+                                           # refinement on the factorisation (direct) or
+                                           # GMRES on J with this preconditioner (AMG)
+    x = solver(A, b)                       # one-shot, the plain callable interface
+
+A is scipy CSR, square, nonsymmetric in general. ``layout`` (a `Layout`) tells where the
+potential rows, the temperature rows and the bias row are; direct solvers ignore it.
+Any plain callable ``(A, b) -> x`` still works where a solver is expected.
+
+Choosing (`make_linear_solver`, and the ``linear_solve=`` argument of
+ElectroThermalSolver, which takes the same strings as the case file's
+``fem.solver.linear``):
+
+* ``"pardiso"``: MKL PARDISO through pypardiso (`DirectSolver`). Symbolic analysis once
+  per sparsity pattern, numerical refactorisation for new values (phase 22), re-solves
+  (phase 33) for repeated matrices. Iterative refinement inside PARDISO is off: the Newton
+  iteration (and the tangent solve's refinement loop) refines against the exact residual.
+* ``"superlu"``: scipy SuperLU with the MMD_AT_PLUS_A ordering (COLAMD, the default, is
+  several times slower and fatter on 3D problems, NOTES.md); ~7x slower than PARDISO here.
+* ``"amg"``: `AMGSolver`, restarted GMRES right-preconditioned by a block lower-triangular
+  (Gauss-Seidel) preconditioner: a smoothed-aggregation AMG V-cycle on the potential
+  block, the bias unknown eliminated by a bordered (Schur complement) step, then a V-cycle
+  on the temperature block with the Joule coupling of the fresh potential correction.
+  Strength of connection 'evolution': with the 'symmetric' measure the aligned 1e4
+  anisotropy of the reference problem took 140-280 CG iterations, with 'evolution' 13-15.
+  The hierarchy is kept across Newton steps and bias points and rebuilt only when GMRES
+  needs clearly more iterations than it did right after the last setup.
+* ``"auto"`` (default): PARDISO up to `AUTO_DIRECT_MAX` unknowns, AMG above (a direct
+  factorisation of a 3D problem grows like n^2 in time and n^(4/3) in memory: ~3 s and
+  0.4 GiB at 5e4 unknowns, out of reach at 1e6); SuperLU when pypardiso is missing and
+  pyamg too.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import LinearOperator, gmres, splu
 
 try:  # pragma: no cover - depends on the installation
     from pypardiso import PyPardisoSolver
 except Exception:  # ImportError, or mkl_rt not found
     PyPardisoSolver = None
 
+try:  # pragma: no cover - depends on the installation
+    import pyamg
+except Exception:
+    pyamg = None
+
+LINEAR_SOLVERS = ("auto", "pardiso", "superlu", "amg")
+#: "auto" uses a direct solver up to this many unknowns, AMG above (benchmarks/README.md)
+AUTO_DIRECT_MAX = 150_000
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Block structure of a reduced system: rows [0, n_phi) are potentials (electrode
+    potentials included), rows [n_phi, n) temperatures; ``u`` is the bias row (or None)."""
+
+    n: int
+    n_phi: int
+    u: int | None = None
+
+
+# -- direct ------------------------------------------------------------------------------
 
 _MKL_RT = None
 
@@ -46,13 +95,82 @@ def _new_pardiso():
         del os.environ["PYPARDISO_MKL_RT"]
 
 
-class DirectSolver:
-    """Callable ``solver(A, b)`` with factorisation reuse (see module docstring).
+def _set_pardiso_iparm(ps):
+    """Explicit PARDISO parameters (1-based names as in the MKL manual)."""
+    ip = ps.iparm
+    ip[:] = 0
+    ip[0] = 1      # iparm(1): parameters given here
+    ip[1] = 2      # iparm(2): METIS nested dissection
+    ip[7] = 0      # iparm(8): no iterative refinement (the callers refine against exact residuals)
+    ip[9] = 13     # iparm(10): pivot perturbation 1e-13
+    ip[10] = 1     # iparm(11): scaling
+    ip[12] = 1     # iparm(13): weighted matching
+    ip[34] = 0     # iparm(35): one-based indices (pypardiso adds 1)
 
-    backend: "auto" (pardiso if available), "pardiso" or "superlu".
-    The matrix is considered unchanged if its pattern and values are equal to the
-    last factorised one (compared element-wise: O(nnz), negligible beside a solve).
+
+class _Handle:
+    """Base of a prepared system: ``solve(b, A=None, rtol=None)``."""
+
+    iterative = False
+    n_iter = 0
+
+    def solve(self, b, A=None, rtol=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _DirectHandle(_Handle):
+    """A factorised matrix: ``solve_fn(A, b)`` solves with A, (re)factorising only if A is
+    not the matrix factorised last."""
+
+    def __init__(self, solve_fn, A, owner=None):
+        self.solve_fn, self.A, self.owner = solve_fn, A, owner
+        if owner is not None:
+            owner._ensure(A)
+
+    def is_current(self):
+        """True if a solve needs no factorisation (the solver still holds this one)."""
+        return self.owner is None or self.owner._owner is self.A
+
+    def solve(self, b, A=None, rtol=None):
+        x = self.solve_fn(self.A, b)
+        if A is None:
+            return x
+        # iterative refinement on this factorisation for the nearby matrix A
+        bnorm = np.abs(b).max()
+        prev = np.inf
+        for _ in range(12):
+            r = b - A @ x
+            if np.abs(r).max() <= 1e-15 * bnorm:
+                return x
+            dx = self.solve_fn(self.A, r)
+            x = x + dx
+            step = np.abs(dx).max()
+            if step <= 1e-14 * np.abs(x).max():
+                return x
+            if step > 0.5 * prev:        # not contracting: factorise A itself
+                break
+            prev = step
+        else:
+            return x
+        return self.solve_fn(A, b)
+
+
+def prepare(solver, A, layout: Layout | None = None) -> _Handle:
+    """A handle for A from a linear solver object or a plain callable (A, b) -> x."""
+    prep = getattr(solver, "prepare", None)
+    if prep is not None:
+        return prep(A, layout)
+    return _DirectHandle(solver, A)
+
+
+class DirectSolver:
+    """Sparse direct solver with factorisation reuse (see module docstring).
+
+    backend: "auto" (pardiso if available), "pardiso" or "superlu". The matrix counts as
+    unchanged if its pattern and values equal those last factorised (an O(nnz) compare).
     """
+
+    iterative = False
 
     def __init__(self, backend: str = "auto"):
         if backend == "auto":
@@ -61,12 +179,17 @@ class DirectSolver:
             raise ImportError("pypardiso is not importable; use backend='superlu'")
         if backend not in ("pardiso", "superlu"):
             raise ValueError(f"unknown backend {backend!r}")
-        self.backend = backend
-        self._pardiso = _new_pardiso() if backend == "pardiso" else None
+        self.backend = self.name = backend
+        self._pardiso = None
+        if backend == "pardiso":
+            self._pardiso = _new_pardiso()
+            _set_pardiso_iparm(self._pardiso)
         self._pattern = None  # (indptr, indices) of the analysed pattern
         self._data = None     # values of the factorised matrix
         self._lu = None
+        self._owner = None    # the matrix object factorised last (handles ask for it)
         self.n_analyse = self.n_factor = self.n_solve = 0
+        self.t_factor = self.t_solve = 0.0
 
     def _same_pattern(self, A):
         return (self._pattern is not None and self._pattern[0].shape == A.indptr.shape
@@ -74,56 +197,250 @@ class DirectSolver:
                 and np.array_equal(self._pattern[0], A.indptr)
                 and np.array_equal(self._pattern[1], A.indices))
 
-    def __call__(self, A, b):
+    @staticmethod
+    def _csr(A):
         A = sp.csr_matrix(A) if not sp.isspmatrix_csr(A) else A
         if not A.has_sorted_indices:
             A = A.sorted_indices()
-        b = np.asarray(b, dtype=float)
+        return A
+
+    def _ensure(self, A):
+        """Factorise A unless it is the matrix factorised last."""
         same_pattern = self._same_pattern(A)
-        same_values = same_pattern and np.array_equal(self._data, A.data)
+        if self._owner is A or (same_pattern and np.array_equal(self._data, A.data)):
+            self._owner = A
+            return
+        t0 = time.perf_counter()
         if self.backend == "superlu":
-            if not same_values:
-                self._lu = splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
-                self._pattern = (A.indptr.copy(), A.indices.copy())
-                self._data = A.data.copy()
-                self.n_factor += 1
-            self.n_solve += 1
-            return self._lu.solve(b)
-        ps = self._pardiso
-        if not hasattr(ps, "_call_pardiso"):  # pragma: no cover - other pypardiso versions
-            # public API only: no separate symbolic phase, but the factorisation is reused
-            if not same_values:
-                ps.factorize(A)
-                self._pattern = (A.indptr.copy(), A.indices.copy())
-                self._data = A.data.copy()
-                self.n_factor += 1
-            self.n_solve += 1
-            return ps.solve(A, b).reshape(b.shape)
-        # phases 11 / 22 / 33 through pypardiso 0.4's internal call (its public solve()
-        # re-analyses the pattern whenever the values change)
-        ps._check_A(A)
-        bb = ps._check_b(A, b)
-        if not same_pattern:
-            ps.set_phase(11)
-            ps._call_pardiso(A, np.zeros((A.shape[0], 1)))
+            self._lu = splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
             self._pattern = (A.indptr.copy(), A.indices.copy())
-            self.n_analyse += 1
-        if not same_values:
+        else:
+            ps = self._pardiso
+            ps._check_A(A)
+            if not same_pattern:
+                ps.set_phase(11)
+                ps._call_pardiso(A, np.zeros((A.shape[0], 1)))
+                self._pattern = (A.indptr.copy(), A.indices.copy())
+                self.n_analyse += 1
             ps.set_phase(22)
             ps._call_pardiso(A, np.zeros((A.shape[0], 1)))
-            self._data = A.data.copy()
-            self.n_factor += 1
-        ps.set_phase(33)
-        x = ps._call_pardiso(A, bb)
+        self._data = A.data.copy()
+        self._owner = A
+        self.n_factor += 1
+        self.t_factor += time.perf_counter() - t0
+
+    def _solve_with(self, A, b):
+        A = self._csr(A)
+        self._ensure(A)
+        t0 = time.perf_counter()
+        b = np.asarray(b, dtype=float)
+        if self.backend == "superlu":
+            x = self._lu.solve(b)
+        else:
+            ps = self._pardiso
+            ps.set_phase(33)
+            x = ps._call_pardiso(A, ps._check_b(A, b)).reshape(b.shape)
         self.n_solve += 1
-        return x.reshape(b.shape)
+        self.t_solve += time.perf_counter() - t0
+        return x
+
+    def prepare(self, A, layout: Layout | None = None) -> _Handle:
+        return _DirectHandle(self._solve_with, self._csr(A), self)
+
+    def __call__(self, A, b):
+        return self._solve_with(A, b)
+
+    def stats(self):
+        return dict(name=self.name, n_analyse=self.n_analyse, n_factor=self.n_factor, n_solve=self.n_solve,
+                    t_factor=self.t_factor, t_solve=self.t_solve)
 
     def free(self):
         """Release the factorisation memory."""
         if self._pardiso is not None:
             self._pardiso.free_memory(everything=True)
         self._lu = None
-        self._pattern = self._data = None
+        self._pattern = self._data = self._owner = None
+
+
+# -- AMG-preconditioned GMRES --------------------------------------------------------------
+
+class _Block:
+    """A smoothed-aggregation hierarchy for one diagonal block and its V-cycle."""
+
+    def __init__(self, M, opts):
+        if M.shape[0] == 0:
+            self.ml = None
+            return
+        sym = abs(M - M.T)
+        if sym.nnz and sym.max() > 1e-12 * abs(M).max():
+            M = 0.5 * (M + M.T)        # hierarchy from the symmetric part (kappa(T) advection)
+        M = M.tocsr()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.ml = pyamg.smoothed_aggregation_solver(M, **opts)
+        self.cycle = self.ml.aspreconditioner(cycle="V")
+
+    def __call__(self, b):
+        return self.cycle @ b if self.ml is not None else b
+
+
+class _AMGHandle(_Handle):
+    iterative = True
+
+    def __init__(self, solver, A):
+        self.solver, self.A = solver, A
+
+    def solve(self, b, A=None, rtol=None):
+        s = self.solver
+        A = self.A if A is None else A
+        b = np.asarray(b, dtype=float)
+        if b.ndim == 2:
+            return np.column_stack([self.solve(b[:, k], A, rtol) for k in range(b.shape[1])])
+        x = s._gmres(A, b, s.rtol if rtol is None else rtol)
+        return x
+
+
+class AMGSolver:
+    """Restarted GMRES with a block lower-triangular AMG preconditioner (module docstring).
+
+    rtol: default relative tolerance of a solve (the Newton iteration passes its own
+    forcing term); restart, maxiter: GMRES restart length and maximum iterations;
+    amg: keyword arguments of pyamg.smoothed_aggregation_solver for both blocks;
+    rebuild_factor: rebuild the hierarchies when a solve needs more than
+    max(rebuild_factor x, +20) the iterations of the first solve after the last setup.
+    """
+
+    iterative = True
+    name = "amg"
+
+    def __init__(self, rtol=1e-10, restart=50, maxiter=1000, amg=None, rebuild_factor=2.0):
+        if pyamg is None:
+            raise ImportError("pyamg is not importable; use a direct solver")
+        self.rtol, self.restart, self.maxiter = rtol, restart, maxiter
+        self.amg = dict(strength="evolution", smooth=("energy", {"degree": 1, "maxiter": 2}),
+                        max_coarse=500, coarse_solver="splu", **(amg or {}))
+        self.rebuild_factor = rebuild_factor
+        self._pre = None          # preconditioner state (from the last setup)
+        self._layout = None
+        self._built_for = None
+        self._its_ref = None      # GMRES iterations of the first solve after setup
+        self._stale = False
+        self.n_setup = self.n_solve = self.n_iter = 0
+        self.t_setup = self.t_solve = 0.0
+        self.last_iterations = 0
+
+    # -- setup -----------------------------------------------------------------------
+    def _setup(self, A, layout: Layout):
+        t0 = time.perf_counter()
+        A = A.tocsr()
+        n, n_phi, u = layout.n, layout.n_phi, layout.u
+        phi = np.arange(n_phi)
+        if u is not None:
+            phi = phi[phi != u]
+        Ap = A[:n_phi]
+        K = Ap[:, :n_phi][phi][:, phi] if u is not None else Ap[:, :n_phi]
+        pre = {"phi": phi, "Kp": _Block(K.tocsr(), self.amg), "KT": _Block(A[n_phi:, n_phi:].tocsr(), self.amg)}
+        if u is not None:
+            c = np.asarray(A[phi, u].todense()).ravel()
+            r = np.asarray(A[u, phi].todense()).ravel()
+            d = float(A[u, u])
+            # w = K^-1 c, to the accuracy a preconditioner needs
+            w = pre["Kp"].ml.solve(c, tol=1e-8, accel="cg", maxiter=200) if np.any(c) else np.zeros_like(c)
+            pre.update(w=w, r=r, s=d - r @ w)
+        self._pre, self._layout, self._built_for = pre, layout, A
+        self._its_ref, self._stale = None, False
+        self.n_setup += 1
+        self.t_setup += time.perf_counter() - t0
+
+    def _apply(self, A_T, b):
+        """Block lower-triangular preconditioner: potentials (bordered), then temperatures."""
+        p, lay = self._pre, self._layout
+        n_phi, u = lay.n_phi, lay.u
+        x = np.empty_like(b)
+        if n_phi:
+            phi = p["phi"]
+            y = p["Kp"](b[phi])
+            if u is not None:
+                xu = (b[u] - p["r"] @ y) / p["s"]
+                x[phi] = y - p["w"] * xu
+                x[u] = xu
+            else:
+                x[phi] = y
+        if lay.n > n_phi:
+            rT = b[n_phi:]
+            if n_phi and A_T is not None:
+                xp = np.zeros(lay.n)
+                xp[:n_phi] = x[:n_phi]
+                rT = rT - A_T @ xp
+            x[n_phi:] = p["KT"](rT)
+        return x
+
+    def _gmres(self, A, b, rtol):
+        t0 = time.perf_counter()
+        bn = np.linalg.norm(b)
+        if bn == 0.0:
+            return np.zeros_like(b)
+        A_T = A[self._layout.n_phi:] if self._layout.n > self._layout.n_phi else None
+        M = LinearOperator(A.shape, matvec=lambda v: self._apply(A_T, v), dtype=float)
+        its = [0]
+
+        def count(_):
+            its[0] += 1
+
+        x, info = gmres(A, b, rtol=rtol, atol=0.0, restart=self.restart, maxiter=self.maxiter // self.restart + 1,
+                        M=M, callback=count, callback_type="pr_norm")
+        if info != 0 and self._built_for is not A:
+            # not converged with this hierarchy: rebuild it from this matrix and retry once
+            self._setup(A, self._layout)
+            M = LinearOperator(A.shape, matvec=lambda v: self._apply(A_T, v), dtype=float)
+            x, info = gmres(A, b, x0=x, rtol=rtol, atol=0.0, restart=self.restart,
+                            maxiter=self.maxiter // self.restart + 1, M=M, callback=count, callback_type="pr_norm")
+        self.last_iterations = its[0]
+        self.n_iter += its[0]
+        self.n_solve += 1
+        if self._its_ref is None:
+            self._its_ref = max(its[0], 1)
+        elif its[0] > max(self.rebuild_factor * self._its_ref, self._its_ref + 20):
+            self._stale = True
+        self.t_solve += time.perf_counter() - t0
+        return x
+
+    # -- interface -----------------------------------------------------------------------
+    def prepare(self, A, layout: Layout | None = None) -> _Handle:
+        A = sp.csr_matrix(A)
+        if layout is None:
+            layout = Layout(A.shape[0], A.shape[0], None)
+        if self._pre is None or self._stale or layout != self._layout:
+            self._setup(A, layout)
+        return _AMGHandle(self, A)
+
+    def __call__(self, A, b):
+        return self.prepare(A).solve(b)
+
+    def stats(self):
+        return dict(name=self.name, n_setup=self.n_setup, n_solve=self.n_solve, n_iter=self.n_iter,
+                    t_setup=self.t_setup, t_solve=self.t_solve)
+
+    def free(self):
+        self._pre = None
+
+
+# -- choosing ---------------------------------------------------------------------------------
+
+def make_linear_solver(kind: str = "auto", n: int | None = None):
+    """A linear solver for ``kind`` in LINEAR_SOLVERS ("auto" picks by the number of
+    unknowns n and the installed packages; see module docstring)."""
+    if kind not in LINEAR_SOLVERS:
+        raise ValueError(f"linear solver must be one of {LINEAR_SOLVERS}, not {kind!r}")
+    if kind == "auto":
+        big = n is not None and n > AUTO_DIRECT_MAX
+        if pyamg is not None and (big or PyPardisoSolver is None and n is not None and n > 20_000):
+            kind = "amg"
+        else:
+            kind = "pardiso" if PyPardisoSolver is not None else "superlu"
+    if kind == "amg":
+        return AMGSolver()
+    return DirectSolver(kind)
 
 
 _default = None

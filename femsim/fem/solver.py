@@ -47,7 +47,7 @@ import numpy as np
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
 from .assembly import DofSystem, QuadratureData
-from .linalg import DirectSolver
+from . import linalg
 from .problem import Problem, _names
 
 MODES = ("voltage", "current", "power")
@@ -62,6 +62,13 @@ class NewtonOptions:
     chord_below: float = 1e-5  # below this residual, try re-using the last factorisation
     max_newton: int = 30
     fold_above: float = 1e-6   # re-base the iterate z_ref + w when |w| exceeds this of |z_ref|
+    reuse_factorisation: bool = True  # start each solve with chord steps on the previous
+                               # solve's factorisation (direct solvers; modified Newton)
+    chord_rate: float = 0.25   # ... kept while each cuts the relative residual by this factor,
+    max_reuse_steps: int = 30  # and at most as many as cost less than a new Jacobian (measured)
+    eta_max: float = 1e-2      # iterative solvers: inexact-Newton forcing terms (GMRES rtol)
+    eta_min: float = 1e-10
+    polish_iterative_above: float = 1e-13  # iterative solvers polish only above this residual
     polish_steps: int = 2      # after convergence, chord steps on the last factorisation while
                                # the residual falls: the exit test bounds the residual relative
                                # to the summed element terms, which can dwarf I and P, and the
@@ -153,7 +160,7 @@ class Point:
     electrode_currents: dict      # electrode -> current into the domain [A]
     energy_balance: float         # |P + Q_src - heat out| / P
     current_balance: float        # |sum of electrode currents + sources| / |I|
-    newton_steps: int
+    newton_steps: int             # iterations with a Jacobian of this solve
     residual_history: list
     time_s: float
     phi: np.ndarray = field(repr=False, default=None)
@@ -164,6 +171,8 @@ class Point:
     dI_ds: float = np.nan
     dV4p_ds: float = np.nan
     turning: str | None = None
+    chord_steps: int = 0          # iterations on the previous solve's factorisation (modified
+                                  # Newton; not in newton_steps)
 
     @property
     def R(self):
@@ -186,13 +195,14 @@ class _Eval:
     """Residual and quadrature-level data at one state (reused by the Jacobian)."""
 
     __slots__ = ("z", "zr", "w", "phi", "T", "gphi", "gT", "sig", "dsig", "kap", "dkap", "q",
-                 "R_phi", "R_T", "R", "S_phi", "S_T", "U", "I", "g", "S_g", "P")
+                 "R_phi", "R_T", "R", "S_phi", "S_T", "U", "I", "g", "S_g", "P", "n_chord")
 
 
 class _Jacobian:
-    """A factorised, symmetrically scaled reduced Jacobian: solve(b) and dI/dz . x."""
+    """A prepared (factorised, or preconditioned), symmetrically scaled reduced Jacobian:
+    solve(b) and dI/dz . x."""
 
-    def __init__(self, solver, sys, data, natural_row):
+    def __init__(self, solver, sys, data, natural_row, eq_kind=None):
         d = np.abs(data[sys.diag_pos])
         rowmax = np.maximum.reduceat(np.abs(data), sys.indptr[:-1])
         d = np.maximum(d, 1e-3 * rowmax)
@@ -200,10 +210,23 @@ class _Jacobian:
         self.D = 1.0 / np.sqrt(d)
         self.A = sys.matrix(data * self.D[sys.rows] * self.D[sys.indices])
         self.sys, self.solver, self.natural_row = sys, solver, natural_row
+        self.eq_kind = eq_kind
+        self.h = linalg.prepare(solver, self.A, sys.layout)
+        self.iterative = bool(getattr(self.h, "iterative", False))
 
-    def solve(self, b):
+    @property
+    def cheap_resolve(self):
+        """True if another solve with this matrix costs only a re-solve (a held factorisation)."""
+        return not self.iterative and getattr(self.h, "is_current", lambda: True)()
+
+    def solve(self, b, data=None, rtol=None):
+        """J^-1 b. With ``data`` (unscaled CSR data of a nearby Jacobian on the same pattern)
+        solve with that matrix instead: refinement on this factorisation (direct) or GMRES
+        on it with this preconditioner (iterative). rtol: tolerance of an iterative solve."""
         t0 = time.perf_counter()
-        x = self.D * self.solver(self.A, self.D * b)
+        D = self.D if np.ndim(b) == 1 else self.D[:, None]
+        A = None if data is None else self.sys.matrix(data * self.D[self.sys.rows] * self.D[self.sys.indices])
+        x = D * self.h.solve(D * b, A=A, rtol=rtol)
         self.sys.t_solve += time.perf_counter() - t0
         self.sys.n_solve += 1
         return x
@@ -224,15 +247,22 @@ class ElectroThermalSolver:
     >>> for p in s.sweep("current", I_values): ...  # natural-parameter sweep
     >>> for p in s.trace("voltage", stop=2.0): ...  # pseudo-arclength continuation
 
-    linear_solve: callable (A, b) -> x used for every linear system (default: one
-    `DirectSolver` per system configuration, which keeps its factorisation).
+    linear_solve: which linear solver: "auto" (default), "pardiso", "superlu" or "amg"
+    (the case file's ``fem.solver.linear``; see femsim.fem.linalg), giving one solver per
+    system configuration so that each keeps its factorisation or AMG hierarchy; or a solver
+    object (DirectSolver, AMGSolver) or plain callable (A, b) -> x shared by all of them.
     """
 
     def __init__(self, problem: Problem, linear_solve=None, options: NewtonOptions | None = None):
         t0 = time.perf_counter()
         self.problem = problem
         self.options = options or NewtonOptions()
+        if isinstance(linear_solve, str) and linear_solve not in linalg.LINEAR_SOLVERS:
+            raise ValueError(f"linear_solve must be one of {linalg.LINEAR_SOLVERS}, a solver object or a "
+                             f"callable, not {linear_solve!r}")
         self._user_linear_solve = linear_solve
+        self._last_jac = {}       # system -> last prepared Jacobian (reused across bias points)
+        self._cost = {}           # system -> (time of a new Jacobian, time of a chord step)
         self.qd = QuadratureData(problem)
         self._systems = {}
         self.T_bath = problem.T_bath
@@ -262,7 +292,10 @@ class ElectroThermalSolver:
         if key not in self._systems:
             sys = DofSystem(self.qd, self.problem, electrical=key[0], thermal=thermal)
             # one linear solver per configuration, so each keeps its own factorisation
-            sys.linear_solve = self._user_linear_solve or DirectSolver()
+            ls = self._user_linear_solve
+            if ls is None or isinstance(ls, str):
+                ls = linalg.make_linear_solver(ls or "auto", sys.n)
+            sys.linear_solve = ls
             self._systems[key] = sys
         return self._systems[key]
 
@@ -311,6 +344,7 @@ class ElectroThermalSolver:
         qd = self.qd
         ev = _Eval()
         ev.zr, ev.w = z, w
+        ev.n_chord = 0
         ev.z = z if w is None else z + w
         if not np.all(np.isfinite(ev.z)):
             raise FloatingPointError("non-finite state")
@@ -390,7 +424,9 @@ class ElectroThermalSolver:
 
     def _jacobian(self, sys: DofSystem, ev: _Eval, eq: BiasEquation | None) -> _Jacobian:
         data, natural = self._jacobian_data(sys, ev, eq)
-        return _Jacobian(sys.linear_solve, sys, data, natural)
+        jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind if eq is not None else None)
+        self._last_jac[id(sys)] = jac
+        return jac
 
     # -- Newton -------------------------------------------------------------------------
     def newton(self, sys: DofSystem, z0, eq: BiasEquation | None, options: NewtonOptions | None = None,
@@ -410,43 +446,68 @@ class ElectroThermalSolver:
         w = np.zeros_like(zr)
         ev = self._evaluate(sys, zr, eq, w)
         hist, steps, upd, jac = [], 0, None, None
+        # the factorisation of the previous solve (same system, same kind of bias row): chord
+        # steps on it first, kept while each cuts the residual by chord_rate (modified Newton)
+        stale, n_stale, budget = False, 0, 0
+        if o.reuse_factorisation:
+            old = self._last_jac.get(id(sys))
+            if old is not None and old.cheap_resolve and old.eq_kind == (eq.kind if eq is not None else None):
+                jac, stale = old, True
+                # chord steps while they cost less than a new Jacobian (measured times)
+                t_j, t_c = self._cost.get(id(sys), (0.0, np.inf))
+                budget = int(min(o.max_reuse_steps, max(2, t_j / t_c))) if np.isfinite(t_c) else 3
         while True:
             rel = self._relative_residual(sys, ev)
             hist.append(rel)
             if rel <= o.rtol and (upd is None or upd <= o.xtol):
-                if jac is not None:
+                if jac is not None and (jac.cheap_resolve or jac.iterative and rel > o.polish_iterative_above):
                     ev = self._polish(sys, ev, eq, jac, hist, o.polish_steps)
+                ev.n_chord = n_stale
                 return ev.z, ev, jac, steps, hist
-            if steps >= o.max_newton or not np.isfinite(rel):
+            if steps + n_stale >= o.max_newton or not np.isfinite(rel):
                 raise ConvergenceError(
                     f"Newton did not converge{label} in {steps} steps: relative residual "
                     f"{rel:.3g} (history {', '.join(f'{h:.2e}' for h in hist)})", history=hist)
             if self._needs_fold(sys, zr, w, o.fold_above):
                 zr, w = ev.z, np.zeros_like(zr)
                 ev = self._evaluate(sys, zr, eq, w)
-            if jac is not None and rel <= o.chord_below:
-                # near convergence the Jacobian barely moves: one re-solve with the last
-                # factorisation (a chord step), kept only if it cuts the residual 10x
+            if jac is not None and jac.cheap_resolve and (stale and n_stale < budget or rel <= o.chord_below):
+                # the Jacobian barely moves (near convergence, or between close bias points):
+                # a re-solve with the held factorisation (a chord step), kept only if it cuts
+                # the residual by chord_rate (0.1 within a point)
+                t0 = time.perf_counter()
                 dz = jac.solve(-ev.R)
                 try:
                     ev_c = self._evaluate(sys, zr, eq, w + dz) if np.all(np.isfinite(dz)) else None
                 except (OutOfRangeError, FloatingPointError):
                     ev_c = None
-                if ev_c is not None and self._relative_residual(sys, ev_c) <= 0.1 * rel:
+                self._record_cost(sys, chord=time.perf_counter() - t0)
+                rate = o.chord_rate if stale else 0.1
+                if ev_c is not None and self._relative_residual(sys, ev_c) <= rate * rel:
                     w = w + dz
                     ev = ev_c
-                    steps += 1
+                    if stale:
+                        n_stale += 1
+                    else:
+                        steps += 1
                     upd = self._update_norm(sys, dz, ev)
                     continue
-            jac = self._jacobian(sys, ev, eq)
-            dz = jac.solve(-ev.R)
+            t0 = time.perf_counter()
+            jac, stale = self._jacobian(sys, ev, eq), False
+            self._record_cost(sys, jac=time.perf_counter() - t0)
+            eta = None
+            if jac.iterative:
+                # inexact Newton: aim at the tolerance in this step, never less than eta_max
+                eta = min(o.eta_max, max(o.eta_min, 0.1 * o.rtol / rel)) if rel > 0 else o.eta_min
+            dz = jac.solve(-ev.R, rtol=eta)
             if not np.all(np.isfinite(dz)):
                 raise ConvergenceError(f"singular Jacobian{label} (non-finite Newton step)", history=hist)
             if rel <= o.rtol_floor and self._update_norm(sys, dz, ev) <= o.xtol_roundoff:
-                # the correction is at roundoff level: the residual sits on its floor
-                # (e.g. huge kappa and tiny temperature differences); take it and stop
+                # the correction is at roundoff level: the residual sits on its floor; take
+                # it and stop
                 ev = self._evaluate(sys, zr, eq, w + dz)
                 hist.append(self._relative_residual(sys, ev))
+                ev.n_chord = n_stale
                 return ev.z, ev, jac, steps + 1, hist
             t = 1.0
             for _ in range(o.max_halvings + 1):
@@ -469,6 +530,7 @@ class ElectroThermalSolver:
             else:
                 if rel <= o.rtol_floor:
                     # no step length reduces the residual: it sits on its roundoff floor
+                    ev.n_chord = n_stale
                     return ev.z, ev, jac, steps, hist
                 raise ConvergenceError(
                     f"line search failed{label} after {o.max_halvings} halvings; relative residual "
@@ -477,6 +539,16 @@ class ElectroThermalSolver:
             ev = ev_new
             steps += 1
             upd = self._update_norm(sys, dz * t, ev)
+
+    def _record_cost(self, sys, jac=None, chord=None):
+        """Running means of the time of a new Jacobian (assembly + factorisation) and of a
+        chord step (re-solve + residual), which bound the chord steps on a reused one."""
+        t_j, t_c = self._cost.get(id(sys), (0.0, np.inf))
+        if jac is not None:
+            t_j = jac if t_j == 0.0 else 0.7 * t_j + 0.3 * jac
+        if chord is not None:
+            t_c = chord if not np.isfinite(t_c) else 0.7 * t_c + 0.3 * chord
+        self._cost[id(sys)] = (t_j, t_c)
 
     @staticmethod
     def _needs_fold(sys, zr, w, tol):
@@ -517,7 +589,7 @@ class ElectroThermalSolver:
     def _set_G_ref(self, sys, z):
         """Conductance scale for the voltage row: the bias electrode's diagonal entry."""
         ev = self._evaluate(sys, z, None)
-        self._jacobian(sys, ev, None)
+        self._jacobian_data(sys, ev, None)     # sets G_ref; nothing to factorise
 
     # -- states and points -----------------------------------------------------------------
     def initial_state(self, sys: DofSystem | None = None):
@@ -618,7 +690,8 @@ class ElectroThermalSolver:
         return Point(mode=mode, value=float(value), I=I, V=U, V_4p=V4, V_3p=V3, P=ev.P, P_IV=P_IV,
                      T_mean=Tm, T_max=Tx, hA_eff=hA, heat_out=heat, electrode_currents=currents,
                      energy_balance=e_bal, current_balance=cur_bal, newton_steps=steps,
-                     residual_history=list(hist), time_s=dt, phi=phi.copy(), T=T.copy(), z=ev.z.copy())
+                     residual_history=list(hist), time_s=dt, phi=phi.copy(), T=T.copy(), z=ev.z.copy(),
+                     chord_steps=int(ev.n_chord))
 
     # -- tangents ---------------------------------------------------------------------------
     def tangent(self, point: Point, eq: BiasEquation, jac: _Jacobian | None = None):
@@ -638,23 +711,13 @@ class ElectroThermalSolver:
         data, natural = self._jacobian_data(sys, ev, eq)
         b = np.zeros(sys.n)
         b[sys.u_bias] = eq.dg_dlambda(point.V)
-        x = None
-        if jac is not None:
-            J = sys.matrix(data)
+        if jac is not None and jac.eq_kind == eq.kind and (jac.cheap_resolve or jac.iterative):
+            # refinement on the held factorisation / GMRES with the held preconditioner
+            x = jac.solve(b, data=data)
+        else:
+            jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind)
+            self._last_jac[id(sys)] = jac
             x = jac.solve(b)
-            prev = np.inf
-            for _ in range(10):
-                dx = jac.solve(b - J @ x)
-                x += dx
-                step = np.abs(dx).max()
-                if step <= 1e-13 * np.abs(x).max():
-                    break
-                if step > 0.5 * prev:   # not contracting: factorise afresh
-                    x = None
-                    break
-                prev = step
-        if x is None:
-            x = _Jacobian(sys.linear_solve, sys, data, natural).solve(b)
         dU = float(x[sys.u_bias])
         cols, vals = natural
         dI = float(vals @ x[cols])

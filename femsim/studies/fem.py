@@ -175,13 +175,74 @@ def run(case, out) -> StudyResult:
                      coords={"T": ("T", T_grid, {"units": "K", "long_name": "uniform device temperature"})})
     figures = _figures(curves, md, solver, points)
     result = StudyResult(datasets={"curves": curves, "isothermal_R": iso}, figures=figures)
+    warnings = sanity_warnings(case, md, problem, points)
+    for w in warnings:
+        progress.say(f"femsim: warning: {w}")
+    figures["warnings"] = warnings
+    figures["settings"] = {"solver": fem.solver.model_dump(), "bias": fem.bias.model_dump(),
+                           "linear_solver": type(solver).__name__}
     if interrupted:
         result.status, result.message = "interrupted", f"interrupted after {len(points)} converged points"
     elif failure is not None:
-        result.status, result.message = "failed", str(failure)
+        result.status = "failed"
+        result.message = _failure_message(failure, fem.bias.mode, fem.bias.continuation, points)
         figures["failed_bias"] = getattr(failure, "bias", None)
         figures["residual_history"] = list(getattr(failure, "history", []))
     return result
+
+
+#: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)
+HELIUM_CRITICAL_FLUX = 1e4  # W/m^2
+HELIUM_BOILING_T = 4.5      # K: a bath at or below this is taken to be liquid helium
+
+
+def sanity_warnings(case, md, problem, points) -> list[str]:
+    """Physically suspicious settings that are not errors: a heat flux above liquid
+    helium's critical flux under a constant-h Newton cooling, an inverted Bi2212
+    anisotropy, a run that ends near the top of a material's valid range."""
+    out = []
+    T_B = problem.T_bath
+    cooling = case.fem.thermal.cooling
+    if T_B <= HELIUM_BOILING_T and cooling and points:
+        from geometries import boundary_area
+
+        for k, c in enumerate(cooling):
+            area = boundary_area(md, c.boundaries)
+            q = max(p.heat_out.get("cooling:" + "+".join(c.boundaries), 0.0) for p in points) / area
+            if q > HELIUM_CRITICAL_FLUX:
+                out.append(f"fem.thermal.cooling[{k}]: the heat flux reaches {q / 1e4:.3g} W/cm^2 at T_bath = "
+                           f"{T_B:g} K, above liquid helium's ~1 W/cm^2 critical flux: the film-boiling regime "
+                           "is not a constant-h Newton cooling")
+    for name, m in problem.materials.items():
+        spec = case.materials.get(name)
+        if spec is not None and (spec.builtin or "").lower() in ("bi2212", "bscco", "bi-2212"):
+            T = np.array([min(max(T_B, m.rho_c.T_range[0]), m.rho_c.T_range[1])])
+            if float(m.rho_c(T)[0]) < float(m.rho_ab(T)[0]):
+                out.append(f"materials.{name}: rho_c < rho_ab at {T[0]:g} K; Bi2212 has rho_c/rho_ab ~ 1e4-1e5 "
+                           "(is the crystal rotated or are rho_ab and rho_c swapped?)")
+    if points:
+        T_top = max(p.T_max["all"] for p in points)
+        for name, m in problem.materials.items():
+            hi = min(m.rho_c.T_range[1], m.kappa_c.T_range[1])
+            if np.isfinite(hi) and T_top > T_B + 0.95 * (hi - T_B):
+                out.append(f"materials.{name}: the peak temperature {T_top:.4g} K comes within 5% of the top of "
+                           f"its property tables ({hi:g} K)")
+    return out
+
+
+def _failure_message(failure, mode, continuation, points) -> str:
+    """The solver's message, recognising a thermal runaway and suggesting what to change."""
+    msg = str(failure)
+    if mode == "voltage" and len(points) >= 2:
+        G = [p.dIdV for p in points[1:]]
+        G0 = abs(G[0]) if G and np.isfinite(G[0]) and G[0] != 0 else None
+        if G0 and (G[-1] <= 0 or G[-1] > 20 * G0 or not np.isfinite(G[-1])):
+            return (f"thermal runaway: no steady state beyond V = {points[-1].V:.6g} V (dI/dV grew from "
+                    f"{G0:.3g} S to {G[-1]:.3g} S: the I-V turns back in voltage here). Use fem.bias.mode = "
+                    f"'current' or continuation = 'arclength' to follow it. Solver: {msg}")
+    hint = ("more points (a smaller step)" if continuation == "natural" else "a smaller fem.bias.points step") + \
+        ", or another bias mode (current bias passes voltage maxima, voltage bias passes current maxima)"
+    return f"{msg}. Suggestion: {hint}"
 
 
 def _figures(curves, md, solver, points) -> dict:
