@@ -91,6 +91,19 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False) ->
     return code, summary
 
 
+def _measured_overlays(case) -> dict:
+    """Measured I-V files as overlays: plot name -> [(label, x, y)] in SI."""
+    import numpy as np
+
+    iv, rp = [], []
+    for m in case.outputs.measured:
+        I, V = np.asarray(m.file.I), np.asarray(m.file.V)
+        iv.append((m.label, V, I))
+        ok = I != 0
+        rp.append((m.label, (I * V)[ok], (V / I)[ok]))
+    return {"iv": iv, "r_vs_p": rp} if iv else {}
+
+
 def _postprocess(case, out, result) -> dict:
     """Plots of the study's datasets; returns plot name -> written files (relative)."""
     from postprocess import plots
@@ -100,7 +113,7 @@ def _postprocess(case, out, result) -> dict:
         written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
     else:
         written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
-                                   formats=formats)
+                                   measured=_measured_overlays(case), formats=formats)
     if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
         from postprocess import collection, views
 

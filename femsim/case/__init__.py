@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ..errors import CaseError
 from . import base
-from .base import T_SANE, QList, StrictModel
+from .base import T_SANE, IVFile, QList, StrictModel
 from .lumped import Lumped
 from .rf import RF
 from .fem import Fem, GeometrySpec, MaterialSpec
@@ -32,9 +32,17 @@ class Environment(StrictModel):
                   description="bath temperature, or a list of them for a family of curves")
 
 
+class MeasuredIV(StrictModel):
+    """A measured I-V drawn over the computed curves (I-V, and R = V/I versus P = I V)."""
+
+    file: IVFile = Field(description="CSV file with columns 'I [unit]' and 'V [unit]', relative to the case file")
+    label: str = Field("measured", description="legend label")
+
+
 class Outputs(StrictModel):
     """What `femsim run` writes besides the curves."""
 
+    measured: list[MeasuredIV] = Field(default_factory=list, description="measured I-V curves to overlay")
     plots: bool = Field(True, description="write PNG (and vector) plots")
     formats: list[Literal["png", "pdf", "svg"]] = Field(["png", "pdf"], min_length=1,
                                                         description="plot file formats")

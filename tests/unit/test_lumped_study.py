@@ -48,3 +48,26 @@ def test_hA_fit_recovers_hA_from_exact_data(tmp_path):
     fit = run(case).figures["hA_fit"]
     assert fit["success"]
     assert fit["hA_W_per_K"] == pytest.approx(HA, rel=1e-8)
+
+
+def test_measured_overlay_is_read_in_si_and_drawn_on_the_iv_plot(tmp_path):
+    from femsim.runner import _measured_overlays
+    from postprocess import plots
+
+    case, curve = write_case(tmp_path, fit=False)
+    text = (tmp_path / "case.toml").read_text() + '\n[[outputs.measured]]\nfile = "iv.csv"\nlabel = "sample A"\n'
+    (tmp_path / "case.toml").write_text(text)
+    case = load_case(tmp_path / "case.toml")
+    over = _measured_overlays(case)
+    label, V, I = over["iv"][0]
+    assert label == "sample A"
+    assert np.allclose(I, curve.I[1:], rtol=1e-13) and np.allclose(V, curve.V[1:], rtol=1e-13)
+    _, P, R = over["r_vs_p"][0]
+    assert np.allclose(R, R_TRUE(T_B + P / HA), rtol=1e-9)  # the measured points lie on the model's R(P)
+    fig = plots.iv(run(case).datasets["curves"], measured=over["iv"])
+    drawn = [ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == "measured:sample A"][0]
+    # the axes show mA and V or mV: the drawn data are the file's data times one decade factor each
+    fx = drawn.get_xdata()[0] / V[0]
+    fy = drawn.get_ydata()[0] / I[0]
+    assert np.allclose(drawn.get_xdata(), V * fx, rtol=1e-12) and np.allclose(drawn.get_ydata(), I * fy, rtol=1e-12)
+    assert {round(np.log10(fx)), round(np.log10(fy))} <= {0, 3, 6}
