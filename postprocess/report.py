@@ -385,7 +385,8 @@ def _all_figures(summary: dict) -> list[str]:
     out = ["## All figures (summary.json)", "", "| name | value |", "|---|---|"]
     for name, entry in figs.items():
         value, unit = _figure_value(entry)
-        out.append(f"| {name} | {_show(name, value, unit)} |")
+        shown = _show(name, value, unit).replace("|", "\\|")  # a bare pipe would end the table cell
+        out.append(f"| {name} | {shown} |")
     return out + [""]
 
 

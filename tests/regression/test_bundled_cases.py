@@ -121,3 +121,13 @@ def test_fem_case_invariants_and_fields_from_the_files(runs, case):
         tp = summary["figures"]["turning_points"]
         inside = (I > tp[0]["I_A"] * 1.01) & (I < tp[1]["I_A"] * 0.99)
         assert inside.sum() >= 2 and np.all(np.diff(V[inside]) < 0)
+
+
+def test_femsim_view_renders_a_real_result_off_screen(runs, tmp_path):
+    from PIL import Image
+
+    _, d = runs["mesa_backbending"]
+    png = tmp_path / "t.png"
+    assert main(["--quiet", "view", str(d), "--field", "T", "--png", str(png)]) == 0
+    img = np.asarray(Image.open(png).convert("L"), dtype=float) / 255
+    assert img.std() > 0.05  # not blank
