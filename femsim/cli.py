@@ -36,7 +36,8 @@ def cmd_run(args) -> int:
     case_path = Path(args.case)
     case = load_case(case_path)
     out_dir = Path(args.out) if args.out else Path("results") / case_path.stem
-    code, _ = run_case(case, case_path.read_bytes(), str(case_path), out_dir, overwrite=args.overwrite)
+    code, _ = run_case(case, case_path.read_bytes(), str(case_path), out_dir, overwrite=args.overwrite,
+                       resume=args.resume)
     return code
 
 
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("case")
     r.add_argument("--out", help="results directory (default: results/<case stem>/)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing results directory")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same case in its results directory")
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("sweep", help="run a case for a range of parameter values, in parallel")

@@ -135,14 +135,16 @@ class ResultDir:
     """One run's results directory.
 
     Created empty; refuses a non-empty directory unless ``overwrite`` (never mixes two
-    runs). Files are written atomically. `discard()` removes a directory this run
+    runs) or ``resume`` (the same case continued; the caller checks the case's hash).
+    Files are written atomically. `discard()` removes a directory this run
     created when nothing valid was written (a user error before any result).
     """
 
-    def __init__(self, path, overwrite: bool = False):
+    def __init__(self, path, overwrite: bool = False, resume: bool = False):
         self.path = Path(path)
         self._created = False
-        if self.path.exists() and any(self.path.iterdir()):
+        self.resume = resume
+        if self.path.exists() and any(self.path.iterdir()) and not resume:
             if not overwrite:
                 raise ResultDirExists(
                     f"{self.path} already holds results; use --overwrite or --out another directory")

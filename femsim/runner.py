@@ -33,12 +33,37 @@ def versions() -> dict:
     return out
 
 
-def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False) -> tuple[int, dict]:
-    """Run a validated ``case`` (whose file bytes are ``raw``) into ``out_dir``."""
+def _resumable(out_dir: Path, raw: bytes) -> dict | None:
+    """The earlier summary if ``out_dir`` holds a run of the same case bytes; else a CaseError."""
+    import json
+
+    path = Path(out_dir) / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise CaseError("--resume", str(out_dir), "a results directory with a readable summary.json") from None
+    if before.get("case_sha256") != hashlib.sha256(raw).hexdigest():
+        raise CaseError("--resume", str(out_dir), "a results directory of this very case file (its SHA-256 "
+                        "differs: the case changed since; use --overwrite to start again)")
+    return before
+
+
+def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False,
+             resume: bool = False) -> tuple[int, dict]:
+    """Run a validated ``case`` (whose file bytes are ``raw``) into ``out_dir``; with
+    ``resume``, continue an interrupted run of the same case from its last converged point
+    (FEM) or recompute it (lumped and rf studies take seconds)."""
     from .results import ResultDir
     from .studies import runner
 
-    out = ResultDir(out_dir, overwrite=overwrite)
+    before = _resumable(out_dir, raw) if resume else None
+    if before is not None and before.get("status") == "complete":
+        progress.say(f"{out_dir} is complete already; nothing to resume")
+        return 0, before
+    recompute = before is not None and case.study != "fem"  # no checkpoints: seconds to redo
+    out = ResultDir(out_dir, overwrite=overwrite or recompute, resume=before is not None and not recompute)
     (out.file("case.toml")).write_bytes(raw)
     out.json("case_resolved.json", case.model_dump(mode="json"))
     summary = {

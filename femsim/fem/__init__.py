@@ -42,7 +42,8 @@ femsim.fem imports neither geometries nor postprocess.
 """
 
 from .problem import Bath, Cooling, Electrode, Problem, contact_layer_material
-from .linalg import DirectSolver, linear_solve
+from .linalg import (AMGSolver, DirectSolver, LINEAR_SOLVERS, Layout, linear_solve,
+                     make_linear_solver)
 from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions, Point
 from .continuation import Sweep, TraceOptions, arclength_trace, natural_sweep, refine_turning
 from .fields import point_fields, write_vtu
@@ -50,7 +51,7 @@ from .compare import compare_with_lumped, isothermal_resistance, lumped_at_curre
 
 __all__ = [
     "Bath", "Cooling", "Electrode", "Problem", "contact_layer_material",
-    "DirectSolver", "linear_solve",
+    "AMGSolver", "DirectSolver", "LINEAR_SOLVERS", "Layout", "linear_solve", "make_linear_solver",
     "BiasEquation", "ElectroThermalSolver", "NewtonOptions", "Point",
     "Sweep", "TraceOptions", "arclength_trace", "natural_sweep", "refine_turning",
     "point_fields", "write_vtu",

@@ -20,7 +20,7 @@ def point_fields(solver, point) -> dict:
     qd = solver.qd
     phi, T = point.phi, point.T
     Tq = forms.values(T[qd.edofs], qd.N)
-    gphi = forms.gradients(phi[qd.edofs], qd.G)
+    gphi = qd.grad(phi[qd.edofs])
     sig, _, _, _ = qd.material_fields(Tq)
     J = -sig * gphi                                    # crystal frame, (e, q, 3)
     q = np.einsum("eqd,eqd->eq", sig * gphi, gphi)

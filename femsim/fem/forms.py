@@ -10,7 +10,16 @@ the index order used throughout:
 
 Coefficients are arrays on quadrature points: a diagonal tensor as (e, q, 3), a
 scalar as (e, q). Residual forms return (e, i), bilinear forms (e, i, j); the
-assembler scatters them into a fixed sparsity pattern. The weak forms, for basis
+assembler scatters them into a fixed sparsity pattern.
+
+The functions below take G explicitly (any mesh). `coupled_residual` and
+`coupled_jacobian` go through the kernels of `QuadratureData` (qd.grad, qd.flux,
+qd.conduction, qd.advection), which on affine meshes are single GEMMs with fixed
+reference matrices: with G_eqid = sum_a ghat_qia T_e,ad (T_e = DF_e^-1 R),
+
+    conduction:  K_e,ij = sum_{q,a,b} ghat_qia ghat_qjb C_e,qab,  C = dx T_e diag(s) T_e^T
+    advection:   K_e,ij = sum_{q,a} ghat_qia N_qj c_e,qa,         c = dx T_e a
+    flux:        r_e,i  = sum_{q,a} ghat_qia c_e,qa,              c = dx T_e F The weak forms, for basis
 functions v_i (test) and u_j (trial):
 
     conduction(s):      int  grad v_i . s grad u_j
@@ -101,8 +110,8 @@ def coupled_residual(qd, gphi, gT, sig, kap, s_phi=None, s_T=None):
     dx = qd.dx[:, :, None]
     j = sig * gphi                        # -J (current density is -sigma grad phi)
     q = np.einsum("eqd,eqd->eq", j, gphi)
-    r_phi = flux_residual(qd.G, j * dx)
-    r_T = flux_residual(qd.G, kap * gT * dx)
+    r_phi = qd.flux(j * dx)
+    r_T = qd.flux(kap * gT * dx)
     src = q if s_T is None else q + s_T
     r_T -= load_residual(qd.N, src * qd.dx)
     if s_phi is not None:
@@ -115,13 +124,16 @@ def coupled_jacobian(qd, gphi, gT, sig, dsig, kap, dkap, blocks=("pp", "pT", "Tp
     dx = qd.dx[:, :, None]
     out = {}
     if "pp" in blocks:
-        out["pp"] = conduction(qd.Gf, sig * dx)
+        out["pp"] = qd.conduction(sig * dx)
     if "pT" in blocks:
-        out["pT"] = advection(qd.Gf, qd.N, dsig * gphi * dx)
+        out["pT"] = qd.advection(dsig * gphi * dx)
     if "Tp" in blocks:
-        out["Tp"] = -advection_T(qd.Gf, qd.N, 2.0 * sig * gphi * dx)
+        out["Tp"] = -qd.advection(2.0 * sig * gphi * dx).transpose(0, 2, 1)
     if "TT" in blocks:
         dq = np.einsum("eqd,eqd->eq", dsig * gphi, gphi)
-        out["TT"] = (conduction(qd.Gf, kap * dx) + advection(qd.Gf, qd.N, dkap * gT * dx)
-                     - mass(qd.N, dq * qd.dx))
+        TT = qd.conduction(kap * dx)
+        if np.any(dkap):
+            TT += qd.advection(dkap * gT * dx)
+        TT -= mass(qd.N, dq * qd.dx)
+        out["TT"] = TT
     return out

@@ -70,7 +70,7 @@ import xarray as xr
 
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
-from .solver import ElectroThermalSolver, Point
+from .solver import ElectroThermalSolver, NewtonOptions, Point
 from .transient import Step, TransientAssembler, TransientOptions, TransientSolver, _as_names
 
 __all__ = ["StabilityAnalysis", "HotspotOptions", "HotspotResult", "find_hotspot", "mirror_maps"]
@@ -311,10 +311,13 @@ class HotspotResult:
                 for j, r in enumerate(rr):
                     arr[b, j] = r.get(k, np.nan)
             data[k] = (("branch", "point"), arr, {"units": unit, "long_name": ln})
-        tps = [{"kind": c["kind"], "I": c["I"], "V": c["V"], "T": c.get("T_mean", np.nan)} for c in self.crossings]
-        if self.onset is not None:
-            tps.insert(0, {"kind": "hot_spot_onset", "I": self.onset["I"], "V": self.onset["V"],
-                           "T": self.onset.get("T_mean", np.nan)})
+        # turning points of the traced curve, the onset, and every other bifurcation
+        tps = [{"kind": r["turning"], "I": r["I"], "V": r["V"], "T": r["T_mean"]}
+               for r in self.symmetric if r.get("turning")]
+        for c in self.crossings:
+            first = self.onset is not None and c["I"] == self.onset["I"]
+            kind = "hot_spot_onset" if first else f"{c['kind']}_{c['stability']}"
+            tps.append({"kind": kind, "I": c["I"], "V": c["V"], "T": c.get("T_mean", np.nan)})
         return xr.Dataset(data, coords={"branch": ("branch", ["symmetric", "hot spot"]),
                                         "point": ("point", np.arange(n))},
                           attrs={"turning_points": tps})
@@ -367,8 +370,8 @@ def find_hotspot(solver: ElectroThermalSolver, stop: float, *, points=None, cont
                                   raise_on_failure=False).run().points
         else:
             points = solver.sweep("current", np.linspace(0, stop, n_points + 1)[1:], raise_on_failure=False).run().points
-    pts = [p for p in points if p.I > 0 and p.z is not None]
-    if not pts:
+    pts = [p for p in points if p.I >= 0 and p.z is not None]
+    if not any(p.I > 0 for p in pts):
         raise ConvergenceError("hot-spot search: no converged point with current > 0")
     res.timings["trace_s"] = time.perf_counter() - t0
     say(f"traced {len(pts)} points up to I = {pts[-1].I:.4g} A")
@@ -486,9 +489,11 @@ def _refine_crossing(solver, sa, a: Point, b: Point, spa, spb, o) -> dict:
     else:
         kind = "instability"
     axis = min(par, key=par.get) if par else None
+    _, mode_T = sa.sys.expand_direction(np.real(vec))
     return {"kind": kind, "I": pz.I, "V": pz.V, "T_mean": pz.T_mean[sa.region], "T_max": pz.T_max["all"],
             "bias": mode, "parity": par, "mirror": axis, "iterations": it,
-            "bracket": (float(min(la, lb)), float(max(la, lb))), "point": pz, "mode_vector": vec}
+            "bracket": (float(min(la, lb)), float(max(la, lb))), "point": pz, "mode_vector": vec,
+            "mode_T": mode_T}
 
 
 def _hot_state_ok(sa, p, o):
@@ -512,9 +517,10 @@ def _follow_hot_branch(solver, sa, res, pts, spectra, o, say):
     I = p_s.I
     hot = None
     how = None
+    quick = NewtonOptions(rtol=solver.options.rtol, max_newton=12)   # a failing attempt must be cheap
     for eps in o.perturbations:
         try:
-            q = solver.solve("current", I, guess=p_s.z + eps * scale * v)
+            q = solver.solve("current", I, guess=p_s.z + eps * scale * v, options=quick)
         except (ConvergenceError, OutOfRangeError, FloatingPointError):
             continue
         ok, m, mu_q = _hot_state_ok(sa, q, o)

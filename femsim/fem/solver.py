@@ -202,7 +202,7 @@ class _Jacobian:
     """A prepared (factorised, or preconditioned), symmetrically scaled reduced Jacobian:
     solve(b) and dI/dz . x."""
 
-    def __init__(self, solver, sys, data, natural_row, eq_kind=None):
+    def __init__(self, solver, sys, data, natural_row, eq_kind=None, coeffs=None):
         d = np.abs(data[sys.diag_pos])
         rowmax = np.maximum.reduceat(np.abs(data), sys.indptr[:-1])
         d = np.maximum(d, 1e-3 * rowmax)
@@ -211,7 +211,13 @@ class _Jacobian:
         self.A = sys.matrix(data * self.D[sys.rows] * self.D[sys.indices])
         self.sys, self.solver, self.natural_row = sys, solver, natural_row
         self.eq_kind = eq_kind
-        self.h = linalg.prepare(solver, self.A, sys.layout)
+        bias = None
+        if natural_row is not None and coeffs is not None:
+            # the bias row in the scaled system: alpha * (scaled natural row) + beta e_u
+            u = sys.u_bias
+            cols, vals = natural_row
+            bias = linalg.BiasRow(cols, self.D[u] * vals * self.D[cols], coeffs[0], coeffs[1] * self.D[u] ** 2)
+        self.h = linalg.prepare(solver, self.A, sys.layout, bias)
         self.iterative = bool(getattr(self.h, "iterative", False))
 
     @property
@@ -251,9 +257,12 @@ class ElectroThermalSolver:
     (the case file's ``fem.solver.linear``; see femsim.fem.linalg), giving one solver per
     system configuration so that each keeps its factorisation or AMG hierarchy; or a solver
     object (DirectSolver, AMGSolver) or plain callable (A, b) -> x shared by all of them.
+    affine: None (detect affine meshes and use the GEMM kernels), False (the general
+    per-element gradient path, the plain reference the fast one is tested against).
     """
 
-    def __init__(self, problem: Problem, linear_solve=None, options: NewtonOptions | None = None):
+    def __init__(self, problem: Problem, linear_solve=None, options: NewtonOptions | None = None,
+                 affine: bool | None = None):
         t0 = time.perf_counter()
         self.problem = problem
         self.options = options or NewtonOptions()
@@ -263,7 +272,7 @@ class ElectroThermalSolver:
         self._user_linear_solve = linear_solve
         self._last_jac = {}       # system -> last prepared Jacobian (reused across bias points)
         self._cost = {}           # system -> (time of a new Jacobian, time of a chord step)
-        self.qd = QuadratureData(problem)
+        self.qd = QuadratureData(problem, affine=affine)
         self._systems = {}
         self.T_bath = problem.T_bath
         self.s_phi = self.s_T = None
@@ -285,6 +294,7 @@ class ElectroThermalSolver:
         self.t_setup = time.perf_counter() - t0
         self._zero = None
         self._ref_cache = None
+        self._coeffs = None
 
     # -- systems ---------------------------------------------------------------------------
     def get_system(self, electrical=True, thermal=True) -> DofSystem:
@@ -328,16 +338,16 @@ class ElectroThermalSolver:
             gphi, gT = c[2], c[3]
         else:
             # gradients of T - T_bath: a uniform field then has exactly zero gradient
-            gT = forms.gradients(T[qd.edofs] - self.T_bath, qd.G)
-            gphi = forms.gradients(phi[qd.edofs], qd.G)
+            gT = qd.grad(T[qd.edofs] - self.T_bath)
+            gphi = qd.grad(phi[qd.edofs])
             self._ref_cache = (sys, z, gphi, gT)
         if w is None or not np.any(w):
             return phi, T, gphi, gT
         dphi, dT = sys.expand_direction(w)
         if sys.electrical:
-            gphi = gphi + forms.gradients(dphi[qd.edofs], qd.G)
+            gphi = gphi + qd.grad(dphi[qd.edofs])
         if sys.thermal:
-            gT = gT + forms.gradients(dT[qd.edofs], qd.G)
+            gT = gT + qd.grad(dT[qd.edofs])
         return phi + dphi, T + dT, gphi, gT
 
     def _evaluate_unchecked(self, sys: DofSystem, z, eq: BiasEquation | None, w=None) -> _Eval:
@@ -405,10 +415,13 @@ class ElectroThermalSolver:
         """Unscaled CSR data of the reduced Jacobian with the bias row of ``eq``, and the
         natural bias row (d(current)/dz) as (cols, values)."""
         t0 = time.perf_counter()
-        Ke = forms.coupled_jacobian(self.qd, ev.gphi, ev.gT, ev.sig, ev.dsig, ev.kap, ev.dkap,
-                                    blocks=sys.blocks)
-        data = sys.scatter(Ke)
-        natural = None
+        data = sys.scatter({})
+        for blk in sys.blocks:          # one block at a time: a quarter of the peak memory
+            K = forms.coupled_jacobian(self.qd, ev.gphi, ev.gT, ev.sig, ev.dsig, ev.kap, ev.dkap,
+                                       blocks=(blk,))[blk]
+            sys.add_block(data, blk, K)
+            del K
+        natural, coeffs = None, None
         if sys.u_bias is not None:
             u = sys.u_bias
             a, b = sys.indptr[u], sys.indptr[u + 1]
@@ -419,12 +432,14 @@ class ElectroThermalSolver:
                 alpha, beta = eq.coeffs(ev.U, ev.I)
                 data[a:b] *= alpha
                 data[sys.diag_pos[u]] += beta
+                coeffs = (float(alpha), float(beta))
         sys.t_assemble += time.perf_counter() - t0
+        self._coeffs = coeffs
         return data, natural
 
     def _jacobian(self, sys: DofSystem, ev: _Eval, eq: BiasEquation | None) -> _Jacobian:
         data, natural = self._jacobian_data(sys, ev, eq)
-        jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind if eq is not None else None)
+        jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind if eq is not None else None, self._coeffs)
         self._last_jac[id(sys)] = jac
         return jac
 
@@ -715,7 +730,7 @@ class ElectroThermalSolver:
             # refinement on the held factorisation / GMRES with the held preconditioner
             x = jac.solve(b, data=data)
         else:
-            jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind)
+            jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind, self._coeffs)
             self._last_jac[id(sys)] = jac
             x = jac.solve(b)
         dU = float(x[sys.u_bias])

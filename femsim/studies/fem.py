@@ -105,18 +105,57 @@ def build_problem(case, md):
         raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
 
 
-def _sweep(solver, bias):
+def _sweep(solver, bias, start=None):
+    """The case's sweep; ``start`` = (last point, continuation state) continues a checkpoint."""
+    kw = {} if start is None else {"start": start}
     if bias.continuation == "natural":
         values = np.linspace(0.0, bias.stop, bias.points + 1)[1:]
-        return solver.sweep(bias.mode, values, raise_on_failure=False)
+        return solver.sweep(bias.mode, values, raise_on_failure=False, **kw)
     bounds = {"T_max": bias.T_max_limit} if bias.T_max_limit else {}
     return solver.trace(bias.mode, bias.stop, bounds=bounds, max_points=bias.max_points,
-                        ds=min(0.5, 1.0 / bias.points), raise_on_failure=False)
+                        ds=min(0.5, 1.0 / bias.points), raise_on_failure=False, **kw)
 
 
 def _regions_sidecar(md) -> dict:
     return {"regions": {n: k for k, n in enumerate(md.subdomains)},
             "boundaries": {n: k for k, n in enumerate(md.boundaries)}}
+
+
+#: scalar readouts of a Point kept in the resume checkpoint (fields are not: they are large)
+_POINT_KEYS = ("mode", "value", "I", "V", "V_4p", "V_3p", "P", "P_IV", "T_mean", "T_max", "hA_eff", "heat_out",
+               "electrode_currents", "energy_balance", "current_balance", "newton_steps", "residual_history",
+               "time_s", "dV_ds", "dI_ds", "dV4p_ds", "turning")
+
+
+def _checkpoint(out, points, saved, sweep) -> None:
+    """Everything `--resume` needs, after each converged point: the readouts of all points
+    (JSON) and the last state with the continuation's own state (npz), both atomic."""
+    from ..results import atomic_path, write_json
+
+    state = getattr(sweep, "state", None)
+    last = points[-1]
+    write_json(out.file("resume/points.json"), {
+        "points": [{k: getattr(p, k) for k in _POINT_KEYS} for p in points], "fields_saved_at": saved,
+        "continuation": {k: v for k, v in (state or {}).items() if not isinstance(v, np.ndarray)}})
+    arrays = {k: v for k, v in (state or {}).items() if isinstance(v, np.ndarray)}
+    with atomic_path(out.file("resume/state.npz")) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, z=last.z, phi=last.phi, T=last.T, **{f"cont_{k}": v for k, v in arrays.items()})
+
+
+def _restore(out):
+    """(points, saved field indices, continuation state) from a checkpoint, or None."""
+    from ..fem import Point
+
+    pj, sn = out.path / "resume" / "points.json", out.path / "resume" / "state.npz"
+    if not (pj.exists() and sn.exists()):
+        return None
+    data = json.loads(pj.read_text())
+    points = [Point(**{k: d[k] for k in _POINT_KEYS}) for d in data["points"]]
+    with np.load(sn) as f:
+        points[-1].z, points[-1].phi, points[-1].T = f["z"], f["phi"], f["T"]
+        state = dict(data["continuation"], **{k[5:]: f[k] for k in f.files if k.startswith("cont_")})
+    return points, list(data["fields_saved_at"]), state
 
 
 def run(case, out) -> StudyResult:
@@ -137,7 +176,16 @@ def run(case, out) -> StudyResult:
     fields_dir.mkdir(exist_ok=True)
     (fields_dir / "regions.json").write_text(json.dumps(_regions_sidecar(md), indent=1))
     saved, points, rows = [], [], {k: [] for k in _LIVE}
-    sweep = _sweep(solver, fem.bias)
+    restored = _restore(out) if getattr(out, "resume", False) else None
+    if restored is not None:
+        points, saved, state = restored
+        for p in points:
+            for k, (get, _) in _LIVE.items():
+                rows[k].append(get(p, region))
+        progress.say(f"resuming after {len(points)} converged points")
+        sweep = _sweep(solver, fem.bias, start=(points[-1], state))
+    else:
+        sweep = _sweep(solver, fem.bias)
     failure = None
     try:
         for p in progress.bar(sweep, desc=f"{fem.bias.mode} sweep"):
@@ -150,6 +198,7 @@ def run(case, out) -> StudyResult:
             if k % fem.fields.every == 0 or (fem.fields.turning_points and p.turning):
                 write_vtu(out.file(f"fields/point_{k:04d}.vtu"), md.mesh, point_fields(solver, p))
                 saved.append(k)
+            _checkpoint(out, points, saved, sweep)
     except ConvergenceError as e:  # raised only when the sweep cannot store it itself
         failure = e
     except KeyboardInterrupt:  # Ctrl-C: finish the bookkeeping for every converged point
