@@ -26,10 +26,10 @@ demo: $(STAMP)
 	$(BIN)/femsim run cases/fig2_pseudogap_family.toml --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) -q -m slow
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

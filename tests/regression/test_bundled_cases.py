@@ -18,24 +18,36 @@ CASES = sorted((ROOT / "cases").glob("*.toml"))
 STUDY = {c.stem: tomllib.loads(c.read_text())["study"] for c in CASES}
 
 
+def per_case(stems):
+    """One parameter per case, all tests of a case on one xdist worker (run once there)."""
+    return [pytest.param(s, marks=pytest.mark.xdist_group(s)) for s in stems]
+
+
 def read_csv(path):
     with open(path) as f:
         rows = list(csv.reader(f))
     return rows[0], np.array(rows[1:], dtype=float)
 
 
-@pytest.fixture(scope="module")
+_RUNS = {}
+
+
+@pytest.fixture
 def runs(tmp_path_factory):
-    out = {}
-    base = tmp_path_factory.mktemp("runs")
-    for case in CASES:
-        d = base / case.stem
-        code = main(["--quiet", "run", str(case), "--out", str(d)])
-        out[case.stem] = (code, d)
-    return out
+    """Runs bundled cases on demand, once per worker process: each case is its own test,
+    so pytest-xdist spreads the cases over the workers."""
+
+    class Lazy(dict):
+        def __missing__(self, stem):
+            if stem not in _RUNS:
+                d = tmp_path_factory.mktemp(stem)
+                _RUNS[stem] = (main(["--quiet", "run", str(ROOT / "cases" / f"{stem}.toml"), "--out", str(d)]), d)
+            return _RUNS[stem]
+
+    return Lazy()
 
 
-@pytest.mark.parametrize("case", [c.stem for c in CASES])
+@pytest.mark.parametrize("case", per_case(STUDY))
 def test_case_runs_and_writes_its_files(runs, case):
     code, d = runs[case]
     assert code == 0
@@ -50,7 +62,7 @@ def test_case_runs_and_writes_its_files(runs, case):
     assert resolved["study"] == summary["study"]
 
 
-@pytest.mark.parametrize("case", [c for c in STUDY if STUDY[c] == "lumped"])
+@pytest.mark.parametrize("case", per_case(c for c in STUDY if STUDY[c] == "lumped"))
 def test_lumped_curves_obey_newton_cooling_in_the_written_csv(runs, case):
     _, d = runs[case]
     header, data = read_csv(d / "curves.csv")
@@ -71,6 +83,7 @@ def test_lumped_curves_obey_newton_cooling_in_the_written_csv(runs, case):
     assert np.allclose(np.sort(ds["V"].values.ravel()), np.sort(col["V [V]"]), rtol=1e-9)
 
 
+@pytest.mark.xdist_group("fig2_pseudogap_family")
 def test_fig2_overheating_is_80_K_at_the_top_for_every_bath(runs):
     """seeds/000 section B: hA = 16 uW/K and ~80 K overheating at high bias (P_max = 1.28 mW)."""
     _, d = runs["fig2_pseudogap_family"]
@@ -83,6 +96,7 @@ def test_fig2_overheating_is_80_K_at_the_top_for_every_bath(runs):
     assert bool(np.all(gain.sel(T_bath=[150.0, 180.0, 200.0, 250.0]) <= 1.0 + 1e-9))
 
 
+@pytest.mark.xdist_group("rf_20GHz_small_uniform")
 def test_rf_uniform_case_steps_follow_bessel_squared(runs):
     """seeds/004 Fig. 8: a uniform drive gives step weights J_n^2(e V_rf / h f)."""
     from scipy.constants import e, h
@@ -97,7 +111,7 @@ def test_rf_uniform_case_steps_follow_bessel_squared(runs):
     assert any(h.startswith("X [m]") for h in header) and any("[V]" in h for h in header)
 
 
-@pytest.mark.parametrize("case", [c for c in STUDY if STUDY[c] == "fem"])
+@pytest.mark.parametrize("case", per_case(c for c in STUDY if STUDY[c] == "fem"))
 def test_fem_case_invariants_and_fields_from_the_files(runs, case):
     from postprocess.collection import read_pvd
 
@@ -123,6 +137,7 @@ def test_fem_case_invariants_and_fields_from_the_files(runs, case):
         assert inside.sum() >= 2 and np.all(np.diff(V[inside]) < 0)
 
 
+@pytest.mark.xdist_group("mesa_backbending")
 def test_femsim_view_renders_a_real_result_off_screen(runs, tmp_path):
     from PIL import Image
 
