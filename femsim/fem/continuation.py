@@ -226,21 +226,29 @@ class _Failed(Exception):
 
 
 def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=True,
-                  raise_on_failure=True, keep_states=True) -> Sweep:
+                  raise_on_failure=True, keep_states=True, start=None) -> Sweep:
     """Sweep the bias ``mode`` ("voltage", "current", "power") through ``values``.
 
     Yields one Point per value (plus refined turning points of the non-driven
     quantity, with ``turning`` set). See module docstring for predictor and retries.
+    ``sweep.state`` holds, after each value's point, what the sweep needs to go on;
+    ``start=(point, state)`` continues from such a checkpoint (``point`` with its z).
     """
     values = [float(v) for v in values]
+    state = {}
 
     def gen():
-        zero = solver.zero_point()
-        prev = zero
-        lam_prev = 0.0
-        x_prev = None if mode == "power" else _tangent_in(solver, zero, mode)[0]
+        if start is None:
+            zero = solver.zero_point()
+            prev, lam_prev, k0, yielded = zero, 0.0, 0, 0
+            x_prev = None if mode == "power" else _tangent_in(solver, zero, mode)[0]
+        else:
+            (prev, st), zero = start, None
+            lam_prev, k0, yielded = float(st["lam_prev"]), int(st["k"]), int(st["yielded"])
+            x_prev = st.get("x_prev")
         # derivatives of the zero point along this mode (for turning detection)
-        for target in values:
+        for k in range(k0, len(values)):
+            target = values[k]
             def attempt(p, lam_p, x_p, tgt, depth):
                 if x_p is None:  # power from zero bias
                     z0 = solver.power_guess(tgt) if tgt > 0 else p.z
@@ -270,10 +278,16 @@ def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=Tru
             if prev is not zero:
                 for tp in _turnings(solver, prev, pt, refine_turning_points):
                     yield tp
+                    yielded += 1
+            state.clear()
+            state.update(k=k + 1, lam_prev=target, x_prev=x, yielded=yielded + 1)
             yield pt
+            yielded += 1
             prev, lam_prev, x_prev = pt, target, x
 
-    return Sweep(gen(), raise_on_failure, keep_states)
+    sweep = Sweep(gen(), raise_on_failure, keep_states)
+    sweep.state = state
+    return sweep
 
 
 # -- pseudo-arclength trace ------------------------------------------------------------------
@@ -292,7 +306,7 @@ class TraceOptions:
 def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_points=None,
                     bounds=None, refine_turning_points=True, include_zero=True,
                     raise_on_failure=True, scales=None, keep_states=True,
-                    options: TraceOptions | None = None) -> Sweep:
+                    options: TraceOptions | None = None, start=None) -> Sweep:
     """Trace the I-V curve from zero bias by pseudo-arclength continuation until the
     ``mode`` quantity (V, I or P = V I) reaches ``stop`` (the last point is solved exactly
     at ``stop``), a ``bounds`` entry is exceeded (keys "V", "I", "P", "T_max"), or
@@ -301,7 +315,11 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
 
     Steps ds are measured in the plane (V/V_s, I/I_s); by default V_s, I_s follow from
     ``stop`` and the cold conductance G0 (I_s = G0 V_s, and the stop value is 1 in its
-    own axis), so ds = 0.05 is about 1/20 of the way. ``scales=(V_s, I_s)`` overrides."""
+    own axis), so ds = 0.05 is about 1/20 of the way. ``scales=(V_s, I_s)`` overrides.
+
+    ``sweep.state`` holds, after each point, everything the trace needs to go on (scales,
+    unit tangent, next step, counts); ``start=(point, state)`` continues from such a
+    checkpoint exactly as the uninterrupted trace would (``point`` with its z)."""
     o = options or TraceOptions()
     ds = o.ds if ds is None else ds
     ds_min = o.ds_min if ds_min is None else ds_min
@@ -313,8 +331,13 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
     if stop <= 0:
         raise ValueError("trace runs from zero bias towards a positive stop value")
 
+    state = {}
+
     def gen():
         nonlocal ds
+        if start is not None:
+            yield from trace_from(*start)
+            return
         zero = solver.zero_point()
         x, dU, dI, dV4 = _tangent_in(solver, zero, "voltage")
         G0 = dI / dU
@@ -333,10 +356,16 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
         nrm = math.hypot(dv, di)
         tV, tI, tz = dv / nrm, di / nrm, x / nrm
         zero.dV_ds, zero.dI_ds, zero.dV4p_ds = tV * Vs, tI * Is, dV4 / nrm
-        cur = zero
+        yielded = int(include_zero)
+        state.update(Vs=Vs, Is=Is, tV=tV, tI=tI, tz=tz, ds=ds, npts=0, yielded=yielded)
         if include_zero:
             yield zero
-        npts = 0
+        yield from trace_from(zero, dict(state))
+
+    def trace_from(cur, st):
+        nonlocal ds
+        Vs, Is, tV, tI, tz = st["Vs"], st["Is"], st["tV"], st["tI"], st["tz"]
+        ds, npts, yielded = st["ds"], int(st["npts"]), int(st["yielded"])
         while npts < max_points:
             m0 = _mode_value(cur, mode)
             # predicted mode value, to land exactly on ``stop``
@@ -374,22 +403,30 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
             pt.dV_ds, pt.dI_ds, pt.dV4p_ds = tVn * Vs, tIn * Is, dV4n / nrm
             for tp in _turnings(solver, cur, pt, refine_turning_points):
                 yield tp
+                yielded += 1
+            # step control (decided before the yield, so that the checkpoint holds it)
+            cosang = tV * tVn + tI * tIn
+            ds_next = ds
+            if pt.newton_steps >= 7 or cosang < math.cos(math.radians(o.max_angle_deg)):
+                ds_next = ds * 0.5
+            elif pt.newton_steps <= 3:
+                ds_next = ds * o.grow
+            ds_next = min(max(ds_next, ds_min), ds_max)
+            state.clear()
+            state.update(Vs=Vs, Is=Is, tV=tVn, tI=tIn, tz=tzn, ds=ds_next, npts=npts + 1, yielded=yielded + 1)
             yield pt
+            yielded += 1
             npts += 1
             if final:
                 return
             if any(_exceeds(pt, k, v) for k, v in bounds.items()):
                 return
-            # step control
-            cosang = tV * tVn + tI * tIn
-            if pt.newton_steps >= 7 or cosang < math.cos(math.radians(o.max_angle_deg)):
-                ds *= 0.5
-            elif pt.newton_steps <= 3:
-                ds *= o.grow
-            ds = min(max(ds, ds_min), ds_max)
+            ds = ds_next
             cur, tV, tI, tz = pt, tVn, tIn, tzn
 
-    return Sweep(gen(), raise_on_failure, keep_states)
+    sweep = Sweep(gen(), raise_on_failure, keep_states)
+    sweep.state = state
+    return sweep
 
 
 def _exceeds(p: Point, key, limit):

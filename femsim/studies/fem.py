@@ -133,7 +133,8 @@ def _checkpoint(out, points, saved, sweep) -> None:
     from ..results import atomic_path, write_json
 
     state = getattr(sweep, "state", None)
-    last = points[-1]
+    # the continuation state refers to its last main point, which a turning point may follow
+    last = points[int(state["yielded"]) - 1] if state and "yielded" in state else points[-1]
     write_json(out.file("resume/points.json"), {
         "points": [{k: getattr(p, k) for k in _POINT_KEYS} for p in points], "fields_saved_at": saved,
         "continuation": {k: v for k, v in (state or {}).items() if not isinstance(v, np.ndarray)}})
@@ -153,9 +154,17 @@ def _restore(out):
     data = json.loads(pj.read_text())
     points = [Point(**{k: d[k] for k in _POINT_KEYS}) for d in data["points"]]
     with np.load(sn) as f:
-        points[-1].z, points[-1].phi, points[-1].T = f["z"], f["phi"], f["T"]
+        last = {k: f[k] for k in ("z", "phi", "T")}
         state = dict(data["continuation"], **{k[5:]: f[k] for k in f.files if k.startswith("cont_")})
-    return points, list(data["fields_saved_at"]), state
+    if "yielded" not in state:
+        return None  # a checkpoint without continuation state cannot be continued exactly
+    # turning points found after the last main point are found again on the way on
+    n = int(state["yielded"])
+    points = points[:n]
+    if len(points) < n:
+        return None
+    points[-1].z, points[-1].phi, points[-1].T = last["z"], last["phi"], last["T"]
+    return points, [k for k in data["fields_saved_at"] if k < n], state
 
 
 def run(case, out) -> StudyResult:

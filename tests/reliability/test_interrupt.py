@@ -70,3 +70,37 @@ def test_sigkill_leaves_valid_points(tmp_path):
     assert len(pts) >= 3 and np.all(np.isfinite(pts[:, head.index("I [A]")]))
     summary = json.loads((out / "summary.json").read_text())  # valid JSON, says it never finished
     assert summary["status"] == "running"
+
+
+def test_resume_after_sigint_gives_the_uninterrupted_result(tmp_path):
+    ref = tmp_path / "ref"
+    env = dict(os.environ, MKL_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-m", "femsim.cli", "-q", "run", str(CASE), "--out", str(ref)],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "run"
+    proc = start_and_wait(out, 5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=240)
+    assert proc.returncode == 130
+    _, before = rows(out / "points.csv")
+    r = subprocess.run([sys.executable, "-m", "femsim.cli", "run", str(CASE), "--out", str(out), "--resume"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "resuming after" in r.stderr
+    assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+    h_ref, c_ref = rows(ref / "curves.csv")
+    h, c = rows(out / "curves.csv")
+    assert h == h_ref and c.shape == c_ref.shape
+    for col in ("I [A]", "V [V]", "T_mean [K]", "T_max [K]"):
+        k = h.index(col)
+        assert np.allclose(c[:, k], c_ref[:, k], rtol=1e-8, atol=0), col
+    # the converged points before the interruption were not recomputed: same values to the bit
+    k = h.index("I [A]")
+    assert np.array_equal(c[: len(before) - 1, k], before[: len(before) - 1, 0])
+    # a changed case is refused
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CASE.read_text().replace('points = 20', 'points = 21'))
+    r = subprocess.run([sys.executable, "-m", "femsim.cli", "run", str(changed), "--out", str(out), "--resume"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "SHA-256 differs" in r.stderr
