@@ -146,6 +146,15 @@ def _postprocess(case, out, result) -> dict:
         out.files.append(str(pvd.relative_to(out.path)))
         last = views.last_field_file(out.path)
         written["temperature_3d"] = [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]
+    if case.study in ("hotspot", "transient") and any((out.path / "fields").glob("*.vtu")):
+        from postprocess import views
+
+        # the hot spot itself if one formed, else the hottest saved state
+        shots = result.figures.get("fields") or []
+        hot = [f["file"] for f in shots if str(f.get("state", "")).startswith("hot spot")]
+        pick = hot[0] if hot else (max(shots, key=lambda f: f.get("T_max_K", float("-inf")))["file"] if shots else None)
+        if pick:
+            written["temperature_3d"] = [views.surface(out.path / pick, "T", out.path / "plots" / "temperature_3d.png").path]
     return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
 
 

@@ -21,6 +21,7 @@ from .base import T_SANE, IVFile, QList, StrictModel
 from .lumped import Lumped
 from .rf import RF
 from .fem import Fem, GeometrySpec, MaterialSpec
+from .transient import Hotspot, Transient, check_case
 
 SCHEMA_VERSION = 1
 
@@ -54,15 +55,18 @@ class Case(StrictModel):
     schema_version: Literal[1] = Field(description="case-file schema version (1)")
     title: str = Field("", description="short title used in plots and the report")
     description: str = Field("", description="free text")
-    study: Literal["lumped", "fem", "rf"] = Field(
+    study: Literal["lumped", "fem", "rf", "transient", "hotspot"] = Field(
         description="study kind: lumped (Newton self-heating), fem (3D electro-thermal), rf (transmission line + "
-                    "Tien-Gordon)")
+                    "Tien-Gordon), transient (pulsed bias, heating time constants), hotspot (bifurcation of the "
+                    "uniform heating branch)")
     environment: Environment
     lumped: Lumped | None = None
     rf: RF | None = None
     geometry: GeometrySpec | None = Field(None, description="mesh builder and its parameters (fem study)")
     materials: dict[str, MaterialSpec] | None = Field(None, description="subdomain name -> material (fem study)")
     fem: Fem | None = None
+    transient: Transient | None = None
+    hotspot: Hotspot | None = None
     outputs: Outputs = Outputs()
 
     @model_validator(mode="after")
@@ -75,6 +79,10 @@ class Case(StrictModel):
             for key in ("geometry", "materials"):
                 if getattr(self, key) is None:
                     raise CaseError(key, CaseError.MISSING, f"a [{key}] section for study = 'fem'")
+            if self.fem.bias is None:
+                raise CaseError("fem.bias", CaseError.MISSING, "a [fem.bias] section for study = 'fem'")
+        if self.study in ("transient", "hotspot"):
+            check_case(self)
         return self
 
 

@@ -199,7 +199,7 @@ class Fem(StrictModel):
 
     electrical: Electrical
     thermal: Thermal
-    bias: Bias
+    bias: Bias | None = Field(None, description="the bias sweep (required for study = 'fem' and 'hotspot')")
     solver: Solver = Solver()
     fields: FieldOutput = FieldOutput()
     region: str | None = Field(None, description="subdomain whose mean temperature defines (hA)_eff and the "

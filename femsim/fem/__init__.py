@@ -17,6 +17,9 @@ Building a problem from a mesh with named subdomains and boundaries::
                  four_probe=("probe_hi", "probe_lo"), three_probe="probe_lo",
                  hA_region="mesa")
     s = ElectroThermalSolver(pr)                          # quadrature data + pattern, once
+    s = ElectroThermalSolver(pr, linear_solve="amg")      # or "auto" (default: PARDISO up to
+                                                          # 1.5e5 unknowns, AMG above), "pardiso",
+                                                          # "superlu" (= case fem.solver.linear)
 
     p = s.solve("current", 1e-3)                          # one point -> Point
     for p in s.sweep("voltage", V_values): write(p)       # natural parameter, yields Points
@@ -34,7 +37,9 @@ Public API:
     ElectroThermalSolver, NewtonOptions, Point, BiasEquation        (solver.py)
     Sweep, natural_sweep, arclength_trace, refine_turning           (continuation.py)
     point_fields, write_vtu                                         (fields.py)
-    linear_solve, DirectSolver                                      (linalg.py)
+    linear_solve, DirectSolver, AMGSolver, make_linear_solver,
+    LINEAR_SOLVERS, Layout                                          (linalg.py)
+    reference_box, reference_1d (the benchmark problem)             (reference.py)
     isothermal_resistance, lumped_newton_local, lumped_at_current,
     compare_with_lumped                                             (compare.py)
 
@@ -47,6 +52,7 @@ from .linalg import (AMGSolver, DirectSolver, LINEAR_SOLVERS, Layout, linear_sol
 from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions, Point
 from .continuation import Sweep, TraceOptions, arclength_trace, natural_sweep, refine_turning
 from .fields import point_fields, write_vtu
+from .reference import reference_1d, reference_box
 from .compare import compare_with_lumped, isothermal_resistance, lumped_at_current, lumped_newton_local
 
 __all__ = [
@@ -54,6 +60,6 @@ __all__ = [
     "AMGSolver", "DirectSolver", "LINEAR_SOLVERS", "Layout", "linear_solve", "make_linear_solver",
     "BiasEquation", "ElectroThermalSolver", "NewtonOptions", "Point",
     "Sweep", "TraceOptions", "arclength_trace", "natural_sweep", "refine_turning",
-    "point_fields", "write_vtu",
+    "point_fields", "write_vtu", "reference_1d", "reference_box",
     "compare_with_lumped", "isothermal_resistance", "lumped_at_current", "lumped_newton_local",
 ]

@@ -212,8 +212,13 @@ class QuadratureData:
                 M[:, k] += np.einsum("qi,qj->qij", gh[:, :, b], gh[:, :, a])
         self._pairs = pairs
         self.R_cond_full = M.reshape(nq * 6, nb * nb)
-        # advection: M[(q, a), (i, j)] = gh_qia N_qj
+        # advection: M[(q, a), (i, j)] = gh_qia N_qj, and its transpose in (i, j)
         self.R_adv = np.einsum("qia,qj->qaij", gh, N).reshape(nq * 3, nb * nb)
+        self.R_advT = np.einsum("qja,qi->qaij", gh, N).reshape(nq * 3, nb * nb)
+        # mass: M[q, (i, j)] = N_qi N_qj
+        self.R_mass = np.einsum("qi,qj->qij", N, N).reshape(nq, nb * nb)
+        # heat block of box elements in one GEMM: conduction (q*3 rows) then mass (q rows)
+        self.R_cond_mass = np.vstack([self.R_cond_diag, self.R_mass])
 
     @property
     def G(self):
@@ -273,11 +278,29 @@ class QuadratureData:
         C = np.stack([np.einsum("ed,eqd->eq", Te[:, a, :] * Te[:, b, :], s_dx) for a, b in self._pairs], axis=2)
         return (C.reshape(ne, -1) @ self.R_cond_full).reshape(ne, nb, nb)
 
-    def advection(self, a_dx):
-        """int (a . grad v_i) u_j, a dx given as (e, q, d) -> (e, i, j)."""
+    def advection(self, a_dx, transpose=False):
+        """int (a . grad v_i) u_j, a dx given as (e, q, d) -> (e, i, j); transpose=True:
+        int v_i (a . grad u_j) (contiguous, no copy)."""
         if not self.affine:
-            return forms.advection(self._Gf, self.N, a_dx)
-        return (self._to_ref(a_dx) @ self.R_adv).reshape(self.ne, self.nb, self.nb)
+            K = forms.advection(self._Gf, self.N, a_dx)
+            return np.ascontiguousarray(K.transpose(0, 2, 1)) if transpose else K
+        R = self.R_advT if transpose else self.R_adv
+        return (self._to_ref(a_dx) @ R).reshape(self.ne, self.nb, self.nb)
+
+    def mass(self, c_dx):
+        """int c v_i u_j, c dx given as (e, q) -> (e, i, j)."""
+        if not self.affine:
+            return forms.mass(self.N, c_dx)
+        return (c_dx @ self.R_mass).reshape(self.ne, self.nb, self.nb)
+
+    def conduction_mass(self, s_dx, c_dx):
+        """conduction(s_dx) + mass(c_dx) (one GEMM on axis-aligned boxes)."""
+        if not (self.affine and self.diagonal):
+            return self.conduction(s_dx) + self.mass(c_dx)
+        ne, nb = self.ne, self.nb
+        t2 = self.Te.diagonal(axis1=1, axis2=2) ** 2
+        C = np.concatenate([(s_dx * t2[:, None, :]).reshape(ne, -1), c_dx], axis=1)
+        return (C @ self.R_cond_mass).reshape(ne, nb, nb)
 
     @property
     def xq(self):

@@ -128,12 +128,11 @@ def coupled_jacobian(qd, gphi, gT, sig, dsig, kap, dkap, blocks=("pp", "pT", "Tp
     if "pT" in blocks:
         out["pT"] = qd.advection(dsig * gphi * dx)
     if "Tp" in blocks:
-        out["Tp"] = -qd.advection(2.0 * sig * gphi * dx).transpose(0, 2, 1)
+        out["Tp"] = qd.advection(-2.0 * sig * gphi * dx, transpose=True)
     if "TT" in blocks:
         dq = np.einsum("eqd,eqd->eq", dsig * gphi, gphi)
-        TT = qd.conduction(kap * dx)
+        TT = qd.conduction_mass(kap * dx, -dq * qd.dx)
         if np.any(dkap):
             TT += qd.advection(dkap * gT * dx)
-        TT -= mass(qd.N, dq * qd.dx)
         out["TT"] = TT
     return out

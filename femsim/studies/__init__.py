@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import xarray as xr
 
 #: study kind -> module with `run(case, out) -> StudyResult`
-STUDIES = {"lumped": "femsim.studies.lumped", "fem": "femsim.studies.fem", "rf": "femsim.studies.rf"}
+STUDIES = {"lumped": "femsim.studies.lumped", "fem": "femsim.studies.fem", "rf": "femsim.studies.rf",
+           "transient": "femsim.studies.transient", "hotspot": "femsim.studies.transient"}
 
 
 @dataclass

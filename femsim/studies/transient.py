@@ -103,7 +103,7 @@ def _curves_from_pulsed(ds: xr.Dataset, reg_label: str) -> xr.Dataset:
         I.append(ds["I_steady"].values)
         V.append(ds["V_steady"].values)
         Tm.append(ds["T_mean_steady"].values)
-        Tx.append(np.full(ds.sizes["point"], np.nan))
+        Tx.append(ds["T_max_steady"].values)
     I, V, Tm, Tx = (np.array(a, float) for a in (I, V, Tm, Tx))
     with np.errstate(all="ignore"):
         R = np.where(I != 0, V / I, np.nan)
@@ -179,7 +179,8 @@ def run_transient(case, out) -> StudyResult:
     saved = []
     for k, t in enumerate(sorted(r.states)):
         phi, T = r.states[t]
-        saved.append({"time_s": t, "file": _write_fields(out, f"time_{k:04d}", md, solver, phi, T)})
+        saved.append({"time_s": t, "T_max_K": float(T.max()),
+                      "file": _write_fields(out, f"time_{k:04d}", md, solver, phi, T)})
     figures = {
         "steps": r.steps, "rejected_steps": r.rejected, "newton_failures": r.newton_failures,
         "transient_wall_s": r.wall_s, "method": opts.method,
@@ -229,6 +230,8 @@ def run_transient(case, out) -> StudyResult:
         }
     else:
         datasets["curves"] = _curves_from_timeseries(series)
+    datasets["curves"].attrs["T_bath"] = problem.T_bath
+    figures["T_bath_K"] = problem.T_bath
     figures["solver_setup_s"] = solver.t_setup + ts.t_setup
     return StudyResult(datasets=datasets, figures=figures)
 
@@ -287,6 +290,7 @@ def run_hotspot(case, out) -> StudyResult:
                        options=opts, progress=lambda m: progress.say(m, "verbose"))
     curves = res.dataset()
     curves.attrs["bias"] = "I"
+    curves.attrs["T_bath"] = problem.T_bath
     datasets = {"curves": curves, "spectrum": _spectrum_dataset(res), "bifurcations": _bifurcations(res)}
     # 3D fields
     saved = []
@@ -313,6 +317,7 @@ def run_hotspot(case, out) -> StudyResult:
             saved.append({"state": "last point of the hot-spot branch", "I_A": p.I,
                           "file": _write_fields(out, "hotspot_last", md, solver, p.phi, p.T)})
     figures = {"points": len(res.symmetric), "hot_spot_points": len(res.hotspot), "region": sec.region,
+               "T_bath_K": problem.T_bath,
                "mirror_symmetries": sorted(_mirrors(res)), "fields": saved, "mesh": _mesh_info(md),
                "timings": {k: float(v) for k, v in res.timings.items()}, "solver_setup_s": solver.t_setup}
     if res.onset is not None:

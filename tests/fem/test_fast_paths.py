@@ -167,3 +167,43 @@ def test_forms_jacobian_through_kernels_equals_explicit_forms():
     assert _rel(K["pT"], forms.advection(qd.Gf, qd.N, ev.dsig * ev.gphi * dx)) < 1e-13
     assert _rel(K["Tp"], -forms.advection_T(qd.Gf, qd.N, 2 * ev.sig * ev.gphi * dx)) < 1e-13
     assert _rel(forms.gradients(ev.phi[qd.edofs], qd.G), ev.gphi) < 1e-13
+
+
+@pytest.mark.slow
+def test_amg_trace_through_back_bending_equals_direct():
+    # the layered mesa of test_lumped (rho_c Arrhenius, rho_c/rho_ab = 1e4): strong
+    # electro-thermal coupling at the voltage maximum, where the block preconditioner
+    # neglects the most; the traced curve and its turning point agree with PARDISO
+    from test_lumped import mesa
+    pr = mesa().problem
+    runs = {}
+    for kind in ("pardiso", "amg"):
+        s = ElectroThermalSolver(pr, linear_solve=kind)
+        sw = s.trace("current", stop=4e-3, bounds={"T_max": 40}).run()
+        assert sw.failure is None
+        for p in sw.points:
+            assert p.energy_balance <= 1e-8 and p.current_balance <= 1e-10
+        runs[kind] = sw
+    (tp,), (ta,) = runs["pardiso"].turning_points, runs["amg"].turning_points
+    assert ta.turning == tp.turning == "V_max"
+    assert ta.V == pytest.approx(tp.V, rel=1e-10)
+    assert ta.I == pytest.approx(tp.I, rel=1e-7)      # located to the refinement tolerance
+    # the end point (exactly at the stop current) is the same state
+    ea, ep = runs["amg"].points[-1], runs["pardiso"].points[-1]
+    assert ea.I == pytest.approx(ep.I, rel=1e-12)
+    assert ea.V == pytest.approx(ep.V, rel=1e-10)
+    assert ea.T_max["all"] == pytest.approx(ep.T_max["all"], rel=1e-10)
+
+
+@pytest.mark.slow
+def test_amg_path_on_a_larger_reference_mesh_equals_1d():
+    n = (24, 24, 12)
+    s = ElectroThermalSolver(reference_box(*n), linear_solve="amg")
+    pts = s.sweep("voltage", [0.1, 0.2, 0.4]).run().points
+    for p in pts:
+        r = reference_1d(p.value, nz=n[2])
+        assert p.I == pytest.approx(r["I"], rel=1e-10)
+        assert p.T_max["all"] == pytest.approx(r["T_max"], rel=1e-12)
+        assert p.T_mean["all"] == pytest.approx(r["T_mean"], rel=1e-12)
+        assert p.energy_balance <= 1e-8 and p.current_balance <= 1e-10
+    assert s.system.linear_solve.n_setup == 1           # one hierarchy for the whole sweep
