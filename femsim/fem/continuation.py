@@ -95,8 +95,11 @@ def _mode_value(p: Point, mode):
     return {"voltage": p.V, "current": p.I, "power": p.V * p.I}[mode]
 
 
-def _solve_with_jac(solver, mode_or_eq, value, z_guess):
-    """Newton from z_guess; returns (Point, jac, eq)."""
+def _solve_with_jac(solver, mode_or_eq, value, z_guess, reuse=None):
+    """Newton from z_guess; returns (Point, jac, eq). reuse: start with chord steps on the
+    previous solve's factorisation (None: the solver's option). The arclength trace passes
+    False: its step control counts Newton steps, and a trace resumed from a checkpoint
+    (which holds no factorisation) must take the same steps as the uninterrupted one."""
     if isinstance(mode_or_eq, BiasEquation):
         eq = mode_or_eq
         mode, val = "arclength", value
@@ -106,7 +109,7 @@ def _solve_with_jac(solver, mode_or_eq, value, z_guess):
     t0 = time.perf_counter()
     sys = solver.system
     try:
-        z, ev, jac, steps, hist = solver.newton(sys, z_guess, eq, label=f" at {mode} = {val:.6g}")
+        z, ev, jac, steps, hist = solver.newton(sys, z_guess, eq, label=f" at {mode} = {val:.6g}", reuse=reuse)
     except ConvergenceError as err:
         raise ConvergenceError(str(err), bias=(mode, val), history=err.history) from None
     pt = solver._point(sys, ev, mode, val, steps, hist, time.perf_counter() - t0)
@@ -376,10 +379,10 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
             try:
                 if final:
                     f = (stop - m0) / (mp - m0)
-                    pt, jac, eq = _solve_with_jac(solver, mode, stop, cur.z + f * ds * tz)
+                    pt, jac, eq = _solve_with_jac(solver, mode, stop, cur.z + f * ds * tz, reuse=False)
                 else:
                     eq = BiasEquation("arclength", U_p=Up, I_p=Ip, tV=tV, tI=tI, Vs=Vs, Is=Is)
-                    pt, jac, eq = _solve_with_jac(solver, eq, ds, zp)
+                    pt, jac, eq = _solve_with_jac(solver, eq, ds, zp, reuse=False)
                     pt.mode, pt.value = "arclength", float(_mode_value(pt, mode))
             except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
                 ds *= 0.5

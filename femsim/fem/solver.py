@@ -42,10 +42,10 @@ Newton direction: the exact Jacobian (d sigma/dT and d kappa/dT included), throu
 system's linear solver (femsim.fem.linalg: PARDISO, SuperLU or AMG-preconditioned GMRES,
 "auto" by size). Direct solvers: a solve starts with chord steps on the factorisation
 of the previous solve (modified Newton across bias points; kept while each cuts the
-residual by chord_rate = 0.25, and no more of them than cost a new factorisation,
-measured), and once the relative residual is below chord_below = 1e-5 a chord step on
-the current factorisation is tried before refactorising (kept if it cuts the residual
-tenfold). Steps on the previous solve's factorisation are counted in
+residual by chord_rate = 0.25, at most max_reuse_steps = 8; the arclength trace does
+not reuse, so that its step control sees the same Newton counts after a resume), and
+once the relative residual is below chord_below = 1e-5 a chord step on the current
+factorisation is tried before refactorising (kept if it cuts the residual tenfold). Steps on the previous solve's factorisation are counted in
 ``Point.chord_steps``, not in ``newton_steps``. Iterative solvers: a new Jacobian every
 step (the AMG hierarchy is kept), solved inexactly to the forcing term
 eta = min(eta_max, max(eta_min, 0.1 rtol / relative residual)). The converged state and
@@ -82,10 +82,11 @@ class NewtonOptions:
     reuse_factorisation: bool = True  # start each solve with chord steps on the previous
                                # solve's factorisation (direct solvers; modified Newton)
     chord_rate: float = 0.25   # ... kept while each cuts the relative residual by this factor,
-    max_reuse_steps: int = 30  # and at most as many as cost less than a new Jacobian (measured)
+    max_reuse_steps: int = 8   # at most this many (a count, not a timing: runs are reproducible)
     eta_max: float = 1e-2      # iterative solvers: inexact-Newton forcing terms (GMRES rtol)
     eta_min: float = 1e-10
-    polish_iterative_above: float = 1e-13  # iterative solvers polish only above this residual
+    polish_iterative_above: float = 1e-13  # iterative solvers polish (once) only above this
+    tangent_rtol: float = 1e-9  # iterative solvers: GMRES tolerance of tangent solves
     polish_steps: int = 2      # after convergence, chord steps on the last factorisation while
                                # the residual falls: the exit test bounds the residual relative
                                # to the summed element terms, which can dwarf I and P, and the
@@ -288,7 +289,6 @@ class ElectroThermalSolver:
                              f"callable, not {linear_solve!r}")
         self._user_linear_solve = linear_solve
         self._last_jac = {}       # system -> last prepared Jacobian (reused across bias points)
-        self._cost = {}           # system -> (time of a new Jacobian, time of a chord step)
         self.qd = QuadratureData(problem, affine=affine)
         self._systems = {}
         self.T_bath = problem.T_bath
@@ -462,7 +462,7 @@ class ElectroThermalSolver:
 
     # -- Newton -------------------------------------------------------------------------
     def newton(self, sys: DofSystem, z0, eq: BiasEquation | None, options: NewtonOptions | None = None,
-               label=""):
+               label="", reuse=None):
         """Solve the reduced system from z0. Returns (z, ev, jac, steps, history);
         raises ConvergenceError (with .history) when it fails.
 
@@ -480,20 +480,18 @@ class ElectroThermalSolver:
         hist, steps, upd, jac = [], 0, None, None
         # the factorisation of the previous solve (same system, same kind of bias row): chord
         # steps on it first, kept while each cuts the residual by chord_rate (modified Newton)
-        stale, n_stale, budget = False, 0, 0
-        if o.reuse_factorisation:
+        stale, n_stale = False, 0
+        if o.reuse_factorisation if reuse is None else reuse:
             old = self._last_jac.get(id(sys))
             if old is not None and old.cheap_resolve and old.eq_kind == (eq.kind if eq is not None else None):
                 jac, stale = old, True
-                # chord steps while they cost less than a new Jacobian (measured times)
-                t_j, t_c = self._cost.get(id(sys), (0.0, np.inf))
-                budget = int(min(o.max_reuse_steps, max(2, t_j / t_c))) if np.isfinite(t_c) else 3
         while True:
             rel = self._relative_residual(sys, ev)
             hist.append(rel)
             if rel <= o.rtol and (upd is None or upd <= o.xtol):
                 if jac is not None and (jac.cheap_resolve or jac.iterative and rel > o.polish_iterative_above):
-                    ev = self._polish(sys, ev, eq, jac, hist, o.polish_steps)
+                    # (one step on the iterative path: each is a full GMRES solve)
+                    ev = self._polish(sys, ev, eq, jac, hist, o.polish_steps if jac.cheap_resolve else 1)
                 ev.n_chord = n_stale
                 return ev.z, ev, jac, steps, hist
             if steps + n_stale >= o.max_newton or not np.isfinite(rel):
@@ -503,17 +501,16 @@ class ElectroThermalSolver:
             if self._needs_fold(sys, zr, w, o.fold_above):
                 zr, w = ev.z, np.zeros_like(zr)
                 ev = self._evaluate(sys, zr, eq, w)
-            if jac is not None and jac.cheap_resolve and (stale and n_stale < budget or rel <= o.chord_below):
+            if jac is not None and jac.cheap_resolve and (stale and n_stale < o.max_reuse_steps
+                                                          or rel <= o.chord_below):
                 # the Jacobian barely moves (near convergence, or between close bias points):
                 # a re-solve with the held factorisation (a chord step), kept only if it cuts
                 # the residual by chord_rate (0.1 within a point)
-                t0 = time.perf_counter()
                 dz = jac.solve(-ev.R)
                 try:
                     ev_c = self._evaluate(sys, zr, eq, w + dz) if np.all(np.isfinite(dz)) else None
                 except (OutOfRangeError, FloatingPointError):
                     ev_c = None
-                self._record_cost(sys, chord=time.perf_counter() - t0)
                 rate = o.chord_rate if stale else 0.1
                 if ev_c is not None and self._relative_residual(sys, ev_c) <= rate * rel:
                     w = w + dz
@@ -524,12 +521,12 @@ class ElectroThermalSolver:
                         steps += 1
                     upd = self._update_norm(sys, dz, ev)
                     continue
-            t0 = time.perf_counter()
             jac, stale = self._jacobian(sys, ev, eq), False
-            self._record_cost(sys, jac=time.perf_counter() - t0)
             eta = None
             if jac.iterative:
-                # inexact Newton: aim at the tolerance in this step, never less than eta_max
+                # inexact Newton: aim at the tolerance in this step, never looser than eta_max
+                # (a forcing term ~ the residual itself, for quadratic convergence, took one
+                # more step and no less time on the reference problem)
                 eta = min(o.eta_max, max(o.eta_min, 0.1 * o.rtol / rel)) if rel > 0 else o.eta_min
             dz = jac.solve(-ev.R, rtol=eta)
             if not np.all(np.isfinite(dz)):
@@ -571,16 +568,6 @@ class ElectroThermalSolver:
             ev = ev_new
             steps += 1
             upd = self._update_norm(sys, dz * t, ev)
-
-    def _record_cost(self, sys, jac=None, chord=None):
-        """Running means of the time of a new Jacobian (assembly + factorisation) and of a
-        chord step (re-solve + residual), which bound the chord steps on a reused one."""
-        t_j, t_c = self._cost.get(id(sys), (0.0, np.inf))
-        if jac is not None:
-            t_j = jac if t_j == 0.0 else 0.7 * t_j + 0.3 * jac
-        if chord is not None:
-            t_c = chord if not np.isfinite(t_c) else 0.7 * t_c + 0.3 * chord
-        self._cost[id(sys)] = (t_j, t_c)
 
     @staticmethod
     def _needs_fold(sys, zr, w, tol):
@@ -743,13 +730,14 @@ class ElectroThermalSolver:
         data, natural = self._jacobian_data(sys, ev, eq)
         b = np.zeros(sys.n)
         b[sys.u_bias] = eq.dg_dlambda(point.V)
+        o_tan = self.options.tangent_rtol
         if jac is not None and jac.eq_kind == eq.kind and (jac.cheap_resolve or jac.iterative):
             # refinement on the held factorisation / GMRES with the held preconditioner
-            x = jac.solve(b, data=data)
+            x = jac.solve(b, data=data, rtol=o_tan)
         else:
             jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind, self._coeffs)
             self._last_jac[id(sys)] = jac
-            x = jac.solve(b)
+            x = jac.solve(b, rtol=o_tan)
         dU = float(x[sys.u_bias])
         cols, vals = natural
         dI = float(vals @ x[cols])
