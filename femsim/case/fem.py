@@ -124,6 +124,12 @@ class Electrical(StrictModel):
                                          description="[high, low] voltage-probe boundaries (4-probe voltage)")
     three_probe: str | None = Field(None, description="boundary whose mean potential is subtracted from the "
                                                       "bias contact's (3-probe voltage)")
+    equipotential: list[str] = Field(
+        default_factory=list,
+        description="conducting subdomains (metal films) taken as ideal conductors, each merged into the contact "
+                    "it touches: no potential drop and no Joule heat in them, heat conduction kept. Needed when "
+                    "a film out-conducts the sample by more than ~1e9 (gold on a Bi2212 mesa at 4.2 K: 1e18), "
+                    "which double precision cannot resolve")
 
 
 class CoolingSpec(StrictModel):

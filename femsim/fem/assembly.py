@@ -56,6 +56,7 @@ class MaterialGroup:
     sl: slice            # elements of this material in the permuted order
     rotation: np.ndarray | None
     insulator: bool = False  # excluded from the electric problem (sigma = 0)
+    ideal: bool = False      # an ideal conductor merged into an electrode (no electric terms)
 
 
 class QuadratureData:
@@ -90,11 +91,12 @@ class QuadratureData:
         self.nvertices = mesh.nvertices
         subs = mesh.subdomains
         order, groups, start = [], [], 0
+        ideal = {r for e in problem.electrodes for r in e.regions}
         for name, mat in problem.materials.items():
             els = np.sort(np.asarray(subs[name], dtype=np.int64))
             order.append(els)
             groups.append(MaterialGroup(name, mat, slice(start, start + els.size), _rotation(problem, name),
-                                        is_insulator(mat)))
+                                        is_insulator(mat), name in ideal))
             start += els.size
         self.order = np.concatenate(order)
         self.groups = groups
@@ -320,9 +322,12 @@ class QuadratureData:
         for g in self.groups:
             T = Tq[g.sl]
             m = g.material
-            if g.insulator:
+            # an ideal conductor's nodes share one potential: its terms vanish in the
+            # residual, but in the Jacobian they would only cancel up to eps sigma
+            no_current = g.insulator or g.ideal
+            if no_current:
                 sig[g.sl], dsig[g.sl] = 0.0, 0.0
-            for lo, hi, rho in (() if g.insulator else ((0, 2, m.rho_ab), (2, 3, m.rho_c))):
+            for lo, hi, rho in (() if no_current else ((0, 2, m.rho_ab), (2, 3, m.rho_c))):
                 r = rho(T)
                 s = 1.0 / r
                 sig[g.sl, :, lo:hi] = s[..., None]
@@ -423,6 +428,8 @@ class DofSystem:
         if self.electrical:
             for k, e in enumerate(problem.electrodes):
                 dofs, _, _, _ = qd.facet_data(e.boundary)
+                if e.regions:   # ideal conductors: all their nodes on the electrode's potential
+                    dofs = np.union1d(dofs, np.concatenate([qd.region_dofs[r] for r in e.regions]))
                 clash = owner[dofs] >= 0
                 if np.any(clash):
                     other = problem.electrodes[owner[dofs][clash][0]].label

@@ -25,6 +25,15 @@ from scipy.optimize import brentq
 from ..properties import Table
 
 
+def valid_T_max(problem) -> float:
+    """The highest temperature every material property of ``problem`` is defined at [K]."""
+    top = np.inf
+    for m in problem.materials.values():
+        for prop in (m.rho_ab, m.rho_c, m.kappa_ab, m.kappa_c):
+            top = min(top, prop.T_range[1])
+    return top
+
+
 def isothermal_resistance(solver, temperatures, interpolation="pchip") -> dict:
     """R(T) of the device from isothermal FEM solves (heat equation off) at ``temperatures``.
 
@@ -132,7 +141,8 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     reg = pr.hA_region
     if T_grid is None:
         Tmax = max(p.T_max["all"] for p in pts)
-        T_grid = np.linspace(TB, TB + 2 * (Tmax - TB) + 1.0, 61)
+        top = min(TB + 2 * (Tmax - TB) + 1.0, valid_T_max(pr))   # the lumped curve runs past the FEM's
+        T_grid = np.linspace(TB, max(top * (1 - 1e-12), Tmax), 61)
     tables = isothermal_resistance(solver, T_grid)
     R_heat = tables["R"]
     R_V = tables.get("R_4p", R_heat)

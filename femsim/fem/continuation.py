@@ -9,7 +9,8 @@ history and every point converged so far (``err.points``).
 Natural parameter (`natural_sweep`): the bias (V, I or P) steps through given values;
 the predictor is the Euler tangent dz/d(bias) at the previous point (exact Jacobian,
 its factorisation reused from the last Newton step, so nearly free). A failed point is
-retried by bisecting the step (up to ``max_retries`` levels). A fold of the driven
+retried with adaptive sub-steps: halved on failure (at most ``max_retries`` times below
+the full step), doubled after each success. A fold of the driven
 quantity (voltage bias past a voltage maximum) cannot be passed this way: no steady
 state exists beyond it.
 
@@ -228,7 +229,36 @@ class _Failed(Exception):
         self.value, self.step, self.err = value, step, err
 
 
-def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=True,
+def _reach(solver, mode, p, lam_p, x_p, target, max_halvings):
+    """Converge at bias ``target`` from the converged point p at lam_p (x_p: its tangent,
+    None for power bias from zero). Adaptive sub-steps: a failed one is halved, the one
+    after a converged one doubled, so a steep stretch (an activated R(T) heating up from
+    a cold bath) costs a few small steps, not a failure; the smallest sub-step is
+    (target - lam_p) 2^-max_halvings. Returns (Point, jac, eq); raises _Failed."""
+    full = target - lam_p
+    h = full
+    while True:
+        last = abs(h) >= abs(target - lam_p)
+        lam = target if last else lam_p + h
+        if x_p is None:   # power from zero bias: degenerate tangent, use the quadratic guess
+            z0 = solver.power_guess(lam) if lam > 0 else p.z
+        else:
+            z0 = p.z + (lam - lam_p) * x_p
+        try:
+            pt, jac, eq = _solve_with_jac(solver, mode, lam, z0)
+        except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
+            if abs(h) <= abs(full) * 2.0 ** -max_halvings:
+                raise _Failed(lam, h, err) from None
+            h *= 0.5
+            continue
+        if last:
+            return pt, jac, eq
+        x_p = solver.tangent(pt, eq, jac)[0]
+        p, lam_p = pt, lam
+        h *= 2.0
+
+
+def natural_sweep(solver, mode, values, max_retries=12, refine_turning_points=True,
                   raise_on_failure=True, keep_states=True, start=None) -> Sweep:
     """Sweep the bias ``mode`` ("voltage", "current", "power") through ``values``.
 
@@ -252,27 +282,12 @@ def natural_sweep(solver, mode, values, max_retries=4, refine_turning_points=Tru
         # derivatives of the zero point along this mode (for turning detection)
         for k in range(k0, len(values)):
             target = values[k]
-            def attempt(p, lam_p, x_p, tgt, depth):
-                if x_p is None:  # power from zero bias
-                    z0 = solver.power_guess(tgt) if tgt > 0 else p.z
-                else:
-                    z0 = p.z + (tgt - lam_p) * x_p
-                try:
-                    return _solve_with_jac(solver, mode, tgt, z0)
-                except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
-                    if depth >= max_retries:
-                        raise _Failed(tgt, tgt - lam_p, err) from None
-                    mid = 0.5 * (lam_p + tgt)
-                    pm, jm, em = attempt(p, lam_p, x_p, mid, depth + 1)
-                    xm = solver.tangent(pm, em, jm)[0]
-                    return attempt(pm, mid, xm, tgt, depth + 1)
-
             try:
-                pt, jac, eq = attempt(prev, lam_prev, x_prev, target, 0)
+                pt, jac, eq = _reach(solver, mode, prev, lam_prev, x_prev, target, max_retries)
             except _Failed as f:
                 raise ConvergenceError(
                     f"sweep stopped at {mode} = {target:.6g} (last converged {mode} = {lam_prev:.6g}): "
-                    f"no convergence even with the step bisected {max_retries} times (failed at "
+                    f"no convergence even with the step halved {max_retries} times (failed at "
                     f"{mode} = {f.value:.6g}, step {f.step:.3g}): {f.err}",
                     bias=(mode, target), history=getattr(f.err, "history", [])) from None
             x, dU, dI, dV4 = solver.tangent(pt, eq, jac)

@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..materials import Material
+from ..materials import Material, is_insulator
 from ..properties import Constant, Property, Scaled
 
 ROLES = ("bias", "ground", "fixed", "floating")
@@ -50,12 +50,20 @@ class Electrode:
 
     role: "bias" (driven terminal, exactly one per problem), "ground" (phi = 0),
     "fixed" (phi = ``potential`` [V]) or "floating" (equipotential, zero net current).
+
+    regions: conducting subdomains merged into the electrode as ideal conductors (one
+    potential for all their nodes, so no Joule heat in them; heat still flows through
+    them). For a metal film whose conductivity exceeds the sample's by so much (1e18 for
+    gold on a Bi2212 mesa at 4.2 K) that double precision cannot resolve its potential
+    drop: the current through the sample is then the difference of two rounded numbers.
+    The error of the idealisation is the film's share of the resistance.
     """
 
     boundary: str | tuple[str, ...]
     role: str = "bias"
     potential: float = 0.0
     name: str | None = None
+    regions: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -151,6 +159,12 @@ class Problem:
         for e in self.electrodes:
             for b in _names(e.boundary):
                 self._need_boundary(b, f"electrode {e.label}")
+            for r in e.regions:
+                if r not in self.materials:
+                    raise KeyError(f"electrode {e.label}: region {r!r} is not a material subdomain; "
+                                   f"known: {sorted(self.materials)}")
+                if is_insulator(self.materials[r]):
+                    raise ValueError(f"electrode {e.label}: region {r!r} is an insulator, not a conductor")
         roles = [e.role for e in self.electrodes]
         if self.electrodes:
             if roles.count("bias") != 1:

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .. import progress
-from ..errors import CaseError, ConvergenceError
+from ..errors import CaseError, ConvergenceError, OutOfRangeError
 from ..materials import Material, get_material
 from ..results import write_csv
 from . import StudyResult
@@ -92,10 +92,11 @@ def build_problem(case, md):
     if fem.region is not None and fem.region not in md.subdomains:
         raise CaseError("fem.region", fem.region, f"a subdomain of the mesh: {sorted(md.subdomains)}")
     as_tuple = lambda b: b if isinstance(b, str) else tuple(b)  # noqa: E731
+    ideal = _equipotential_contacts(md, el, materials)
     try:
         return Problem(md.mesh, materials,
-                       electrodes=[Electrode(as_tuple(el.bias), "bias", name="bias"),
-                                   Electrode(as_tuple(el.ground), "ground", name="ground")],
+                       electrodes=[Electrode(as_tuple(el.bias), "bias", name="bias", regions=ideal["bias"]),
+                                   Electrode(as_tuple(el.ground), "ground", name="ground", regions=ideal["ground"])],
                        T_bath=case.environment.T_bath[0],
                        baths=[Bath(tuple(th.bath))] if th.bath else [],
                        coolings=[Cooling(tuple(c.boundaries), c.h) for c in th.cooling],
@@ -103,6 +104,74 @@ def build_problem(case, md):
                        hA_region=fem.region or "all")
     except (KeyError, ValueError) as e:
         raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
+
+
+def _region_nodes(md, name):
+    return np.unique(md.mesh.t[:, np.asarray(md.subdomains[name])])
+
+
+def _boundary_nodes(md, names):
+    names = [names] if isinstance(names, str) else names
+    return np.unique(np.concatenate([md.mesh.facets[:, np.asarray(md.boundaries[n])].ravel() for n in names]))
+
+
+def _equipotential_contacts(md, el, materials) -> dict:
+    """fem.electrical.equipotential: the contact ("bias" or "ground") each region touches."""
+    from ..materials import is_insulator
+
+    out = {"bias": (), "ground": ()}
+    contacts = {role: _boundary_nodes(md, b) for role, b in (("bias", el.bias), ("ground", el.ground))}
+    for k, name in enumerate(el.equipotential):
+        key = f"fem.electrical.equipotential[{k}]"
+        if name not in md.subdomains:
+            raise CaseError(key, name, f"a subdomain of the mesh: {sorted(md.subdomains)}")
+        if name not in materials or is_insulator(materials[name]):
+            raise CaseError(key, name, "a conducting subdomain with a material (an ideal conductor)")
+        nodes = _region_nodes(md, name)
+        touch = [role for role, b in contacts.items() if np.intersect1d(nodes, b).size]
+        if len(touch) != 1:
+            raise CaseError(key, name, "a region touching exactly one contact, fem.electrical.bias or .ground "
+                                       f"(it touches {' and '.join(touch) or 'neither'})")
+        out[touch[0]] += (name,)
+    return out
+
+
+def resolution_warnings(md, problem, ideal=()) -> list[str]:
+    """Conductivity contrasts across shared nodes that double precision cannot resolve.
+
+    A node shared by a film of conductivity s_hi and a sample of s_lo sums element terms
+    in the ratio s_hi/s_lo: the sample's share, which carries the current, keeps about
+    eps s_hi/s_lo relative precision. Checked at T_bath with the largest principal value
+    of one side against the smallest of the other."""
+    from ..materials import is_insulator
+
+    T = np.array([problem.T_bath])
+    sig = {}
+    for name, m in problem.materials.items():
+        if is_insulator(m) or name in ideal or name not in md.subdomains:
+            continue
+        try:
+            r = [float(m.rho_ab(T)[0]), float(m.rho_c(T)[0])]
+        except Exception:   # outside a table: reported by the solver itself
+            continue
+        sig[name] = (1.0 / max(r), 1.0 / min(r), _region_nodes(md, name))
+    out = []
+    names = sorted(sig)
+    eps, T_B = np.finfo(float).eps, problem.T_bath
+    for a in names:
+        for b in names:
+            c = sig[b][1] / sig[a][0]
+            if c <= RESOLVABLE_CONTRAST:
+                continue
+            if a == b:
+                out.append(f"materials.{a}: its anisotropy sigma_max/sigma_min is {c:.2g} at T_bath = {T_B:g} K; "
+                           f"the current is resolved only to ~{eps * c:.0e} (is a resistivity model used far "
+                           "outside its range?)")
+            elif np.intersect1d(sig[a][2], sig[b][2]).size:
+                out.append(f"materials: {b} out-conducts {a} by {c:.2g} at T_bath = {T_B:g} K; the current "
+                           f"through {a} is resolved only to ~{eps * c:.0e}. Declare "
+                           f"fem.electrical.equipotential = [\"{b}\"] if {b} is a contact film")
+    return out
 
 
 def _sweep(solver, bias, start=None):
@@ -178,8 +247,15 @@ def run(case, out) -> StudyResult:
     md = build_mesh(case)
     problem = build_problem(case, md)
     progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
-    solver = ElectroThermalSolver(problem, options=NewtonOptions(rtol=fem.solver.rtol,
-                                                                 max_newton=fem.solver.max_newton))
+    resolution = resolution_warnings(md, problem, fem.electrical.equipotential)
+    for w in resolution:   # before the sweep: it may be why the sweep fails
+        progress.say(f"femsim: warning: {w}")
+    try:
+        solver = ElectroThermalSolver(problem, linear_solve=fem.solver.linear,
+                                      options=NewtonOptions(rtol=fem.solver.rtol, max_newton=fem.solver.max_newton))
+        solver.system   # builds the linear solver: a forced one that is not installed fails here
+    except ImportError as e:
+        raise CaseError("fem.solver.linear", fem.solver.linear, f"a solver installed here ({e})") from None
     region = problem.hA_region
     fields_dir = out.path / "fields"
     fields_dir.mkdir(exist_ok=True)
@@ -221,8 +297,18 @@ def run(case, out) -> StudyResult:
     if not points:
         if interrupted:
             raise KeyboardInterrupt
-        raise failure or ConvergenceError("the sweep produced no converged point")
-    curves = compare_with_lumped(solver, fem.bias.mode, points=points, tol=fem.lumped_tolerance)
+        failure = failure or ConvergenceError("the sweep produced no converged point")
+        if resolution:
+            raise ConvergenceError(f"{failure}. Likely cause: {resolution[0]}", bias=getattr(failure, "bias", None),
+                                   history=getattr(failure, "history", [])) from None
+        raise failure
+    try:
+        curves = compare_with_lumped(solver, fem.bias.mode, points=points, tol=fem.lumped_tolerance)
+    except (ConvergenceError, OutOfRangeError) as e:   # the points themselves are on disk already
+        raise ConvergenceError(f"the sweep converged {len(points)} points (kept in points.csv and fields/), but "
+                               f"the device's isothermal R(T) and hA for the lumped comparison failed: {e}"
+                               + "".join(f". Likely cause: {w}" for w in resolution[:1]),
+                               history=getattr(e, "history", [])) from None
     curves.attrs["fields_saved_at"] = np.array(saved)
     curves.attrs["turning_points"] = [{"kind": p.turning, "I": p.I, "V": p.V_4p if problem.four_probe else p.V,
                                        "T": p.T_mean[region]} for p in points if p.turning]
@@ -236,14 +322,15 @@ def run(case, out) -> StudyResult:
     warnings = sanity_warnings(case, md, problem, points)
     for w in warnings:
         progress.say(f"femsim: warning: {w}")
-    figures["warnings"] = warnings
+    figures["warnings"] = resolution + warnings
     figures["settings"] = {"solver": fem.solver.model_dump(), "bias": fem.bias.model_dump(),
-                           "linear_solver": type(solver).__name__}
+                           "linear_solver": _linear_solver_name(solver)}
     if interrupted:
         result.status, result.message = "interrupted", f"interrupted after {len(points)} converged points"
     elif failure is not None:
         result.status = "failed"
-        result.message = _failure_message(failure, fem.bias.mode, fem.bias.continuation, points)
+        result.message = _failure_message(failure, fem.bias.mode, fem.bias.continuation, points) + \
+            "".join(f" Likely cause: {w}" for w in resolution[:1])
         figures["failed_bias"] = getattr(failure, "bias", None)
         figures["residual_history"] = list(getattr(failure, "history", []))
     return result
@@ -252,6 +339,13 @@ def run(case, out) -> StudyResult:
 #: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)
 HELIUM_CRITICAL_FLUX = 1e4  # W/m^2
 HELIUM_BOILING_T = 4.5      # K: a bath at or below this is taken to be liquid helium
+RESOLVABLE_CONTRAST = 1e9  # s_hi/s_lo above which the current keeps < ~1e-7 relative precision
+
+
+def _linear_solver_name(solver) -> str:
+    """The linear solver the main system used ("pardiso", "superlu", "amg")."""
+    ls = solver.system.linear_solve
+    return getattr(ls, "name", None) or type(ls).__name__
 
 
 def sanity_warnings(case, md, problem, points) -> list[str]:

@@ -37,7 +37,7 @@ def test_forced_nonconvergence_keeps_points_and_names_bias():
     assert [p.V for p in err.points] == pytest.approx([0.1, 0.2])
     assert sw.points == written and sw.failure is err
     assert err.bias == ("voltage", 0.3)
-    assert "voltage = 0.3" in str(err) and "bisected 2 times" in str(err)
+    assert "voltage = 0.3" in str(err) and "halved 2 times" in str(err)
     assert len(err.history) >= 2 and err.history[-1] > 1e-11   # the residual history
     assert_balances(written)
     # run() collects instead of raising; with sane options the same sweep completes

@@ -207,3 +207,37 @@ def test_amg_path_on_a_larger_reference_mesh_equals_1d():
         assert p.T_mean["all"] == pytest.approx(r["T_mean"], rel=1e-12)
         assert p.energy_balance <= 1e-8 and p.current_balance <= 1e-10
     assert s.system.linear_solve.n_setup == 1           # one hierarchy for the whole sweep
+
+
+@pytest.mark.parametrize("linear", ["superlu", "amg"])
+def test_case_file_linear_solver_reaches_the_study(tmp_path, linear):
+    # fem.solver.linear is what the study's solver uses, and every choice gives the same curve
+    import tomllib
+    from pathlib import Path
+
+    from femsim.case import parse_case
+    from femsim.studies.fem import run
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "cases" / "mesa_backbending.toml").read_text())
+    data["fem"]["bias"] = {"mode": "current", "continuation": "natural", "stop": "1 mA", "points": 2}
+
+    class Out:
+        def __init__(self, path):
+            self.path = Path(path)
+
+        def file(self, name):
+            p = self.path / name
+            p.parent.mkdir(parents=True, exist_ok=True)
+            return p
+
+    curves = {}
+    for choice in ("auto", linear):
+        data["fem"]["solver"] = {"linear": choice}
+        (tmp_path / choice).mkdir()
+        res = run(parse_case(data, "t.toml", root / "cases"), Out(tmp_path / choice))
+        assert res.figures["settings"]["linear_solver"] == (linear if choice == linear else
+                                                             linalg.make_linear_solver("auto", 10).name)
+        curves[choice] = res.datasets["curves"]
+    for k in ("V", "T_mean", "dIdV"):
+        np.testing.assert_allclose(curves[linear][k].values, curves["auto"][k].values, rtol=1e-8)
