@@ -40,7 +40,7 @@ Public API:
     linear_solve, DirectSolver, AMGSolver, make_linear_solver,
     LINEAR_SOLVERS, Layout                                          (linalg.py)
     reference_box, reference_1d (the benchmark problem)             (reference.py)
-    isothermal_resistance, lumped_newton_local, lumped_at_current,
+    isothermal_resistance, lumped_at_current,
     compare_with_lumped                                             (compare.py)
 
 femsim.fem imports neither geometries nor postprocess.
@@ -53,7 +53,7 @@ from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions, Point
 from .continuation import Sweep, TraceOptions, arclength_trace, natural_sweep, refine_turning
 from .fields import point_fields, write_vtu
 from .reference import reference_1d, reference_box
-from .compare import compare_with_lumped, isothermal_resistance, lumped_at_current, lumped_newton_local
+from .compare import compare_with_lumped, isothermal_resistance, lumped_at_current
 
 __all__ = [
     "Bath", "Cooling", "Electrode", "Problem", "contact_layer_material",
@@ -61,5 +61,5 @@ __all__ = [
     "BiasEquation", "ElectroThermalSolver", "NewtonOptions", "Point",
     "Sweep", "TraceOptions", "arclength_trace", "natural_sweep", "refine_turning",
     "point_fields", "write_vtu", "reference_1d", "reference_box",
-    "compare_with_lumped", "isothermal_resistance", "lumped_at_current", "lumped_newton_local",
+    "compare_with_lumped", "isothermal_resistance", "lumped_at_current",
 ]

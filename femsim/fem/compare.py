@@ -2,10 +2,10 @@
 
 1. `isothermal_resistance`: the device's R(T) from FEM solves at uniform T with the heat
    equation switched off, as `femsim.properties.Table` (2-terminal, 4-probe, 3-probe).
-2. `lumped_newton_local`: the lumped Newton model T = T_B + P/(hA) in its exact
-   parametric form (seeds/000_eb5949db9699e93e.txt, Eq. 1):
-   P = hA (T - T_B), V = sqrt(P R(T)), I = sqrt(P / R(T)). A local stand-in for
-   femsim.lumped, to be swapped for it.
+2. `lumped_at_current`: the lumped Newton model T = T_B + I^2 R(T)/(hA)
+   (seeds/000_eb5949db9699e93e.txt, Eq. 1) at a given current, the root nearest a guess
+   (femsim.lumped gives the whole curve, parametric in T; this is its inverse at the
+   FEM's currents).
 3. `compare_with_lumped`: FEM I-V (pseudo-arclength trace), the lumped model at equal
    current with the FEM's own low-power (hA)_eff and isothermal R(T), the lumped
    error and temperature non-uniformity, as an xarray.Dataset.
@@ -55,18 +55,6 @@ def isothermal_resistance(solver, temperatures, interpolation="pchip") -> dict:
     if pr.three_probe:
         out["R_3p"] = Table(Ts, np.array(R3), interpolation=interpolation, name="R_3p_isothermal_fem")
     return out
-
-
-def lumped_newton_local(R, hA, T_B, T):
-    """Lumped Newton model, parametric in T (local stand-in for femsim.lumped).
-
-    R: Property R(T) [Ohm]; hA [W/K]; T_B [K]; T: array of temperatures [K].
-    Returns dict of arrays T, P = hA (T - T_B), V = sqrt(P R(T)), I = sqrt(P / R(T)).
-    """
-    T = np.asarray(T, dtype=float)
-    P = hA * (T - T_B)
-    r = R(T)
-    return {"T": T, "P": P, "V": np.sqrt(P * r), "I": np.sqrt(P / r)}
 
 
 def lumped_at_current(R_heat, hA, T_B, I, T_guess, R_V=None, T_hi=None, n_scan=4000):

@@ -16,8 +16,10 @@ import xarray as xr
 from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 
+from femsim import lumped
+
 from femsim.fem import (Bath, Cooling, Electrode, ElectroThermalSolver, Problem,
-                        compare_with_lumped, isothermal_resistance, lumped_newton_local)
+                        compare_with_lumped, isothermal_resistance, lumped_at_current)
 from femsim.materials import Material
 from femsim.properties import Arrhenius, Constant
 
@@ -170,12 +172,13 @@ def test_compare_dataset_fem_beside_lumped(tmp_path):
     assert ds.attrs["lumped_max_rel_error"] > 1e-2
     assert not ds.attrs["lumped_holds"] and "does not hold" in ds.attrs["verdict"]
     assert ds.attrs["turning_point_kind"] == "V_max"
-    # the lumped model at equal current is consistent with its parametric form
+    # the lumped model at equal current (root finding) inverts femsim.lumped's parametric curve
     R = isothermal_resistance(s, np.linspace(TB, 45, 41))["R"]
-    T = np.linspace(TB + 0.1, 30, 50)
-    lm = lumped_newton_local(R, hA, TB, T)
-    assert np.allclose(lm["V"], lm["I"] * R(T), rtol=1e-12)
-    assert np.allclose(lm["P"], lm["I"] * lm["V"], rtol=1e-12)
+    curve = lumped.solve(R, hA, TB, T_top=30.0, n=201)
+    for k in range(5, curve.T.size, 40):
+        T_k, V_k = lumped_at_current(R, hA, TB, curve.I[k], curve.T[k])
+        assert T_k == pytest.approx(curve.T[k], rel=1e-11)
+        assert V_k == pytest.approx(curve.V[k], rel=1e-11)
 
 
 def test_compare_dataset_verdict_in_lumped_limit():
