@@ -138,6 +138,7 @@ def _postprocess(case, out, result) -> dict:
         written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
     else:
         written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
+                                   step_fit=result.figures.get("step_response"),
                                    measured=_measured_overlays(case), formats=formats)
     if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
         from postprocess import collection, views

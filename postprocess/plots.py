@@ -1,12 +1,13 @@
-"""Figures of curve and rf datasets, at paper column width, PNG + vector.
+"""Figures of curve, transient and rf datasets, at paper column width, PNG + vector.
 
 Every function takes a dataset following femsim's conventions (SI values, short
-variable names, dim "point" with an optional leading family dim), draws the values
-without resampling, and returns the `matplotlib.figure.Figure`; with ``path`` it also
-saves it via `save`. Values are only multiplied by a power of ten for display, and the
-axis label names the unit actually drawn ("I [mA]"). Lines carry a ``gid`` naming what
-they show ("V", "V_lumped", "turning_points", "measured:<label>", with "[k]" appended
-for family member k) so tests and callers can find them.
+variable names, dim "point" with an optional leading family dim; dim "time" for a
+transient run), draws the values without resampling, and returns the
+`matplotlib.figure.Figure`; with ``path`` it also saves it via `save`. Values are only
+multiplied by a power of ten for display, and the axis label names the unit actually
+drawn ("I [mA]"). Lines carry a ``gid`` naming what they show ("V", "V_lumped",
+"turning_points", "measured:<label>", with "[k]" appended for family member k) so
+tests and callers can find them.
 
 Measured data overlay: ``measured=[(label, x_SI, y_SI), ...]`` is drawn as markers on
 the main axes, scaled with the same factors as the model curves.
@@ -113,11 +114,13 @@ def _finish(fig: Figure, path, formats) -> Figure:
 
 # ---------------------------------------------------------------- units and labels
 
-def display_scale(unit: str, *arrays) -> tuple[float, str]:
+def display_scale(unit: str, *arrays, prefixed: bool | None = None) -> tuple[float, str]:
     """(multiplier, displayed unit) putting the largest |value| of ``arrays`` in [1, 1000).
 
-    Only plain SI units with a meaningful prefix are scaled; K, rad and 1 stay."""
-    if unit not in _SCALABLE:
+    Only plain SI units with a meaningful prefix are scaled; K, rad and 1 stay.
+    ``prefixed`` True scales any unit: time axes in s ("s" stays out of the default set,
+    so that the report's "_s" figures keep plain seconds)."""
+    if not (unit in _SCALABLE if prefixed is None else prefixed):
         return 1.0, unit
     values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays] or [[]])
     values = values[np.isfinite(values)]
@@ -128,6 +131,11 @@ def display_scale(unit: str, *arrays) -> tuple[float, str]:
         if top >= threshold:
             return mult, prefix + unit
     return 1.0, unit  # unreachable: the last threshold is 0
+
+
+def _time_scale(*arrays) -> tuple[float, str]:
+    """`display_scale` of times in s: "µs", "ns", ..."""
+    return display_scale("s", *arrays, prefixed=True)
 
 
 def _units(ds: xr.Dataset, name: str) -> str:
@@ -481,6 +489,115 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
     return _finish(fig, path, formats)
 
 
+# ---------------------------------------------------------------- transient plots
+
+def time_traces(ds: xr.Dataset, path=None, *, formats=FORMATS) -> Figure:
+    """A transient waveform run ("timeseries", dim "time") on shared time axes, one
+    panel each: the drive -- the bias quantity of attrs "mode" (solid, left axis) with
+    the response (dashed, right axis), I and V as present --, the Joule power P, and
+    T_mean (solid) and T_max (dash-dot). Records are drawn as stored: the two records of
+    a bias jump at one time (before and after) make a vertical step at a pulse edge."""
+    _require(ds, "time", "T_mean")
+    order = ("V", "I") if ds.attrs.get("mode") == "voltage" else ("I", "V")
+    drive = [v for v in order if v in ds]
+    panels = (["drive"] if drive else []) + (["P"] if "P" in ds else []) + ["T"]
+    ft, ut = _time_scale(ds["time"].values)
+    t = ds["time"].values * ft
+    with style():
+        fig, axes = _figure(rows=len(panels), height=2.2)
+        ax_of = dict(zip(panels, axes))
+        if drive:
+            host = ax_of["drive"]
+            targets = [host] + ([host.twinx()] if len(drive) > 1 else [])
+            for i, (name, ax) in enumerate(zip(drive, targets)):
+                f, u = display_scale(_units(ds, name), ds[name].values)
+                ax.plot(t, ds[name].values * f, color=f"C{i}", ls="-" if i == 0 else "--", gid=name,
+                        label=_label(name) + (" (drive)" if i == 0 else ""))
+                ax.set_ylabel(axis_label(name, u), color=f"C{i}")
+            if len(targets) > 1:
+                targets[1].grid(False)  # one grid per panel: the host's
+                host.legend(handles=[ln for ax in targets for ln in ax.get_lines()], loc="best")
+        if "P" in ax_of:
+            f, u = display_scale(_units(ds, "P"), ds["P"].values)
+            ax_of["P"].plot(t, ds["P"].values * f, color="C3", gid="P")
+            ax_of["P"].set_ylabel(axis_label("P", u))
+        ax = ax_of["T"]
+        for name in (n for n in ("T_mean", "T_max") if n in ds):
+            ax.plot(t, ds[name].values, color="C0", ls=_LS[name], gid=name, label=_label(name))
+        ax.set_ylabel(f"T [{_units(ds, 'T_mean')}]")
+        _legend(ax, [], "C0")
+        axes[-1].set_xlabel(axis_label("time", ut))
+    return _finish(fig, path, formats)
+
+
+def _step_fit(source) -> dict:
+    """A step-response fit as {"fits": [(n, taus, amps), ...], "y0", "y_inf", ...} from
+    `femsim.fem.transient.fit_time_constants`'s dict ("tau_2": [...]), the study's summary
+    figure ("tau_2_s": [...]) or dataset attrs (lists as JSON text, as netCDF holds them)."""
+    out = dict(source or {})
+
+    def values(*keys):
+        v = next((out[k] for k in keys if out.get(k) is not None), None)
+        if isinstance(v, bytes):
+            v = v.decode()
+        return None if v is None else np.atleast_1d(np.asarray(json.loads(v) if isinstance(v, str) else v, float))
+
+    fits, n = [], 1
+    while (taus := values(f"tau_{n}", f"tau_{n}_s")) is not None and (amps := values(f"amp_{n}")) is not None:
+        fits.append((n, taus, amps))
+        n += 1
+    return out | {"fits": fits}
+
+
+def _quantity_text(value: float, unit: str) -> str:
+    """"46.3 µs": 3 significant digits in the value's own prefixed unit."""
+    mult, shown = display_scale(unit, [value], prefixed=True)
+    return f"{value * mult:.3g} {shown}"
+
+
+def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None = None, logx: bool = True,
+                  formats=FORMATS) -> Figure:
+    """The rise y - y0 of the fitted response (T_mean unless ``quantity`` or the fit's
+    "quantity" says otherwise) after the bias step at t = 0, as stored, with each fitted
+    model y0 + (y_inf - y0) (1 - sum_k a_k exp(-t/tau_k)) of
+    `femsim.fem.transient.fit_time_constants` drawn over it (gid "fit_<n>" for n
+    exponentials), its time constants in the legend. ``fit``: that function's dict or
+    the transient study's summary figure "step_response" (keys "tau_<n>_s"); None reads
+    ds.attrs. Without a fit (or after a failed one) the data are drawn alone. A log time
+    axis (``logx``) shows every decade of a multi-exponential rise."""
+    fit = _step_fit(ds.attrs if fit is None else fit)
+    q = quantity or fit.get("quantity") or "T_mean"
+    _require(ds, "time", q)
+    t, y = ds["time"].values, ds[q].values
+    # the value at t = 0 after the step (the later record of a jump), as the fit takes it
+    y0 = float(fit["y0"]) if fit.get("y0") is not None else float(y[np.flatnonzero(t == t[0])[-1]])
+    y_inf = float(fit["y_inf"]) if fit.get("y_inf") is not None else float(y[-1])
+    rise = y - y0
+    ft, ut = _time_scale(t)
+    fy, uy = display_scale(_units(ds, q), rise)
+    positive = t[t > 0]
+    if logx and positive.size:
+        grid = np.geomspace(positive[0], t[-1], 200)
+    else:
+        grid = np.linspace(0.0, t[-1], 200)
+    with style():
+        fig, (ax,) = _figure()
+        ax.plot(t * ft, rise * fy, color="C0", gid=q, label="FEM")
+        for (n, taus, amps), ls in zip(fit["fits"], ("--", ":", "-.")):
+            model = 1.0 - sum(a * np.exp(-grid / tau) for a, tau in zip(amps, taus))
+            ax.plot(grid * ft, (y_inf - y0) * model * fy, color=f"C{n}", ls=ls, gid=f"fit_{n}",
+                    label=f"{n}-exp. fit: τ = " + ", ".join(_quantity_text(tau, "s") for tau in taus))
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(axis_label("time", ut))
+        ax.set_ylabel(f"Δ{_label(q)} [{uy}]")
+        if fit.get("amplitude") is not None:
+            ax.set_title(f"step to {_quantity_text(float(fit['amplitude']), fit.get('amplitude_units', 'A'))}",
+                         fontsize=7)
+        _legend(ax, [], "C0")
+    return _finish(fig, path, formats)
+
+
 # ---------------------------------------------------------------- rf plots
 
 def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs",
@@ -641,16 +758,20 @@ CURVE_PLOTS = {
 
 
 def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True, P_c=None,
-               formats=FORMATS) -> dict[str, list[Path]]:
+               step_fit=None, formats=FORMATS) -> dict[str, list[Path]]:
     """Every curve plot the dataset supports, written to ``outdir/<name>.<fmt>``.
 
     ``ds`` is the curve dataset, or a study's dict of datasets ({"curves": ...,
-    "turning_points": ...}). ``turning_points`` and ``P_c`` override what ds.attrs holds
-    (see `turning_points` and `r_vs_p`); ``measured`` maps a plot name to its overlay
-    list. Returns name -> written paths."""
+    "turning_points": ...}); a transient study's "timeseries" and "step_response" add
+    "time_traces" and "step_response". ``turning_points`` and ``P_c`` override what
+    ds.attrs holds (see `turning_points` and `r_vs_p`), ``step_fit`` the step response's
+    fit (see `step_response`); ``measured`` maps a plot name to its overlay list.
+    Returns name -> written paths."""
+    timeseries = step = None
     if isinstance(ds, dict):
         if turning_points is True and "turning_points" in ds:
             turning_points = ds["turning_points"]
+        timeseries, step = ds.get("timeseries"), ds.get("step_response")
         ds = ds["curves"]
     outdir = Path(outdir)
     written = {}
@@ -659,6 +780,10 @@ def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True,
             extra = {"P_c": P_c} if fn is r_vs_p else {}
             fig = fn(ds, measured=(measured or {}).get(name), turning=turning_points, formats=formats, **extra)
             written[name] = save(fig, outdir / name, formats)
+    if timeseries is not None:
+        written["time_traces"] = save(time_traces(timeseries), outdir / "time_traces", formats)
+    if step is not None:
+        written["step_response"] = save(step_response(step, fit=step_fit), outdir / "step_response", formats)
     return written
 
 
