@@ -152,6 +152,11 @@ def _postprocess(case, out, result) -> dict:
 
         # the hot spot itself if one formed, else the hottest saved state
         shots = result.figures.get("fields") or []
+        if case.study == "transient" and shots:  # a time series ParaView can step through
+            from postprocess import collection
+
+            pvd = collection.collect_time_fields(out.path, shots)
+            out.files.append(str(pvd.relative_to(out.path)))
         hot = [f["file"] for f in shots if str(f.get("state", "")).startswith("hot spot")]
         pick = hot[0] if hot else (max(shots, key=lambda f: f.get("T_max_K", float("-inf")))["file"] if shots else None)
         if pick:

@@ -1,23 +1,29 @@
-"""ParaView collections (.pvd) indexing the bias-point VTU files of a run.
+"""ParaView collections (.pvd) indexing the VTU files of a run: ``fields.pvd``.
 
-A .pvd is a small XML index ParaView opens as a time series. Each entry is one saved
-bias point; ``timestep`` is the bias value when the bias rises strictly through the
-sweep, otherwise the point index (a sweep through a turning point revisits bias
-values, and ParaView would merge equal timesteps). Either way every entry also carries
-``bias`` (the value), ``bias_name``/``bias_unit`` and ``index`` attributes, which
-ParaView ignores, and a comment at the top states them in words.
+A .pvd is a small XML index ParaView opens as a time series. For a FEM sweep
+(`collect_fields`) each entry is one saved bias point; ``timestep`` is the bias value
+when the bias rises strictly through the sweep, otherwise the point index (a sweep
+through a turning point revisits bias values, and ParaView would merge equal
+timesteps). Either way every entry also carries ``bias`` (the value),
+``bias_name``/``bias_unit`` and ``index`` attributes, which ParaView ignores, and a
+comment at the top states them in words.
+
+For a transient run (`collect_time_fields`) each entry is one field snapshot and
+``timestep`` is its physical time in seconds; entries also carry ``time`` (the exact
+time, s) and ``index`` (see `write_time_pvd` for snapshots at equal times).
 
 `read_pvd` is the small parser used to read it back (and by `views.view` to find the
-last bias point).
+last bias point, or the last snapshot).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -32,6 +38,7 @@ class PvdEntry:
     bias: float | None  # SI
     bias_name: str | None
     bias_unit: str | None
+    time: float | None = None  # s; snapshots of a transient run
 
 
 def _timesteps(bias: np.ndarray, indices: list[int], timestep: str) -> tuple[np.ndarray, str]:
@@ -61,15 +68,48 @@ def write_pvd(path, files: Sequence, bias: Sequence[float], *, bias_name: str = 
     indices = list(range(len(files))) if indices is None else [int(i) for i in indices]
     unit = bias_unit or (VARIABLES[bias_name][1] if bias_name in VARIABLES else "1")
     steps, kind = _timesteps(bias, indices, timestep)
+    return _write_collection(
+        path, f" femsim bias points: timestep = {'bias ' + bias_name + ' [' + unit + ']' if kind == 'bias' else 'bias-point index'};"
+              f" each DataSet also records bias (SI value), bias_name, bias_unit and index ",
+        files, steps, indices, [{"bias": repr(float(b)), "bias_name": bias_name, "bias_unit": unit} for b in bias])
+
+
+def write_time_pvd(path, files: Sequence, times: Sequence[float], *, indices: Sequence[int] | None = None) -> Path:
+    """Write ``path`` (.pvd) listing ``files`` (VTU snapshots) at their ``times`` (s).
+
+    Entries are sorted by time (a stable sort: snapshots at equal times keep their
+    given order); ``timestep`` is the time in seconds, except that a snapshot at the
+    same time as the one before it (the two sides of a jump at a pulse edge) gets the
+    next representable double above it (``numpy.nextafter``), so ParaView, which merges
+    equal timesteps, keeps both states. The exact time is in each entry's ``time``
+    attribute. ``indices`` are the snapshot numbers (default: the position in time
+    order). File names are stored relative to the .pvd."""
+    path = Path(path)
+    times = np.asarray(times, dtype=float)
+    if len(files) != times.size:
+        raise ValueError(f"{len(files)} files but {times.size} times")
+    if not np.isfinite(times).all():
+        raise ValueError(f"snapshot times must be finite, got {times.tolist()}")
+    order = np.argsort(times, kind="stable")
+    indices = list(range(len(files))) if indices is None else [int(indices[k]) for k in order]
+    steps = times[order].copy()
+    for k in range(1, steps.size):  # strictly increasing: a repeat goes to the next double up
+        steps[k] = max(steps[k], np.nextafter(steps[k - 1], np.inf))
+    return _write_collection(
+        path, " femsim time snapshots: timestep = time [s] (a repeated time is nudged up to the next double so"
+              " ParaView keeps both states); each DataSet also records time (exact, s) and index ",
+        [files[k] for k in order], steps, indices, [{"time": repr(float(t)), "time_unit": "s"} for t in times[order]])
+
+
+def _write_collection(path: Path, comment: str, files, steps, indices, extra: list[dict]) -> Path:
+    """The .pvd itself, written atomically: one DataSet per file with its timestep, the
+    relative file name, ``index`` and the ``extra`` attributes."""
     root = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
-    root.append(ET.Comment(
-        f" femsim bias points: timestep = {'bias ' + bias_name + ' [' + unit + ']' if kind == 'bias' else 'bias-point index'};"
-        f" each DataSet also records bias (SI value), bias_name, bias_unit and index "))
+    root.append(ET.Comment(comment))
     coll = ET.SubElement(root, "Collection")
-    for f, b, t, i in zip(files, bias, steps, indices):
+    for f, t, i, attrs in zip(files, steps, indices, extra):
         ET.SubElement(coll, "DataSet", timestep=repr(float(t)), group="", part="0",
-                      file=_relative(Path(f), path.parent), index=str(i), bias=repr(float(b)),
-                      bias_name=bias_name, bias_unit=unit)
+                      file=_relative(Path(f), path.parent), index=str(i), **attrs)
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -92,11 +132,11 @@ def read_pvd(path) -> list[PvdEntry]:
         raise ValueError(f"{path} is not a VTK collection (type={root.get('type')!r})")
     entries = []
     for k, ds in enumerate(root.iter("DataSet")):
-        bias = ds.get("bias")
+        bias, t = ds.get("bias"), ds.get("time")
         entries.append(PvdEntry(
             timestep=float(ds.get("timestep", k)), file=(path.parent / ds.get("file")).resolve(),
             index=int(ds.get("index", k)), bias=None if bias is None else float(bias),
-            bias_name=ds.get("bias_name"), bias_unit=ds.get("bias_unit")))
+            bias_name=ds.get("bias_name"), bias_unit=ds.get("bias_unit"), time=None if t is None else float(t)))
     return entries
 
 
@@ -128,3 +168,20 @@ def collect_fields(result_dir, ds=None, *, bias_name: str | None = None, timeste
     return write_pvd(result_dir / "fields.pvd", files, values[indices], bias_name=name, bias_unit=unit,
                      indices=indices, timestep=timestep)
 
+
+def collect_time_fields(result_dir, snapshots=None) -> Path:
+    """Write ``result_dir/fields.pvd`` from the field snapshots of a transient run:
+    ``snapshots`` as the study records them (figures["fields"]: mappings with
+    ``time_s`` and ``file``, the file relative to ``result_dir``; (time, file) pairs
+    also do), else those in ``result_dir/summary.json``. See `write_time_pvd`."""
+    result_dir = Path(result_dir)
+    if snapshots is None:
+        snapshots = json.loads((result_dir / "summary.json").read_text())["figures"].get("fields") or []
+    pairs = [(s["time_s"], s["file"]) if isinstance(s, Mapping) else tuple(s) for s in snapshots]
+    if not pairs:
+        raise FileNotFoundError(f"no field snapshots recorded for {result_dir}")
+    files = [result_dir / f for _, f in pairs]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"field snapshot files missing: {', '.join(missing)}")
+    return write_time_pvd(result_dir / "fields.pvd", files, [t for t, _ in pairs])

@@ -932,6 +932,7 @@ class TransientSolver:
         res = TransientResult(mode=mode, hA_region=self.problem.hA_region)
         breaks = set(float(b) for b in waveform.breakpoints(t0, t_end))
         outs = set(float(x) for x in output_times if t0 < x <= t_end)
+        keep_start = any(float(x) == t0 for x in output_times)   # (not a stop: recorded below)
         stops = sorted(breaks | outs | {float(t_end)})
         if a.G_ref is None and sys.u_bias is not None:
             # the voltage row's conductance scale: the bias electrode's diagonal entry
@@ -948,7 +949,7 @@ class TransientSolver:
         rise = float(np.max(np.abs(ev.T[a.free_T] - T_bath))) if a.free_T.size else 0.0
         E = 0.0
         self._record(res, t0, ev, b, E, 0.0, 0, nit, np.nan)
-        if t0 in outs:
+        if keep_start:
             res.states[t0] = (ev.phi.copy(), ev.T.copy())
         h_prop = self._first_step(o, state["f"], rise, span, t0)   # the controller's step
         reuse = {}                    # the last factorisation (chord steps across steps)

@@ -152,8 +152,10 @@ def test_lumped_capacity_keeps_backward_euler_monotone():
     h = 2e-5                       # cell diffusion time (1 um)^2 / D = 1e-6 s
     times = list(h * np.arange(1, 51))
     r = ts.run(None, times[-1], initial=TB + 10.0, options=TransientOptions(method="be", adaptive=False, h0=h),
-               output_times=times)
+               output_times=[0.0] + times)
+    assert sorted(r.states) == [0.0] + times                     # the start state is kept when asked for
     T = np.array([r.states[t][1] for t in sorted(r.states)])      # (time, node)
+    assert T[0].max() == TB + 10.0
     assert T.min() >= TB - 1e-12 and T.max() <= TB + 10.0 + 1e-12
     assert np.all(np.diff(T, axis=0) <= 1e-12)
 
