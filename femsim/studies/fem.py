@@ -167,7 +167,8 @@ def resolution_warnings(md, problem, ideal=()) -> list[str]:
                 out.append(f"materials.{a}: its anisotropy sigma_max/sigma_min is {c:.2g} at T_bath = {T_B:g} K; "
                            f"the current is resolved only to ~{eps * c:.0e} (is a resistivity model used far "
                            "outside its range?)")
-            elif np.intersect1d(sig[a][2], sig[b][2]).size:
+            elif c > 1.001 * max(sig[a][1] / sig[a][0], sig[b][1] / sig[b][0]) and \
+                    np.intersect1d(sig[a][2], sig[b][2]).size:   # (beyond their own anisotropy)
                 out.append(f"materials: {b} out-conducts {a} by {c:.2g} at T_bath = {T_B:g} K; the current "
                            f"through {a} is resolved only to ~{eps * c:.0e}. Declare "
                            f"fem.electrical.equipotential = [\"{b}\"] if {b} is a contact film")
