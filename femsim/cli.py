@@ -63,7 +63,12 @@ def cmd_schema(args) -> int:
 def cmd_view(args) -> int:
     from postprocess.views import view
 
-    view(args.target, field=args.field, slice=args.slice, png=args.png)
+    field = "streamlines" if args.streamlines else args.field
+    if field == "streamlines" and args.slice:
+        return _fail("view --streamlines draws in 3D; it takes no --slice")
+    if args.seed_boundary and field != "streamlines":
+        return _fail("view --seed-boundary goes with --streamlines")
+    view(args.target, field=field, slice=args.slice, png=args.png, source_boundary=args.seed_boundary)
     return 0
 
 
@@ -100,9 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("view", help="render a field of a results directory or a VTU file")
     v.add_argument("target")
-    v.add_argument("--field", default="T", help="field to show (T, phi, J_abs, q_joule, region)")
+    v.add_argument("--field", default="T", help="field to show (T, phi, J_abs, q_joule, J (arrows), streamlines, region)")
     v.add_argument("--slice", default=None, help="a cut such as z=0.5um or x=0")
     v.add_argument("--png", default=None, help="write a PNG instead of opening a window")
+    v.add_argument("--streamlines", action="store_true",
+                   help="streamlines of the current density J coloured by |J| (log scale), seeded by the bias "
+                        "contact (same as --field streamlines)")
+    v.add_argument("--seed-boundary", default=None, metavar="NAME",
+                   help="with --streamlines: seed on this named boundary of the file instead ('cells': in "
+                        "random conducting cells)")
     v.set_defaults(func=cmd_view)
 
     s = sub.add_parser("schema", help="print the case-file reference (markdown)")

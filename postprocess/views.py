@@ -3,8 +3,8 @@ window when a display exists and no PNG was asked for.
 
 Views: temperature (any point/cell scalar) on the surface, optionally with half the
 mesh clipped away; a planar cut (vertical through the mesa centre, or horizontal at a
-given z); current density as arrows; Joule heat density; named regions and boundaries
-(for checking a geometry). Colour bars carry units ("T [K]") and span the data range of
+given z); current density as arrows or as streamlines; Joule heat density; named
+regions and boundaries (for checking a geometry). Colour bars carry units ("T [K]") and span the data range of
 the field over the whole mesh, so a cut and the surface share one scale. Coordinates
 stay SI in memory and are shown in a prefixed length unit (µm); an exaggerated z scale
 for thin layers is stated on the image.
@@ -55,8 +55,8 @@ from postprocess.plots import display_scale  # noqa: E402
 FIELDS = {
     "T": ("T", "K"),
     "phi": ("phi", "V"),
-    "J": ("|J|", "A/m^2"),
-    "J_abs": ("|J|", "A/m^2"),
+    "J": ("J magnitude", "A/m^2"),      # (VTK's fonts draw no "|": "|J|" would read "J")
+    "J_abs": ("J magnitude", "A/m^2"),
     "q_joule": ("q_joule", "W/m^3"),
 }
 CMAPS = {"T": "inferno", "phi": "viridis", "J": "plasma", "J_abs": "plasma", "q_joule": "magma"}
@@ -471,6 +471,349 @@ def current(source, png=None, *, vector: str = "J", magnitude: str | None = "J_a
     return _finish(plotter, png, interactive, _title(colour_by), t0, field=vector, data_range=rng, notes=notes)
 
 
+# ---------------------------------------------------------------- streamlines
+
+#: |J| below this fraction of its maximum counts as no current (insulators carry exactly 0)
+_NO_CURRENT = 1e-9
+_OUT_OF_DOMAIN = 1   # vtkStreamTracer::OUT_OF_DOMAIN, in its "ReasonForTermination" array
+_TRACER = dict(integrator_type=45, step_unit="cl", initial_step_length=0.1, min_step_length=0.01,
+               max_step_length=0.3, max_steps=2000, max_error=1e-6, max_length=4.0, terminal_speed=_NO_CURRENT,
+               interpolator_type="cell", compute_vorticity=False)
+#: a line that VTK stops inside the conductors, or that leaves them at a re-entrant
+#: corner, is taken on (at most this many times)
+_REENTRIES = 20
+#: default seeds lie on the equipotential this fraction of the voltage below the bias contact
+_CONTACT_LEVEL = 0.02
+
+
+@dataclass
+class _Lines:
+    """Streamlines in SI, the conductors they run in, and what the image should say."""
+    lines: pv.PolyData
+    notes: list[str]
+    body: pv.UnstructuredGrid | None = None  # the conducting cells (None: all of the mesh)
+
+
+def trace_streamlines(source, *, vector: str = "J", n_seeds: int = 150, seed: int = 0,
+                      source_boundary: str | None = None, min_length: float = 1e-3) -> pv.PolyData:
+    """Streamlines of ``vector`` (SI coordinates) through the conducting cells (|J| > 0),
+    one polyline per kept seed, traced both ways from it to where the current ends: a
+    contact, or a stall. Point data: ``vector`` [SI] along the lines.
+
+    Seeds (``n_seeds`` of them, drawn with the fixed ``seed``): by default on the
+    equipotential of the conductors just below the highest potential "phi", next to
+    the contact where the current enters (the bias contact for a positive bias), spread
+    in proportion to the current crossing it, so each line carries about the same
+    current and their density follows |J|. ``source_boundary="<name>"``: on that
+    boundary of the file, spread by area. "cells" (and the fallback when the file has
+    no such boundary or no potential): a random subset of the centres of the conducting
+    cells. Lines shorter than ``min_length`` times the mesh diagonal are dropped (seeds
+    where the current stalls).
+
+    J is stored per cell; its nodal values are means over the conducting cells at a
+    node, made tangent to the insulated walls (see `_along_walls`)."""
+    return _trace(load(source), vector, n_seeds, seed, source_boundary, min_length).lines
+
+
+def _trace(fields: Fields, vector: str, n_seeds: int, seed: int, source_boundary, min_length: float) -> _Lines:
+    mesh = fields.mesh
+    on_cells = vector in mesh.cell_data
+    if not on_cells and vector not in mesh.point_data:
+        raise KeyError(f"no vector field {vector!r} in the file")
+    values = np.asarray(mesh.cell_data[vector] if on_cells else mesh.point_data[vector], dtype=float)
+    if values.ndim != 2 or values.shape[1] != 3:
+        raise ValueError(f"{vector!r} is not a 3-vector field (shape {values.shape})")
+    speed = np.linalg.norm(values, axis=1)
+    top = float(speed.max()) if speed.size else 0.0
+    if not top > 0:
+        return _Lines(pv.PolyData(), [f"no streamlines: {vector} = 0 everywhere"])
+    # integrate in units of the mesh diagonal, with |v| <= 1: VTK's tolerances are absolute
+    origin, scale = np.asarray(mesh.bounds[::2]), mesh.length
+    work = mesh.copy()
+    work.clear_data()
+    work.points = (np.asarray(mesh.points) - origin) / scale
+    if "phi" in mesh.point_data:  # the potential places the default seeds and finds the walls
+        work.point_data["phi"] = np.asarray(mesh.point_data["phi"])
+    if on_cells:
+        work.cell_data["_v"] = values / top
+        conducting = speed > _NO_CURRENT * top
+    else:
+        work.point_data["_v"] = values / top
+        work.point_data["_on"] = speed / top
+        conducting = np.asarray(work.point_data_to_cell_data().cell_data["_on"]) > _NO_CURRENT
+    # the conductors alone: nodal means over conducting cells, and no line enters an insulator
+    inside = work.extract_cells(np.nonzero(conducting)[0])
+    body = None if conducting.all() else mesh.extract_cells(np.nonzero(conducting)[0])
+    for name in ("vtkOriginalPointIds", "vtkOriginalCellIds"):
+        inside.point_data.pop(name, None)
+        inside.cell_data.pop(name, None)
+    if on_cells:
+        inside = inside.cell_data_to_point_data()
+    _along_walls(inside)
+    seeds, note = _seeds(fields, inside, n_seeds, np.random.default_rng(seed), source_boundary, origin, scale)
+    if not len(seeds):
+        return _Lines(pv.PolyData(), [note], body)
+    walls = _Walls(inside)
+    halves = [walls.trace(seeds, -1), walls.trace(seeds, +1)]
+    points, vectors = [], []
+    for (p_b, v_b), (p_f, v_f) in zip(*halves):
+        p = np.vstack([p_b[::-1], p_f[1:]])
+        if len(p) > 1 and np.linalg.norm(np.diff(p, axis=0), axis=1).sum() >= min_length:
+            points.append(p)
+            vectors.append(np.vstack([v_b[::-1], v_f[1:]]))
+    if not points:
+        return _Lines(pv.PolyData(), [note, "no streamline longer than the cut-off"], body)
+    ends = np.cumsum([0] + [len(p) for p in points])
+    cells = np.concatenate([np.r_[n, np.arange(a, a + n)] for a, n in zip(ends[:-1], np.diff(ends))])
+    out = pv.PolyData(np.vstack(points) * scale + origin, lines=cells)
+    out.point_data[vector] = np.vstack(vectors) * top
+    return _Lines(out, [note, f"{len(points)} streamlines from {len(seeds)} seeds, both ways"], body)
+
+
+class _Walls:
+    """Integration in the conductors ``inside`` (point vectors "_v") that carries a line
+    past the gaps VTK leaves: its stream tracer stops at the last step inside, short of
+    the surface, and a line that cuts a re-entrant corner leaves and re-enters."""
+
+    def __init__(self, inside: pv.UnstructuredGrid):
+        self.inside = inside
+        self.surface = inside.extract_surface(algorithm=None).triangulate()
+        conn, offset = np.asarray(inside.cell_connectivity), np.asarray(inside.cell_offsets)
+        corners = np.asarray(inside.points)[conn]
+        span = np.maximum.reduceat(corners, offset[:-1]) - np.minimum.reduceat(corners, offset[:-1])
+        self.diagonal = np.linalg.norm(span, axis=1)
+
+    def trace(self, seeds: np.ndarray, sign: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(points, vectors) of each seed's line in one direction, starting at the seed."""
+        v0 = np.asarray(pv.PolyData(seeds).sample(self.inside).point_data["_v"])
+        paths = [([s], [v]) for s, v in zip(seeds, v0)]
+        todo, starts, v_starts = np.arange(len(seeds)), seeds, v0
+        for _ in range(_REENTRIES + 1):
+            traced = _by_seed(self.inside.streamlines_from_source(
+                pv.PolyData(starts), vectors="_v", integration_direction="forward" if sign > 0 else "backward",
+                **_TRACER))
+            again = []
+            for k, i in enumerate(todo):
+                p, v, reason = traced.get(k, (starts[k][None], v_starts[k][None], _OUT_OF_DOMAIN))
+                path, vs = paths[i]
+                path.extend(p[1:])
+                vs.extend(v[1:])
+                if reason == _OUT_OF_DOMAIN:
+                    restart = self._out(path, vs, sign * vs[-1])
+                    if restart is not None:
+                        again.append((i, restart))
+            if not again:
+                break
+            todo = np.array([i for i, _ in again])
+            starts = np.array([r for _, r in again])
+            v_starts = np.asarray(pv.PolyData(starts).sample(self.inside).point_data["_v"])
+            for i, r, v in zip(todo, starts, v_starts):
+                paths[i][0].append(r)
+                paths[i][1].append(v)
+        return [(np.array(p), np.array(v)) for p, v in paths]
+
+    def _out(self, path: list, vs: list, direction) -> np.ndarray | None:
+        """Where a line that VTK reported out of the conductors goes on, or None: a
+        surface ahead within one cell ends it there, unless the line re-enters beyond
+        a (re-entrant) corner in that cell, then it goes round the corner; with no
+        surface close ahead (an intermediate step of the integrator fell outside) it
+        goes on a little further along."""
+        end = path[-1]
+        norm = np.linalg.norm(direction)
+        if not norm > _NO_CURRENT:
+            return None
+        step = direction / norm
+        reach = float(self.diagonal[self.inside.find_closest_cell(end)])
+        hits, faces = self.surface.ray_trace(end, end + step * reach)
+        order = np.argsort(np.linalg.norm(hits - end, axis=1)) if len(hits) else []  # VTK's are in no order
+        hits, faces = hits[order], np.asarray(faces)[order]
+        if len(hits) == 0 or np.linalg.norm(hits[0] - end) > 0.1 * reach:
+            restart = end + 0.05 * reach * step
+        else:
+            if np.linalg.norm(hits[0] - end) > 1e-9 * reach:
+                path.append(hits[0])
+                vs.append(vs[-1])
+            if len(hits) < 2:
+                return None
+            # re-entry across a gap outside the conductors (not across a slit of zero width)
+            gap = np.linalg.norm(hits[1] - hits[0])
+            if not gap > 1e-6 * reach or self.inside.find_containing_cell((hits[0] + hits[1]) / 2) >= 0:
+                return None
+            # round the corner: by the point of the edge where the two faces' planes meet
+            # that is nearest to the gap's middle
+            planes = np.asarray(self.surface.cell_normals)[faces[:2]]
+            middle = (hits[0] + hits[1]) / 2
+            corner = middle + np.linalg.pinv(planes) @ (np.einsum("ij,ij->i", planes, hits[:2]) - planes @ middle)
+            if np.linalg.norm(corner - middle) < gap:
+                path.append(corner)
+                vs.append(vs[-1])
+            restart = hits[1] + 1e-3 * reach * step
+        return restart if self.inside.find_containing_cell(restart) >= 0 else None
+
+
+def _by_seed(traced: pv.PolyData) -> dict[int, tuple[np.ndarray, np.ndarray, int]]:
+    """seed id -> (points, vectors, reason for termination) of a stream tracer's lines."""
+    if traced.n_cells == 0:
+        return {}
+    flat = np.asarray(traced.lines)
+    seeds = np.asarray(traced.cell_data["SeedIds"])
+    reasons = np.asarray(traced.cell_data["ReasonForTermination"])
+    points, v = np.asarray(traced.points), np.asarray(traced.point_data["_v"])
+    out, at = {}, 0
+    for k in range(traced.n_cells):
+        ids = flat[at + 1:at + 1 + flat[at]]
+        at += flat[at] + 1
+        out[int(seeds[k])] = (points[ids], v[ids], int(reasons[k]))
+    return out
+
+
+def _along_walls(inside: pv.UnstructuredGrid, chunk: int = 20000) -> None:
+    """Make the nodal "_v" of the conductors ``inside`` tangent to their insulated walls.
+
+    Cell means averaged to the nodes keep a normal part on a wall that the weak form
+    only makes vanish with the cell size, and a line riding a wall of a coarse mesh
+    would end on it. Walls are the faces of the conductors (outer faces and
+    interfaces with insulators) along which the potential varies; a contact is an
+    equipotential and keeps its normal current. At a convex edge the current runs
+    along the edge; at a re-entrant one (the corners of a constriction) it cuts the
+    corner and is left as it is (`_Walls` takes a line round it)."""
+    if "phi" not in inside.point_data:
+        return
+    tri = inside.extract_surface(algorithm=None).triangulate()
+    faces, points = tri.regular_faces, np.asarray(tri.points)
+    a, b, c = (points[faces[:, k]] for k in range(3))
+    centre = (a + b + c) / 3
+    normal = np.cross(b - a, c - a)
+    normal /= np.linalg.norm(normal, axis=1)[:, None]
+    behind = np.asarray(inside.cell_centers().points)[np.asarray(tri.cell_data["vtkOriginalCellIds"])]
+    normal *= np.sign(np.einsum("ij,ij->i", centre - behind, normal))[:, None]  # outwards
+    span = float(np.ptp(np.asarray(inside.point_data["phi"])))
+    wall = np.nonzero(np.ptp(np.asarray(tri.point_data["phi"])[faces], axis=1) > 1e-9 * span)[0]
+    if not wall.size:
+        return
+    # (node, wall face) pairs, one face per plane at a node, sorted by node
+    node, face = faces[wall].ravel(), np.repeat(wall, 3)
+    _, one = np.unique(np.column_stack([node, np.round(normal[face] * 1e6)]), axis=0, return_index=True)
+    node, face = node[one], face[one]  # np.unique sorts by node first
+    nodes, first, count = np.unique(node, return_index=True, return_counts=True)
+    ids = np.asarray(tri.point_data["vtkOriginalPointIds"])
+    v = np.asarray(inside.point_data["_v"]).copy()
+    for lo in range(0, nodes.size, chunk):  # bounded memory: pairs of faces at each node
+        sl = slice(lo, lo + chunk)
+        k = count[sl]
+        at = np.full((k.size, k.max()), -1)
+        at[np.repeat(np.arange(k.size), k), np.arange(k.sum()) - np.repeat(first[sl] - first[lo], k)] = \
+            face[first[lo]:first[lo] + k.sum()]
+        valid = at >= 0
+        n = normal[at] * valid[..., None]
+        # face j counts unless a face at the node stands out beyond its plane (re-entrant)
+        reach = centre[at][:, None, :, :] - points[nodes[sl]][:, None, None, :]
+        beyond = np.einsum("ijkd,ijd->ijk", reach, n) > 0.1 * np.linalg.norm(reach, axis=-1)
+        n = n * ~(beyond & valid[:, None, :]).any(axis=2)[..., None]
+        _, sv, vt = np.linalg.svd(n)
+        remove = np.pad(sv, ((0, 0), (0, 3 - sv.shape[1]))) > 0.1 * sv[:, :1]
+        here = ids[nodes[sl]]
+        parts = np.einsum("ird,id->ir", vt, v[here]) * remove
+        v[here] -= np.einsum("ir,ird->id", parts, vt)
+    inside.point_data["_v"] = v
+
+
+def _seeds(fields: Fields, inside, n: int, rng, source_boundary, origin, scale) -> tuple[np.ndarray, str]:
+    """Seed points in the conductors ``inside`` (in their coordinates) and a note saying where."""
+    centres = np.asarray(inside.cell_centers().points)
+    patch, flux, why, label = None, False, "", ""
+    if source_boundary is None:
+        patch, flux, label = _near_contact(inside), True, "by the bias contact"
+        if patch is None:
+            why = "no potential difference in the file: "
+    elif source_boundary in fields.boundaries:
+        patch, label = fields.boundaries[source_boundary].copy(), f"on {source_boundary}"
+        patch.points = (np.asarray(patch.points) - origin) / scale
+    elif source_boundary != "cells":
+        warnings.warn(f"no boundary {source_boundary!r} in the file (it has {sorted(fields.boundaries) or 'none'}); "
+                      "seeding in the conducting cells", stacklevel=4)
+        why = f"no boundary {source_boundary}: "
+    if patch is not None:
+        points = _on_surface(patch, n, rng, flux)
+        cells = np.atleast_1d(inside.find_closest_cell(points))
+        points = points + 1e-3 * (centres[cells] - points)  # just inside a conducting cell, if beside one
+        keep = np.atleast_1d(inside.find_containing_cell(points)) >= 0
+        if keep.any():
+            return points[keep], f"{int(keep.sum())} seeds {label}"
+        why = f"no conductor {label}: "
+    idx = np.arange(inside.n_cells)
+    if idx.size > n:
+        idx = np.sort(rng.choice(idx, n, replace=False))
+    return centres[idx], f"{why}seeds in {idx.size} of {inside.n_cells} conducting cells"
+
+
+def _near_contact(inside) -> pv.PolyData | None:
+    """The equipotential of the conductors just below the highest potential: next to
+    the contact where the current enters (the bias contact for a positive bias), and,
+    like any equipotential between the contacts, crossed by all of the current."""
+    if "phi" not in inside.point_data:
+        return None
+    phi = np.asarray(inside.point_data["phi"])
+    lo, hi = float(phi.min()), float(phi.max())
+    if not hi > lo:
+        return None
+    surface = inside.contour([hi - _CONTACT_LEVEL * (hi - lo)], scalars="phi")
+    return surface if surface.n_cells else None
+
+
+def _on_surface(patch: pv.PolyData, n: int, rng, flux: bool = False) -> np.ndarray:
+    """``n`` random points on ``patch``, uniform in area or, with ``flux``, in proportion
+    to the flux through it of its point vectors "_v" (each line then carries about the
+    same current)."""
+    tri = patch.triangulate()
+    faces = tri.regular_faces
+    a, b, c = (np.asarray(tri.points)[faces[:, k]] for k in range(3))
+    normal = 0.5 * np.cross(b - a, c - a)  # |normal| = area
+    weight = np.linalg.norm(normal, axis=1)
+    if flux:
+        weight = np.abs(np.einsum("ij,ij->i", np.asarray(tri.point_data["_v"])[faces].mean(axis=1), normal))
+    total = weight.sum()
+    k = rng.choice(len(weight), n, p=weight / total if total > 0 else None)
+    s, t = np.sqrt(rng.random(n))[:, None], rng.random(n)[:, None]
+    return (1 - s) * a[k] + s * (1 - t) * b[k] + s * t * c[k]
+
+
+def streamlines(source, png=None, *, vector: str = "J", magnitude: str | None = "J_abs", n_seeds: int = 150,
+                seed: int = 0, source_boundary: str | None = None, min_length: float = 1e-3, log: bool = True,
+                zscale: float = 1.0, window_size=WINDOW, interactive: bool = False) -> Rendered:
+    """Streamlines of the current density coloured by |J| on a log scale (its range
+    spans orders between layers), in the translucent conductors (insulators, which
+    carry no current, are left out and the view frames the rest): they crowd where the
+    current does, at mesa edges and in constrictions. Seeds and cut-off as in
+    `trace_streamlines`; with a z exaggeration the lines are stretched with the mesh."""
+    t0 = time.perf_counter()
+    fields = load(source)
+    mesh = fields.mesh
+    traced = _trace(fields, vector, n_seeds, seed, source_boundary, min_length)
+    colour_by = magnitude if magnitude and (magnitude in mesh.cell_data or magnitude in mesh.point_data) else vector
+    rng = data_range(mesh, colour_by)
+    values = _field_values(mesh, colour_by)
+    clim = _clim(rng, log, values)
+    body = mesh if traced.body is None else traced.body
+    frame = _frame(body, zscale)
+    plotter = _plotter(window_size, interactive)
+    plotter.add_mesh(frame.mesh(body), color="#cccccc", opacity=0.15)
+    lines = traced.lines
+    title = None
+    if lines.n_points:
+        shown = frame.mesh(lines)
+        name = colour_by if colour_by != vector else vector + "_abs"
+        # below the colour scale's floor (a log scale starts at the smallest positive |J|)
+        shown.point_data[name] = np.maximum(np.linalg.norm(lines.point_data[vector], axis=1), clim[0])
+        _add_field(plotter, shown, name, clim, log=log, line_width=3, render_lines_as_tubes=True)
+        title = _title(name)
+    notes = ([_heading(fields, f"{vector} streamlines")] + traced.notes + (["log colour scale"] if log else [])
+             + ([] if traced.body is None else ["conductors only"]))
+    notes = _annotate(plotter, frame, body, notes)
+    plotter.view_isometric()
+    return _finish(plotter, png, interactive, title, t0, field=vector, data_range=rng, notes=notes)
+
+
 def _legend(plotter, entries, window_size) -> None:
     """Names written in their colours under the notes (pyvista's legend box sizes its
     text to the box and overflowed a half-width viewport)."""
@@ -565,12 +908,15 @@ def last_field_file(result_dir) -> Path:
 
 
 def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0, window_size=WINDOW,
-         interactive: bool | None = None) -> Rendered:
+         interactive: bool | None = None, source_boundary: str | None = None) -> Rendered:
     """`femsim view RESULT_DIR_OR_VTU [--field T] [--slice z=...] [--png out.png]`.
 
     A window when a display exists and no PNG is asked for; otherwise a PNG (default
     ``RESULT_DIR/plots/view_<field>.png``, or ``<vtu stem>_<field>.png`` beside a file).
-    ``field``: T, phi, J_abs, q_joule (scalars), J (arrows), region (geometry check)."""
+    ``field``: T, phi, J_abs, q_joule (scalars), J (arrows), streamlines (of J, seeded
+    by the bias contact or on the boundary ``source_boundary``), region (geometry check)."""
+    if field == "streamlines" and slice is not None:
+        raise ValueError("streamlines are drawn in 3D: no --slice")
     target = Path(target)
     is_dir = target.is_dir()
     vtu = last_field_file(target) if is_dir else target
@@ -586,6 +932,8 @@ def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0,
         return regions(vtu, png, zscale=zscale, interactive=interactive)
     if field == "J":
         return current(vtu, png, slice=cut, **common)
+    if field == "streamlines":
+        return streamlines(vtu, png, source_boundary=source_boundary, **common)
     if cut is not None:
         return slice_view(vtu, field, png, normal=cut[0], value=cut[1], **common)
     if field == "q_joule":
