@@ -136,40 +136,56 @@ def _equipotential_contacts(md, el, materials) -> dict:
     return out
 
 
-def resolution_warnings(md, problem, ideal=()) -> list[str]:
+def resolution_warnings(md, problem, ideal=(), T_top=None) -> list[str]:
     """Conductivity contrasts across shared nodes that double precision cannot resolve.
 
     A node shared by a film of conductivity s_hi and a sample of s_lo sums element terms
     in the ratio s_hi/s_lo: the sample's share, which carries the current, keeps about
-    eps s_hi/s_lo relative precision. Checked at T_bath with the largest principal value
-    of one side against the smallest of the other."""
+    eps s_hi/s_lo relative precision. The largest principal value of one side against
+    the smallest of the other, at the worst of 9 temperatures from T_bath to ``T_top``
+    (default T_bath only; each material within its valid range)."""
     from ..materials import is_insulator
 
-    T = np.array([problem.T_bath])
+    T_B = problem.T_bath
+    Ts = np.unique(np.geomspace(T_B, max(T_top or T_B, T_B), 9))
     sig = {}
     for name, m in problem.materials.items():
         if is_insulator(m) or name in ideal or name not in md.subdomains:
             continue
-        try:
-            r = [float(m.rho_ab(T)[0]), float(m.rho_c(T)[0])]
-        except Exception:   # outside a table: reported by the solver itself
+        lo, hi = (max(m.rho_ab.T_range[0], m.rho_c.T_range[0]), min(m.rho_ab.T_range[1], m.rho_c.T_range[1]))
+        T = Ts[(Ts >= lo) & (Ts <= hi)]
+        if T.size == 0:
             continue
-        sig[name] = (1.0 / max(r), 1.0 / min(r), _region_nodes(md, name))
+        r = np.stack([m.rho_ab(T), m.rho_c(T)])
+        sig[name] = (T, 1.0 / r.max(axis=0), 1.0 / r.min(axis=0), _region_nodes(md, name))
     out = []
     names = sorted(sig)
-    eps, T_B = np.finfo(float).eps, problem.T_bath
+    eps = np.finfo(float).eps
+
+    def worst(a, b):
+        """(contrast, T) of b's largest over a's smallest conductivity, on their common Ts."""
+        T, ia, ib = np.intersect1d(sig[a][0], sig[b][0], return_indices=True)
+        if T.size == 0:
+            return 0.0, T_B
+        c = sig[b][2][ib] / sig[a][1][ia]
+        k = int(np.argmax(c))
+        return float(c[k]), float(T[k])
+
+    def at(T):
+        return f"T_bath = {T:g} K" if T == T_B else f"T = {T:.3g} K"
+
     for a in names:
         for b in names:
-            c = sig[b][1] / sig[a][0]
+            c, T = worst(a, b)
             if c <= RESOLVABLE_CONTRAST:
                 continue
             if a == b:
-                out.append(f"materials.{a}: its anisotropy sigma_max/sigma_min is {c:.2g} at T_bath = {T_B:g} K; "
+                out.append(f"materials.{a}: its anisotropy sigma_max/sigma_min is {c:.2g} at {at(T)}; "
                            f"the current is resolved only to ~{eps * c:.0e} (is a resistivity model used far "
                            "outside its range?)")
-            elif c > 1.001 * max(sig[a][1] / sig[a][0], sig[b][1] / sig[b][0]) and \
-                    np.intersect1d(sig[a][2], sig[b][2]).size:   # (beyond their own anisotropy)
-                out.append(f"materials: {b} out-conducts {a} by {c:.2g} at T_bath = {T_B:g} K; the current "
+            elif c > 1.001 * max(worst(a, a)[0], worst(b, b)[0]) and \
+                    np.intersect1d(sig[a][3], sig[b][3]).size:   # (beyond their own anisotropy)
+                out.append(f"materials: {b} out-conducts {a} by {c:.2g} at {at(T)}; the current "
                            f"through {a} is resolved only to ~{eps * c:.0e}. Declare "
                            f"fem.electrical.equipotential = [\"{b}\"] if {b} is a contact film")
     return out
@@ -248,7 +264,7 @@ def run(case, out) -> StudyResult:
     md = build_mesh(case)
     problem = build_problem(case, md)
     progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
-    resolution = resolution_warnings(md, problem, fem.electrical.equipotential)
+    resolution = resolution_warnings(md, problem, fem.electrical.equipotential, T_top=fem.bias.T_max_limit)
     for w in resolution:   # before the sweep: it may be why the sweep fails
         progress.say(f"femsim: warning: {w}")
     try:

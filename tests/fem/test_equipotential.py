@@ -102,3 +102,15 @@ def test_unresolvable_contrast_is_warned_and_named():
     assert 'equipotential = ["electrode"]' in w[0]
     md, pr = _bundled_mesa()
     assert study.resolution_warnings(md, pr, ("electrode",)) == []
+
+
+def test_contrast_is_checked_up_to_the_temperature_limit():
+    # a metallic sample (rho_c rising 7x from 10 K to 300 K) under a film: resolvable at the
+    # bath (6e8), not once heated (3.5e9); only a check up to T_top sees it
+    from types import SimpleNamespace
+
+    m, pr = stacked(2e-11, ideal=False)
+    md = SimpleNamespace(mesh=m, subdomains=m.subdomains)
+    assert study.resolution_warnings(md, pr) == []
+    (w,) = study.resolution_warnings(md, pr, T_top=300.0)
+    assert w.startswith("materials: film out-conducts sample by 3.5e+09 at T = 300 K")
