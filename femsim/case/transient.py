@@ -5,7 +5,7 @@ A transient case: study = "transient" with [geometry], [materials], [fem.electri
 [transient]::
 
     [transient]
-    mode = "current"                        # the waveform drives the current (or "voltage")
+    mode = "current"                        # the waveform drives the current (or "voltage", "power")
     t_end = "40 us"
     waveform = {kind = "pulse", amplitude = "2 mA", width = "1 us", period = "10 us", count = 3}
     [transient.steps]                       # step control (optional)
@@ -21,8 +21,8 @@ A hot-spot case: study = "hotspot" with the complete [fem] section (its [fem.bia
 current sweep, mode = "current") and [hotspot] (detection settings, all optional).
 
 Amplitudes carry the unit of the bias quantity (A for mode = "current", V for
-"voltage"); every other quantity is a time, a frequency or a plain number. Everything
-is SI after loading.
+"voltage", W for "power"; a power waveform must not go negative); every other quantity
+is a time, a frequency or a plain number. Everything is SI after loading.
 """
 
 from __future__ import annotations
@@ -36,14 +36,17 @@ from .base import T_SANE, Q, StrictModel
 #: waveform keys that carry the bias quantity's unit
 _BIAS_KEYS = ("amplitude", "initial", "base", "start", "offset")
 
+#: the dimension of the bias-valued keys by mode
+_BIAS_DIMENSION = {"current": "current", "voltage": "voltage", "power": "power"}
+
 
 def _bias_units(data, where: str):
-    """Convert the bias-valued keys of a dict to SI by its ``mode`` (current/voltage)."""
+    """Convert the bias-valued keys of a dict to SI by its ``mode`` (current/voltage/power)."""
     from ..units import UnitError, to_si
 
     if not isinstance(data, dict):
         return data
-    dim = {"current": "current", "voltage": "voltage"}.get(data.get("mode", "current"))
+    dim = _BIAS_DIMENSION.get(data.get("mode", "current"))
     if dim is None:
         return data
     out = dict(data)
@@ -78,21 +81,21 @@ class StepWave(StrictModel):
     """b = initial before ``delay``, amplitude from then on."""
 
     kind: Literal["step"]
-    amplitude: float = Field(description="bias after the step (A or V by mode)")
+    amplitude: float = Field(description="bias after the step (A, V or W by mode)")
     delay: Q("time", nonnegative=True, description="time of the step") = 0.0
-    initial: float = Field(0.0, description="bias before the step (A or V by mode)")
+    initial: float = Field(0.0, description="bias before the step (A, V or W by mode)")
 
 
 class PulseWave(StrictModel):
     """Rectangular pulses of ``amplitude`` and ``width`` every ``period`` (one pulse without a period)."""
 
     kind: Literal["pulse"]
-    amplitude: float = Field(description="pulse height (A or V by mode)")
+    amplitude: float = Field(description="pulse height (A, V or W by mode)")
     width: Q("time", positive=True, description="pulse width")
     period: Q("time", positive=True, description="repetition period (omit for a single pulse)") | None = None
     delay: Q("time", nonnegative=True, description="leading edge of the first pulse") = 0.0
     count: int | None = Field(None, ge=1, le=100_000, description="number of pulses (default: as many as fit)")
-    base: float = Field(0.0, description="bias between pulses (A or V by mode)")
+    base: float = Field(0.0, description="bias between pulses (A, V or W by mode)")
 
     @model_validator(mode="after")
     def _period(self):
@@ -105,10 +108,10 @@ class RampWave(StrictModel):
     """Linear sweep from ``start`` to ``amplitude`` over ``duration`` (a swept I-V at a finite rate)."""
 
     kind: Literal["ramp"]
-    amplitude: float = Field(description="bias at the end of the ramp (A or V by mode)")
+    amplitude: float = Field(description="bias at the end of the ramp (A, V or W by mode)")
     duration: Q("time", positive=True, description="ramp time (rate = (amplitude - start) / duration)")
     delay: Q("time", nonnegative=True, description="start of the ramp") = 0.0
-    start: float = Field(0.0, description="bias at the start (A or V by mode)")
+    start: float = Field(0.0, description="bias at the start (A, V or W by mode)")
     down: bool = Field(False, description="ramp back down to start over another duration (a triangle)")
 
 
@@ -116,9 +119,9 @@ class SineWave(StrictModel):
     """b = offset + amplitude sin(2 pi f (t - delay) + phase)."""
 
     kind: Literal["sine"]
-    amplitude: float = Field(description="sine amplitude (A or V by mode)")
+    amplitude: float = Field(description="sine amplitude (A, V or W by mode)")
     frequency: Q("frequency", positive=True, description="frequency")
-    offset: float = Field(0.0, description="dc offset (A or V by mode)")
+    offset: float = Field(0.0, description="dc offset (A, V or W by mode)")
     phase: Q("dimensionless", description="phase at t = delay, in rad (or '90 deg')") = 0.0
     delay: Q("time", nonnegative=True, description="start of the sine") = 0.0
 
@@ -147,7 +150,7 @@ class Steps(StrictModel):
 class StepResponse(StrictModel):
     """A bias step from the initial state, fitted with exponentials (heating time constants)."""
 
-    amplitude: float | None = Field(None, description="step height (A or V by mode; default: the waveform's "
+    amplitude: float | None = Field(None, description="step height (A, V or W by mode; default: the waveform's "
                                                       "amplitude)")
     t_end: Q("time", positive=True, description="duration (default: the case's t_end)") | None = None
     exponentials: int = Field(2, ge=1, le=3, description="fit with 1 .. this many exponentials")
@@ -159,7 +162,7 @@ class PulsedIV(StrictModel):
     amplitude, sampled in the pulse; next to the steady-state and heating-free I-V."""
 
     widths: list[Q("time", positive=True)] = Field(min_length=1, description="pulse widths tau, increasing")
-    amplitudes: list[float] | None = Field(None, min_length=1, description="pulse amplitudes (A or V by mode)")
+    amplitudes: list[float] | None = Field(None, min_length=1, description="pulse amplitudes (A, V or W by mode)")
     stop: float | None = Field(None, description="largest amplitude, with 'points' equal steps (instead of amplitudes)")
     points: int = Field(10, ge=1, le=10_000, description="number of amplitudes up to 'stop'")
     sample_delay: Q("time", positive=True, description="sampling instant after the leading edge") | None = None
@@ -200,7 +203,7 @@ class Transient(StrictModel):
     """Time-dependent heating: C(T) dT/dt = div(kappa grad T) + q with the quasi-static
     potential, driven by a bias waveform."""
 
-    mode: Literal["current", "voltage"] = Field("current", description="the quantity the waveform drives")
+    mode: Literal["current", "voltage", "power"] = Field("current", description="the quantity the waveform drives")
     T_initial: Q("temperature", positive=True, max=T_SANE,
                  description="initial temperature of every node off the bath (default: T_bath)") | None = None
     t_end: Q("time", positive=True, description="end of the run")
@@ -222,6 +225,26 @@ class Transient(StrictModel):
         bad = [t for t in self.fields.times if t > self.t_end]
         if bad:
             raise ValueError(f"field output times within t_end = {self.t_end:g} s (got {bad[0]:g} s)")
+        return self
+
+    @model_validator(mode="after")
+    def _nonnegative_power(self):
+        if self.mode != "power":
+            return self
+        wf = self.waveform
+        lows = {k: getattr(wf, k) for k in _BIAS_KEYS if hasattr(wf, k)}
+        if wf.kind == "sine":
+            lows = {"offset": wf.offset - abs(wf.amplitude)}
+        if self.step_response is not None and self.step_response.amplitude is not None:
+            lows["step_response.amplitude"] = self.step_response.amplitude
+        pv = self.pulsed_iv
+        if pv is not None:
+            lows["pulsed_iv.amplitudes" if pv.amplitudes is not None else "pulsed_iv.stop"] = min(pv.amplitude_list())
+        for k, v in lows.items():
+            if v < 0:
+                where = k if "." in k else f"waveform.{k}"
+                what = " (offset - |amplitude|, the sine's lowest value)" if wf.kind == "sine" else ""
+                raise ValueError(f"{where} = {v:g} W{what}: a power bias >= 0 (mode = 'power')")
         return self
 
 

@@ -5,7 +5,7 @@ Equations (SI; the steady operator of `femsim.fem.problem`, plus storage):
 
     div(sigma(T) grad phi) = 0                                   (quasi-static, each t)
     C(T) dT/dt = div(kappa(T) grad T) + grad phi . sigma(T) grad phi         (1)
-    bias row:  I(t) = I_set(t)   or   U(t) = V_set(t)            (the waveform)
+    bias row:  I(t) = I_set(t),  U(t) = V_set(t)  or  U(t) I(t) = P_set(t)   (the waveform)
 
 C(T) [J/(m^3 K)] is each material's volumetric heat capacity (`Material.heat_capacity`).
 
@@ -60,6 +60,19 @@ the waveform (pulse edges, ramp corners) or a requested output time; at a breakp
 the bias jumps, the potential is re-solved at frozen T (quasi-static: T is continuous,
 phi and V jump) and recorded a second time at the same t, and BDF2 restarts.
 
+Power bias. The row is that of the steady solver (`solver.BiasEquation`, kind "power"):
+g = (U I - P)/U, a current like the current row (so the same convergence scales apply),
+with the Jacobian row dI + (I/U) dU = d(U I)/U, the 1/U frozen -- Newton on U I - P = 0
+itself (on a fixed resistor U <- U/2 + P/(2 G U), which converges from any U > 0 and
+keeps the sign of U). U = 0 is degenerate (no U dependence: U I = 0 for any phi), so a
+power-biased Newton never starts there: from the present temperature field T (frozen),
+the potentials phi_0 at U = 0 and phi_1 at U = 1 V give the conductance G = I_1 - I_0,
+and the start is phi_0 + V (phi_1 - phi_0) with V I_0 + G V^2 = P (V = sqrt(P/G) when
+I_0 = 0: the steady solver's `power_guess` at the present T rather than at the bath).
+A start whose U has the other sign than the last state's (a BDF2 extrapolation of a
+falling power) restarts from the last state's potentials. P = 0 is the row I = 0 (with
+U I = 0 Newton would only halve U each iteration). P must not be negative.
+
 Public API:
 
     Step, PulseTrain, Ramp, Sine, Waveform, waveform_from_dict       (waveforms)
@@ -82,7 +95,7 @@ from . import forms
 from .assembly import DofSystem, QuadratureData
 from .linalg import DirectSolver
 from .problem import Problem
-from .solver import ElectroThermalSolver, NewtonOptions
+from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions
 
 __all__ = ["Waveform", "Step", "PulseTrain", "Ramp", "Sine", "waveform_from_dict",
            "TransientOptions", "TransientSolver", "TransientResult", "TransientAssembler",
@@ -96,7 +109,7 @@ def _as_names(boundary) -> tuple[str, ...]:
 # ============================================================================ waveforms
 
 class Waveform:
-    """A bias waveform b(t) (current [A] or voltage [V], by the run's ``mode``).
+    """A bias waveform b(t) (current [A], voltage [V] or power [W], by the run's ``mode``).
 
     ``value(t)`` is right-continuous; ``value(t, left=True)`` is the limit from the left
     (the value a step ending exactly at a jump sees). ``breakpoints(t0, t1)`` lists the
@@ -377,7 +390,7 @@ class _Capacity:
 
 class _Eval:
     __slots__ = ("z", "phi", "T", "gphi", "gT", "sig", "dsig", "kap", "dkap", "q", "R", "R_T_steady",
-                 "U", "I", "g", "S_phi", "S_T", "S_g", "P", "incs", "store")
+                 "U", "I", "g", "S_phi", "S_T", "S_g", "P", "incs", "store", "beta")
 
 
 class TransientAssembler:
@@ -510,8 +523,20 @@ class TransientAssembler:
                 G = self.G_ref or 1.0
                 ev.g = G * (ev.U - value)
                 ev.S_g = G * max(abs(value), abs(ev.U))
+            elif mode == "power":
+                if value < 0:
+                    raise ValueError(f"power bias must be >= 0, got {value:g} W at t = {t:g} s")
+                if value == 0.0:
+                    # zero power: zero current (the row U I = 0 would only halve U per iteration)
+                    ev.g, ev.beta = ev.I, 0.0
+                    ev.S_g = max(ev.S_phi, abs(ev.I))
+                else:
+                    # (U I - P)/U, Jacobian row dI + (I/U) dU (module docstring; steady BiasEquation)
+                    eq = BiasEquation("power", value, G_ref=self.G_ref or 1.0)
+                    ev.g, ev.beta = eq.g(ev.U, ev.I), eq.coeffs(ev.U, ev.I)[1]
+                    ev.S_g = eq.scale(ev.U, ev.I, ev.S_phi)
             else:
-                raise ValueError(f"bias mode must be 'current' or 'voltage', not {mode!r}")
+                raise ValueError(f"bias mode must be 'current', 'voltage' or 'power', not {mode!r}")
             R[u] = ev.g
         if frozen_T is not None:
             R[sys.T_rows] = z[sys.T_rows] - frozen_T
@@ -539,6 +564,8 @@ class TransientAssembler:
             if mode == "voltage":
                 data[a:b] = 0.0
                 data[sys.diag_pos[u]] = self.G_ref
+            elif mode == "power":
+                data[sys.diag_pos[u]] += ev.beta
         if frozen_T is not None:
             data[self.T_rowmask] = 0.0
             data[sys.diag_pos[sys.T_rows]] = 1.0
@@ -757,6 +784,9 @@ class TransientOptions:
             raise ValueError("fixed steps (adaptive=False) need h0")
 
 
+#: units of the waveform value by bias mode
+BIAS_UNITS = {"current": "A", "voltage": "V", "power": "W"}
+
 #: timeseries variables: name -> (units, long name)
 TIMESERIES_VARS = {
     "I": ("A", "current through the bias electrode"),
@@ -772,7 +802,7 @@ TIMESERIES_VARS = {
     "step": ("s", "time step that ended here"),
     "order": ("1", "BDF order of the step (0: electric re-solve at a breakpoint)"),
     "newton_steps": ("1", "Newton iterations of the step"),
-    "bias": ("1", "waveform value (A or V, see attrs mode)"),
+    "bias": ("1", "waveform value (A, V or W, see attrs mode)"),
 }
 
 
@@ -823,7 +853,7 @@ class TransientResult:
             del cols["V_4p"]
         data = {k: ("time", np.asarray(v, float), {"units": TIMESERIES_VARS[k][0], "long_name": TIMESERIES_VARS[k][1]})
                 for k, v in cols.items()}
-        data["bias"][2]["units"] = "A" if self.mode == "current" else "V"
+        data["bias"][2]["units"] = BIAS_UNITS[self.mode]
         return xr.Dataset(data, coords={"time": ("time", t, {"units": "s", "long_name": "time"})},
                           attrs={"mode": self.mode, "hA_region": reg, "steps": self.steps,
                                  "rejected_steps": self.rejected, "wall_s": self.wall_s})
@@ -886,6 +916,8 @@ class TransientSolver:
         a, sys = self.asm, self.sys
         if sys.u_bias is None:
             return z, a.evaluate(z, t, mode, value), 0
+        if mode == "power":
+            z = self._power_start(z, z, t, value)
         if value == 0.0 and self._zero_bias_is_zero_phi:
             # zero bias, grounded (0 V) electrodes only, no current sources: phi = 0 exactly
             # (a Newton solve would leave roundoff-sized potentials that never settle)
@@ -894,6 +926,31 @@ class TransientSolver:
             return z, a.evaluate(z, t, mode, value), 0
         return a.newton(z, t, mode, value, frozen_T=z[sys.T_rows].copy(), rtol=self.options.newton_rtol,
                         max_iter=self.options.max_newton, label=f" (electric re-solve at t = {t:.6g} s)")
+
+    def _power_start(self, z, z_last, t, P):
+        """A Newton start for power P from the guess z, the last converged state z_last:
+        z itself unless its U is zero or has the other sign than z_last's (module
+        docstring); then z_last's potentials, or if those are unbiased (U = 0) the
+        potential of power P at z_last's temperatures (frozen)."""
+        u = self.sys.u_bias
+        if u is None or not P > 0 or z[u] * z_last[u] > 0:
+            return z
+        if z_last[u] != 0:
+            z = z.copy()
+            z[:self.sys.n_phi] = z_last[:self.sys.n_phi]
+            return z
+        a = self.asm
+        saved = dict(a.S_ref)            # the 1 V solve must not set the run's residual floors
+        z0, ev0, _ = self._electric(z_last, t, "voltage", 0.0)
+        z1, ev1, _ = self._electric(z0, t, "voltage", 1.0)
+        a.S_ref = saved
+        G = ev1.I - ev0.I
+        if not G > 0:
+            raise ConvergenceError(f"power bias at t = {t:.6g} s: no conductance at U = 0 (G = {G:.3g} S)",
+                                   bias=("time", t))
+        # V I_0 + G V^2 = P, the root of U's sign (cancellation-free form)
+        V = 2 * P / (ev0.I + math.sqrt(ev0.I ** 2 + 4 * G * P))
+        return z0 + V * (z1 - z0)
 
     def _rate(self, ev):
         """dT/dt at free nodes with capacity (-R_T / (W C)); zero where there is none."""
@@ -917,8 +974,8 @@ class TransientSolver:
         """
         o = options or self.options
         a, sys = self.asm, self.sys
-        if mode not in ("current", "voltage"):
-            raise ValueError(f"mode must be 'current' or 'voltage', not {mode!r}")
+        if mode not in ("current", "voltage", "power"):
+            raise ValueError(f"mode must be 'current', 'voltage' or 'power', not {mode!r}")
         if waveform is None:
             waveform = Step(0.0)
         if not t_end > t0:
@@ -958,6 +1015,7 @@ class TransientSolver:
         # limits the growth; then BDF2, whose step ratio must stay below 1 + sqrt 2
         startup = True
         k_stop = 0
+        stretch = True                # False after a rejected landing step (below)
         t = t0
         while t < t_end:
             if res.steps >= o.max_steps:
@@ -969,8 +1027,10 @@ class TransientSolver:
             h_prop = min(max(h_prop, h_min), h_max)
             h = h_prop
             # land exactly on breakpoints and output times (stretching a step by up to a
-            # quarter rather than leaving a sliver)
-            slack = 0.25 * h if o.adaptive else 1e-6 * h
+            # quarter rather than leaving a sliver) -- but not again after a landing step was
+            # rejected: the shortened retry would be stretched back to the same step, and
+            # rejected again for ever
+            slack = (0.25 * h if o.adaptive else 1e-6 * h) if stretch else 0.0
             landing = t + h >= t_stop - slack
             if landing:
                 h = t_stop - t
@@ -1001,6 +1061,8 @@ class TransientSolver:
             if order == 2:
                 # potentials extrapolated linearly from the last two states (T from y_p)
                 z_guess += w * (state["z"] - prev[3])
+            if mode == "power":
+                z_guess = self._power_start(z_guess, state["z"], t_new, b_new)
             z_guess[sys.T_rows] = a.state(np.where(sys.free[sys.N:], y_p, T_n))[sys.T_rows]
             kw = dict(step=step, rtol=o.newton_rtol, max_iter=o.max_newton, label=f" at t = {t_new:.6g} s",
                       reuse=reuse, xtol_T=xtol_T)
@@ -1011,6 +1073,8 @@ class TransientSolver:
                     # an explicit predictor can overshoot wildly on a step much longer than
                     # the fast time constants (stiff): start again from the last state
                     z_guess = state["z"].copy()
+                    if mode == "power":
+                        z_guess = self._power_start(z_guess, state["z"], t_new, b_new)
                     z_new, ev_new, nit = a.newton(z_guess, t_new, mode, b_new, **kw)
             except (ConvergenceError, OutOfRangeError, FloatingPointError) as err:
                 res.newton_failures += 1
@@ -1028,6 +1092,7 @@ class TransientSolver:
                 err = est / (o.atol + o.rtol * new_rise)
                 if err > 1.0:
                     res.rejected += 1
+                    stretch = not landing
                     h_prop = h * max(o.shrink, o.safety * err ** (-1.0 / (order + 1)))
                     if h_prop < h_min:
                         raise ConvergenceError(f"transient: step fell below h_min = {h_min:.3g} s at t = {t:.6g} s "
@@ -1035,6 +1100,7 @@ class TransientSolver:
                     continue
             # accept
             res.steps += 1
+            stretch = True
             E += a.cap.energy(ev_new.incs)
             prev = (state["t"], T_n, [dH for dH, _ in ev_new.incs], state["z"])
             t = t_new
@@ -1180,8 +1246,8 @@ def fit_time_constants(t, y, t_on: float = 0.0, n_max: int = 2, y_inf: float | N
 
 def step_response(ts: TransientSolver, amplitude: float, t_end: float, mode: str = "current",
                   initial=None, options=None, quantity: str = "T_mean", n_max: int = 2):
-    """Run a step of ``amplitude`` at t = 0 and fit its heating time constants.
-    Returns (TransientResult, fit dict of `fit_time_constants` on ``quantity``)."""
+    """Run a step of ``amplitude`` (A, V or W by ``mode``) at t = 0 and fit its heating
+    time constants. Returns (TransientResult, fit dict of `fit_time_constants` on ``quantity``)."""
     r = ts.run(Step(amplitude), t_end, mode=mode, initial=initial, options=options)
     ds = r.dataset()
     y = ds[quantity].values
@@ -1194,7 +1260,7 @@ def pulsed_iv(ts: TransientSolver, amplitudes, widths, *, sample_delay: float | 
               tolerance: float = 0.01) -> xr.Dataset:
     """The I-V a pulsed measurement records, for each pulse width tau, beside the steady I-V.
 
-    Each point k applies pulses of amplitude A_k (current or voltage by ``mode``) from the
+    Each point k applies pulses of amplitude A_k (current, voltage or power by ``mode``) from the
     initial state; the sample is taken in the last pulse at t_s = sample_delay after its
     leading edge, or at t_s = sample_fraction * tau (default 1: the end of the pulse, the
     most heated instant) -- the value just before the trailing edge. ``pulses`` > 1 with
@@ -1203,8 +1269,9 @@ def pulsed_iv(ts: TransientSolver, amplitudes, widths, *, sample_delay: float | 
     its end, so one run per amplitude serves every tau (sampled at each t_s).
 
     Returns a Dataset with dims (tau, point): I, V (sampled), T_mean, T_max at t_s and
-    the heating error V/V_iso - 1 (current mode; I/I_iso - 1 in voltage mode), V_iso the
-    heating-free (isothermal, T = initial) response; over point: the steady-state
+    the heating error V/V_iso - 1 (current and power mode; I/I_iso - 1 in voltage mode),
+    V_iso the heating-free (isothermal, T = initial) response (power: V_iso = sqrt(P R_0),
+    I_iso = sqrt(P / R_0)); over point: the steady-state
     I_steady, V_steady, T_mean_steady (NaN past a fold the natural sweep cannot pass)
     and V_iso/I_iso; over tau: sample_time. attrs: tau_max_within_tolerance, the
     longest width whose largest heating error stays within ``tolerance``.
@@ -1246,14 +1313,17 @@ def pulsed_iv(ts: TransientSolver, amplitudes, widths, *, sample_delay: float | 
     T0 = ts.problem.T_bath if initial is None or np.ndim(initial) != 0 else float(initial)
     iso = s.isothermal(T0, 1.0)
     R0 = iso.V / iso.I
-    V_iso = amplitudes * R0 if mode == "current" else amplitudes
-    I_iso = amplitudes if mode == "current" else amplitudes / R0
+    if mode == "power":
+        V_iso, I_iso = np.sqrt(amplitudes * R0), np.sqrt(amplitudes / R0)
+    else:
+        V_iso = amplitudes * R0 if mode == "current" else amplitudes
+        I_iso = amplitudes if mode == "current" else amplitudes / R0
     st = {k: np.full(npt, np.nan) for k in ("I", "V", "T_mean", "T_max")}
     if steady:
         pts = [p for p in s.sweep(mode, amplitudes, raise_on_failure=False).run().points if not p.turning]
         for k, p in enumerate(pts[:npt]):
             st["I"][k], st["V"][k], st["T_mean"][k], st["T_max"][k] = p.I, p.V, p.T_mean[reg], p.T_max["all"]
-    if mode == "current":
+    if mode in ("current", "power"):
         herr = out["V"] / V_iso[None, :] - 1.0
         what = "V/V_iso - 1"
     else:
@@ -1289,8 +1359,7 @@ def pulsed_iv(ts: TransientSolver, amplitudes, widths, *, sample_delay: float | 
         },
         coords={"tau": ("tau", widths, {"units": "s", "long_name": "pulse width"}),
                 "point": ("point", np.arange(npt)),
-                "amplitude": ("point", amplitudes, {"units": "A" if mode == "current" else "V",
-                                                    "long_name": "pulse amplitude"})},
+                "amplitude": ("point", amplitudes, {"units": BIAS_UNITS[mode], "long_name": "pulse amplitude"})},
         attrs={"mode": mode, "R_isothermal": R0, "R_isothermal_units": "Ohm", "T_initial": T0,
                "sampling": (f"{sample_delay:g} s after the leading edge" if sample_delay is not None
                             else f"at {sample_fraction:g} of the width (just before the trailing edge)"

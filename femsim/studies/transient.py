@@ -158,7 +158,7 @@ def _energy_drift(ts: xr.Dataset) -> float:
 
 
 def run_transient(case, out) -> StudyResult:
-    from ..fem.transient import Step, TransientSolver, fit_time_constants, pulsed_iv
+    from ..fem.transient import BIAS_UNITS, Step, TransientSolver, fit_time_constants, pulsed_iv
 
     sec = case.transient
     md, problem, solver = _setup(case)
@@ -207,7 +207,7 @@ def run_transient(case, out) -> StudyResult:
         except ValueError as e:
             fit = {"error": str(e)}
         datasets["step_response"] = sds
-        figures["step_response"] = {"amplitude": A, "amplitude_units": "A" if sec.mode == "current" else "V",
+        figures["step_response"] = {"amplitude": A, "amplitude_units": BIAS_UNITS[sec.mode],
                                     "quantity": sr.quantity, **_fit_figures(fit)}
     # pulsed I-V
     if sec.pulsed_iv is not None:
@@ -260,7 +260,7 @@ def _pulse_verdict(pds, tol) -> str:
     ok = pds.attrs["tau_max_within_tolerance"]
     at = pds.attrs["tau_at_tolerance"]
     mode = pds.attrs["mode"]
-    what = "V" if mode == "current" else "I"
+    what = "I" if mode == "voltage" else "V"       # the heating error of pulsed_iv
     if np.isfinite(ok) and ok == tau[-1]:
         return (f"every width up to {_fmt_time(tau[-1])} keeps the sampled {what} within {tol:.3g} of the "
                 f"heating-free value (largest error {err.max():.3g})")
