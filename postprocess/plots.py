@@ -340,13 +340,14 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
     _require(ds, "V", "dIdV")
     show_lumped = lumped and "V_lumped" in ds
     fx, ux = display_scale("V", ds["V"].values, *([ds["V_lumped"].values] if show_lumped else []))
-    fy, uy = display_scale("S", ds["dIdV"].values)
+    fy, uy = display_scale("S", _bulk(_off_turning(ds, ds["dIdV"].values)))
     with style():
         fig, (ax,) = _figure()
         fam, members = _members(ds, "dIdV")
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
-            ax.plot(sub["V"].values * fx, sub["dIdV"].values * fy, color=colour, gid=_gid("dIdV", fam, k))
+            ax.plot(sub["V"].values * fx, _off_turning(sub, sub["dIdV"].values) * fy, color=colour,
+                    gid=_gid("dIdV", fam, k))
             if show_lumped:
                 g = (sub["dIdV_lumped"].values if "dIdV_lumped" in sub
                      else _parametric_derivative(sub["I"].values, sub["V_lumped"].values))
@@ -367,17 +368,33 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
     return _finish(fig, path, formats)
 
 
+def _off_turning(ds: xr.Dataset, g: np.ndarray) -> np.ndarray:
+    """dI/dV with NaN at the V turning points (flagged ``is_turning``), where it is
+    infinite: the line breaks there, instead of joining the branches through a spike
+    (the dotted vertical line marks the point)."""
+    if "is_turning" not in ds:
+        return g
+    g = np.array(g, dtype=float)
+    g[np.asarray(ds["is_turning"].values) > 0] = np.nan
+    return g
+
+
+def _bulk(y) -> np.ndarray:
+    """The finite values within 3x the 90th percentile of |y|: a divergence does not set
+    the display unit or the axis range."""
+    y = np.asarray(y, dtype=float).ravel()
+    y = y[np.isfinite(y)]
+    return y[np.abs(y) <= 3.0 * np.percentile(np.abs(y), 90)] if y.size else y
+
+
 def _clip_to_finite(ax, ys) -> None:
     """Keep the y-range on the bulk of the curve: dI/dV diverges at a V turning point,
     and autoscaling to the spike would flatten every curve to a line. Data beyond the
     limits are still in the line (nothing is dropped), only off the axes."""
-    y = np.concatenate([np.asarray(v, dtype=float).ravel() for v in ys] or [[]])
-    y = y[np.isfinite(y)]
+    y = _bulk(np.concatenate([np.asarray(v, dtype=float).ravel() for v in ys] or [[]]))
     if not y.size:
         return
-    bound = 3.0 * np.percentile(np.abs(y), 90)
-    lo, hi = max(y.min(), -bound), min(y.max(), bound)
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    lo, hi = min(y.min(), 0.0), max(y.max(), 0.0)
     pad = 0.05 * (hi - lo or 1.0)
     ax.set_ylim(lo - pad, hi + pad)
 

@@ -370,6 +370,18 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
         else:
             Vs = math.sqrt(stop / G0)
             Is = G0 * Vs
+        if scales is None:
+            # the undriven axis no longer than the heating scale: the cold conductance
+            # alone would put a self-heated curve's whole voltage range (current bias)
+            # into a sliver of the plane, and its turn into a single step
+            try:
+                V_th, I_th = solver.heating_scales()
+            except (ConvergenceError, OutOfRangeError, FloatingPointError):
+                V_th = I_th = math.inf
+            if mode != "voltage":
+                Vs = min(Vs, V_th)
+            if mode != "current":
+                Is = min(Is, I_th)
         dv, di = dU / Vs, dI / Is
         nrm = math.hypot(dv, di)
         tV, tI, tz = dv / nrm, di / nrm, x / nrm

@@ -820,6 +820,24 @@ class ElectroThermalSolver:
         z, ev, jac, steps, hist = self.newton(sys, z0, eq, label=f" (isothermal at T = {T:g} K)")
         return self._point(sys, ev, "isothermal", T, steps, hist, time.perf_counter() - t0)
 
+    def heating_scales(self) -> tuple[float, float]:
+        """(V_th, I_th): the bias at which Joule heating changes the resistance appreciably.
+
+        V_th^2 / R0 = hA T_R with T_R = R0 / |dR/dT| at T_bath (the temperature rise that
+        changes R by its own size) and hA the low-power (hA)_eff; I_th = V_th / R0.
+        Infinite when R does not depend on T. The arclength trace scales its I-V plane
+        by these, so that a back-bending curve's turn is resolved, not stepped over."""
+        T_B = self.T_bath
+        p0 = self.isothermal(T_B)
+        dT = 1e-3 * T_B
+        p1 = self.isothermal(T_B + dT)
+        R0, R1 = p0.V / p0.I, p1.V / p1.I
+        if not (R1 != R0 and np.isfinite(R1) and R0 > 0):
+            return np.inf, np.inf
+        T_R = R0 * dT / abs(R1 - R0)
+        V_th = float(np.sqrt(self.low_power_hA() * R0 * T_R))
+        return V_th, V_th / R0
+
     def low_power_hA(self, region: str | None = None) -> float:
         """(hA)_eff = P / (T_mean - T_B) in the limit P -> 0 [W/K].
 
