@@ -23,7 +23,7 @@ from femsim.fem import (Bath, Cooling, Electrode, ElectroThermalSolver, Problem,
 from femsim.materials import Material
 from femsim.properties import Arrhenius, Constant
 
-from fem_helpers import assert_balances, box, face
+from fem_helpers import assert_balances, box, face, tag_box_faces
 
 um = 1e-6
 TB, Ea = 20.0, 200.0
@@ -188,3 +188,26 @@ def test_compare_dataset_verdict_in_lumped_limit():
     print(ds.attrs["verdict"])
     assert ds.attrs["lumped_holds"] and ds.attrs["lumped_max_rel_error"] < 1e-4
     assert ds.attrs["hA_eff"] == pytest.approx(cooled_hA(s), rel=1e-4)
+
+
+def test_heating_scale_of_a_uniform_arrhenius_slab():
+    # uniform T (kappa huge, Newton cooling on both faces): R = rho_c(T) d/A exactly, so the
+    # heating scale is V_th^2 = hA R0 T_R with T_R = R/|dR/dT| = T_B^2/E_a (closed form);
+    # the solver takes dR/dT by a forward difference over 1e-3 T_B (0.5 % in T_R here)
+    a, d = 10 * um, 2 * um
+    m = tag_box_faces(box(np.linspace(0, a, 3), np.linspace(0, a, 3), np.linspace(0, d, 3)), 1e-4 * um)
+    m = m.with_subdomains({"slab": lambda p: p[2] > -1})
+    mat = Material("s", Constant(1e-6), Arrhenius(0.01 * np.exp(-Ea / TB), Ea), Constant(1e4), Constant(1e4))
+    h = 1e4
+    pr = Problem(m, {"slab": mat}, [Electrode("zmax", "bias"), Electrode("zmin", "ground")], T_bath=TB,
+                 coolings=[Cooling(("zmin", "zmax"), h)])
+    s = ElectroThermalSolver(pr)
+    R0 = 0.01 * d / a**2
+    V_th, I_th = s.heating_scales()
+    assert V_th == pytest.approx(np.sqrt(h * 2 * a**2 * R0 * TB**2 / Ea), rel=5e-3)   # 3.0e-3 measured
+    assert I_th == pytest.approx(V_th / R0, rel=1e-12)
+    # a temperature-independent resistance has no heating scale
+    flat = Material("f", Constant(1e-6), Constant(0.01), Constant(1e4), Constant(1e4))
+    pr = Problem(m, {"slab": flat}, [Electrode("zmax", "bias"), Electrode("zmin", "ground")], T_bath=TB,
+                 coolings=[Cooling(("zmin", "zmax"), h)])
+    assert ElectroThermalSolver(pr).heating_scales() == (np.inf, np.inf)

@@ -135,6 +135,11 @@ def test_fem_case_invariants_and_fields_from_the_files(runs, case):
         tp = summary["figures"]["turning_points"]
         inside = (I > tp[0]["I_A"] * 1.01) & (I < tp[1]["I_A"] * 0.99)
         assert inside.sum() >= 2 and np.all(np.diff(V[inside]) < 0)
+        # the trace resolves the rise to V_max and the turn itself (scaled by the heating
+        # scale, not the cold conductance, which stepped from 0 straight to V_max)
+        assert ((I > 0) & (I < tp[0]["I_A"] * 0.99)).sum() >= 4
+        near = (I > tp[0]["I_A"] * 0.5) & (I < tp[0]["I_A"] * 2)
+        assert near.sum() >= 6
 
 
 @pytest.mark.xdist_group("mesa_backbending")
