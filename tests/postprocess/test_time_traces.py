@@ -4,6 +4,7 @@ exponentials draw the stored values, in the units their labels state."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import time
 
 import numpy as np
@@ -233,63 +234,7 @@ def test_make_plots_adds_the_transient_plots_only_when_their_datasets_exist(tmp_
 
 # ---------------------------------------------------------------- the real study
 
-TINY_CASE = """
-schema_version = 1
-title = "tiny transient mesa (plot test)"
-study = "transient"
-
-[environment]
-T_bath = "15 K"
-
-[geometry]
-kind = "mesa"
-width = "20 um"
-height = "0.5 um"
-base_thickness = "10 um"
-substrate_thickness = "50 um"
-mesa_cells = 1
-electrode_cells = 1
-edge_cell = "2.5 um"
-growth = 1.8
-far_growth = 2.2
-
-[materials]
-electrode = "Au"
-substrate = "sapphire"
-mesa = { builtin = "Bi2212", rho_c = { model = "pseudogap", f_min = "5 Ohm*cm", T_star = "150 K", Delta = "100 K" }, rho_ab = { model = "linear", f0 = "100 uOhm*cm", alpha = "0.00333 1/K", T0 = "300 K" } }
-base = { builtin = "Bi2212", rho_c = { model = "pseudogap", f_min = "5 Ohm*cm", T_star = "150 K", Delta = "100 K" }, rho_ab = { model = "linear", f0 = "100 uOhm*cm", alpha = "0.00333 1/K", T0 = "300 K" } }
-
-[fem]
-region = "mesa"
-
-[fem.electrical]
-bias = "top_contact"
-ground = "base_contact"
-
-[fem.thermal]
-bath = ["bath"]
-cooling = [{ boundaries = ["cooled"], h = "1 W/(cm^2 K)" }]
-
-[transient]
-mode = "current"
-t_end = "4 us"
-waveform = { kind = "step", amplitude = "0.3 mA" }
-
-[transient.steps]
-method = "bdf2"
-rtol = 1e-2
-atol = "5 mK"
-
-[transient.step_response]
-exponentials = 1
-
-[transient.fields]
-times = []
-last = false
-
-[outputs]
-formats = ["svg"]
-"""
+TINY_CASE = (Path(__file__).resolve().parents[1] / "data" / "tiny_transient_mesa.toml").read_text()
 
 
 def test_femsim_run_of_a_tiny_transient_case_plots_its_time_traces(tmp_path):

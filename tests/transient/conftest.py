@@ -1,23 +1,15 @@
-"""Helpers for the transient and hot-spot tests (issue 9)."""
+"""Fixtures for the transient and hot-spot tests (issue 9); helpers in transient_helpers."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def load(path):
-    """A case file (study "transient" or "hotspot")."""
-    from femsim.case import load_case
-
-    return load_case(path)
+from transient_helpers import ROOT, load  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +20,3 @@ def hotspot_case():
 @pytest.fixture(scope="session")
 def transient_case():
     return load(ROOT / "cases" / "transient_mesa_pulses.toml")
-
-
-def with_geometry(case, **changes):
-    """A copy of ``case`` with geometry parameters replaced (SI)."""
-    g = case.geometry.model_copy(update=changes)
-    return case.model_copy(update={"geometry": g})
-
-
-def fitted_order(h, err):
-    """Slope of log(err) against log(h), least squares."""
-    return float(np.polyfit(np.log(h), np.log(err), 1)[0])

@@ -13,7 +13,7 @@ import pytest
 from femsim.fem.hotspot import HotspotOptions, StabilityAnalysis, find_hotspot, mirror_maps
 from femsim.studies.transient import _setup
 
-from conftest import with_geometry
+from transient_helpers import with_geometry
 
 um = 1e-6
 

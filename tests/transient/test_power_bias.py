@@ -22,7 +22,7 @@ from femsim.fem import Electrode
 from femsim.fem.transient import PulseTrain, Step, TransientOptions, TransientSolver, pulsed_iv
 from femsim.properties import Exponential
 
-from conftest import ROOT, fitted_order, load
+from transient_helpers import ROOT, fitted_order, load
 from test_transient_verification import TB, coupled_slab, lumped_body
 
 
@@ -181,3 +181,26 @@ def test_power_waveforms_refuse_other_quantities(tmp_path, amplitude, words):
     msg = str(err.value)
     print(msg[-200:])
     assert all(w in msg for w in words)
+
+
+def test_power_mode_transient_study_end_to_end(tmp_path):
+    # the whole `femsim run` path in power mode: the tiny transient mesa of the plot tests
+    # driven by a 1 mW step; the power holds the waveform's value at every record after
+    # the step, the bias is labelled in W, and the mesa heats monotonically
+    from femsim.case import load_case
+    from femsim.results import read_dataset
+    from femsim.runner import run_case
+
+    text = (ROOT / "tests" / "data" / "tiny_transient_mesa.toml").read_text().replace('mode = "current"', 'mode = "power"').replace('amplitude = "0.3 mA"',
+                                                                              'amplitude = "1 mW"')
+    assert 'mode = "power"' in text and '"1 mW"' in text
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    code, summary = run_case(load_case(path), path.read_bytes(), str(path), tmp_path / "out")
+    assert code == 0, summary.get("message")
+    ts = read_dataset(tmp_path / "out" / "timeseries.nc")
+    assert ts.attrs["mode"] == "power" and ts["bias"].attrs["units"] == "W"
+    after = ts["time"].values > 0
+    np.testing.assert_allclose(ts["P"].values[after], 1e-3, rtol=1e-6)
+    T = ts["T_mean"].values[after]
+    assert T[-1] > TB + 1.0 and np.all(np.diff(T) >= -1e-9)

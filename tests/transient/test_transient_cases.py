@@ -9,7 +9,7 @@ import pytest
 
 from femsim.errors import CaseError
 
-from conftest import ROOT, load
+from transient_helpers import ROOT, load
 
 
 def parse(text, tmp_path):

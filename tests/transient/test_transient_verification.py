@@ -20,7 +20,7 @@ from femsim.fem.transient import (HeatFlux, PulseTrain, Ramp, Sine, Step, Transi
 from femsim.materials import Material
 from femsim.properties import Arrhenius, Constant
 
-from conftest import fitted_order
+from transient_helpers import fitted_order
 
 TB = 4.2
 
