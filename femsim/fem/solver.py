@@ -310,6 +310,7 @@ class ElectroThermalSolver:
         self.G_ref = None
         self.t_setup = time.perf_counter() - t0
         self._zero = None
+        self._hA = {}             # region -> low-power (hA)_eff (a property of the problem)
         self._ref_cache = None
         self._coeffs = None
 
@@ -718,27 +719,35 @@ class ElectroThermalSolver:
 
         Solves J(z) x = -dg/dlambda e_U with the Jacobian at the point itself. Given
         ``jac`` (the factorisation of the last Newton step, taken at a nearby iterate with
-        the same bias row), the exact J(z) is only assembled and the solve is done by
-        iterative refinement on the old factorisation (a few re-solves instead of a new
+        the same bias row), the solve is done by iterative refinement on the old
+        factorisation against the precise product J(z) x (a few re-solves instead of a new
         factorisation); a stale Jacobian alone would put errors of the size of the last
-        Newton corrections into dV/dI, which is what turning points are found from.
+        Newton corrections into dV/dI, which is what turning points are found from. The
+        assembled J(z) is only built where it is used: on the iterative path, for a new
+        factorisation, or for dI when the precise product cannot be evaluated.
         """
         sys = self.system
         if eq.kind == "voltage":
             eq.G_ref = self.G_ref or 1.0
-        ev = self._evaluate(sys, point.z, eq)
-        data, natural = self._jacobian_data(sys, ev, eq)
+        assembled = []
+
+        def jacobian_data():
+            if not assembled:
+                assembled.extend(self._jacobian_data(sys, self._evaluate(sys, point.z, eq), eq))
+            return assembled
+
         b = np.zeros(sys.n)
         b[sys.u_bias] = eq.dg_dlambda(point.V)
         held = jac is not None and jac.eq_kind == eq.kind
         x = dI = None
         if held and jac.iterative:
             # GMRES on the assembled J(z) with the held preconditioner, refined likewise
-            x, dI = self._refine_tangent(sys, point.z, eq, jac, b, data=data)
+            x, dI = self._refine_tangent(sys, point.z, eq, jac, b, data=jacobian_data()[0])
         elif held and jac.cheap_resolve:
             # refinement on the held factorisation against the precise product J(z) x
             x, dI = self._refine_tangent(sys, point.z, eq, jac, b)
         if x is None:   # no usable factorisation, or too far from J(z): factorise J(z)
+            data, natural = jacobian_data()
             jac = _Jacobian(sys.linear_solve, sys, data, natural, eq.kind, self._coeffs)
             self._last_jac[id(sys)] = jac
             x, dI = self._refine_tangent(sys, point.z, eq, jac, b, data=data if jac.iterative else None)
@@ -746,7 +755,7 @@ class ElectroThermalSolver:
                 x, dI = jac.solve(b, rtol=self.options.tangent_rtol), None
         dU = float(x[sys.u_bias])
         if dI is None:
-            cols, vals = natural
+            cols, vals = jacobian_data()[1]
             dI = float(vals @ x[cols])
         dphi, _ = sys.expand_direction(x)
         pr, w = self.problem, self.probe_weights
@@ -847,8 +856,13 @@ class ElectroThermalSolver:
         return int q0 / mean(dT) over ``region`` (default Problem.hA_region). Exact in
         the limit, without the roundoff of a tiny-power solve.
         """
-        qd = self.qd
         region = region or self.problem.hA_region
+        if region not in self._hA:   # (the trace's heating scale and the lumped comparison)
+            self._hA[region] = self._low_power_hA(region)
+        return self._hA[region]
+
+    def _low_power_hA(self, region: str) -> float:
+        qd = self.qd
         z0 = self.zero_point()
         T0 = z0.T
         # potential at T0 (frozen), unit voltage
