@@ -2,8 +2,38 @@
 or a clear report that keeps earlier results (solver failures)."""
 
 
+class _Missing:
+    """The value of a key that is missing (one object, also across processes)."""
+
+    def __repr__(self):
+        return "missing"
+
+    def __reduce__(self):
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def _rebuild(cls, args, state):
+    """Unpickle a femsim error without calling its ``__init__`` (see FemsimError.__reduce__)."""
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
 class FemsimError(Exception):
-    """Base class of femsim's own errors."""
+    """Base class of femsim's own errors.
+
+    Picklable whatever a subclass's ``__init__`` takes: an error raised in a worker
+    process (a parallel sweep) must reach the parent intact. The default pickling calls
+    ``cls(*self.args)``, i.e. ``CaseError(message)``, which fails and breaks the process
+    pool; here the message and the attributes are restored directly.
+    """
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
 
 
 class CaseError(FemsimError):
@@ -13,7 +43,7 @@ class CaseError(FemsimError):
     ``expected`` what was expected; ``str()`` is the one-line message.
     """
 
-    MISSING = object()
+    MISSING = MISSING
 
     def __init__(self, path: str, value, expected: str, source: str | None = None):
         self.path, self.value, self.expected, self.source = path, value, expected, source
