@@ -42,15 +42,26 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    import os
+    from .sweep import sweep
 
-    from .sweep import run_sweep
-
-    workers = args.workers or (None if args.scheduler else os.cpu_count())
-    ds = run_sweep(args.case, args.param, args.out, workers=workers, scheduler=args.scheduler,
+    result = sweep(args.case, args.param, args.out, workers=args.workers, scheduler=args.scheduler,
                    overwrite=args.overwrite)
-    progress.say(f"sweep over {', '.join(d for d in ds.dims if d != 'point')}: {dict(ds.sizes)}")
-    return 0
+    ds = result.dataset
+    if ds is not None and result.status != "interrupted":
+        progress.say(f"sweep over {', '.join(d for d in ds.dims if d != 'point')}: {dict(ds.sizes)}")
+    progress.say(f"sweep {result.status}: results in {result.out_dir}")
+    return result.exit_code
+
+
+def _positive_int(text: str) -> int:
+    """argparse type of --workers: a whole number >= 1 (0 or -1 are not "all cores")."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or n < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected a positive integer")
+    return n
 
 
 def cmd_schema(args) -> int:
@@ -97,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("case")
     w.add_argument("--param", action="append", default=[], metavar="KEY=START:STOP:NUM",
                    help="swept key with units, e.g. T_bath=4.2K:100K:12 or geometry.width=10um,20um (repeat for a grid)")
-    w.add_argument("--workers", type=int, default=None, help="local worker processes (default: number of cores)")
+    w.add_argument("--workers", type=_positive_int, default=None,
+                   help="local worker processes, a positive integer (default: one per core)")
     w.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (e.g. tcp://host:8786)")
     w.add_argument("--out", help="results directory (default: results/<case stem>_sweep/)")
     w.add_argument("--overwrite", action="store_true", help="replace an existing results directory")

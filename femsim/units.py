@@ -93,6 +93,19 @@ def _parse(text: str):
     return ureg.Quantity(text)
 
 
+def parse_quantity(text: str):
+    """A pint Quantity from a "number unit" string of any dimension, through the same
+    guarded grammar as case files (no arithmetic: "9**9**9 K" is refused, not evaluated);
+    UnitError if it does not parse. For command-line values (`femsim sweep --param`)."""
+    try:
+        q = _parse(str(text).strip())
+    except UnitError:
+        raise
+    except Exception:
+        raise UnitError("the unit does not parse") from None
+    return q if isinstance(q, pint.Quantity) else ureg.Quantity(q)
+
+
 @lru_cache(maxsize=None)
 def _dimensionality(dimension: str):
     return ureg.Quantity(1, UNITS[dimension][0]).dimensionality

@@ -252,11 +252,12 @@ MAX_CASE_BYTES = 16 * 2**20
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
-def load_case(path) -> Case:
-    """Read and validate a case file; table paths resolve relative to its directory.
+def read_case(path) -> tuple[str, dict]:
+    """The text of a case file and its TOML table, or a CaseError (the safe reader).
 
-    The file must be a regular UTF-8 text file (see `base.read_text_file`); a TOML syntax
-    error names its line.
+    The file must be a regular UTF-8 text file of at most MAX_CASE_BYTES (see
+    `base.read_text_file`: no pipe, device or binary data); a TOML syntax error names its
+    line. Shared by `femsim run`, `check` and `sweep`.
     """
     path = Path(path)
     try:
@@ -264,7 +265,7 @@ def load_case(path) -> Case:
     except ValueError as e:
         raise _error("(file)", str(path), str(e), None) from None
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _TOML_POSITION.search(msg)
@@ -278,7 +279,14 @@ def load_case(path) -> Case:
     except RecursionError:
         raise _error("(syntax)", "deeply nested arrays or tables", "valid TOML of reasonable depth",
                      str(path)) from None
+
+
+def load_case(path) -> Case:
+    """Read (`read_case`) and validate a case file; table paths resolve relative to its
+    directory."""
+    path = Path(path)
+    _, data = read_case(path)
     return parse_case(data, str(path), path.parent.resolve())
 
 
-__all__ = ["Case", "load_case", "parse_case", "SCHEMA_VERSION"]
+__all__ = ["Case", "load_case", "parse_case", "read_case", "SCHEMA_VERSION"]
