@@ -149,8 +149,8 @@ def _run_member(text: str, source: str, base_dir: str, out_dir: str) -> dict:
     from .runner import EXIT_SOLVER, EXIT_USER, run_case
 
     global _RUNNING
-    if _STOP:
-        return _not_run("interrupted")
+    if _STOP:   # queued when the sweep was interrupted
+        return _not_run()
     prog.VERBOSITY = "quiet"
     _RUNNING = True
     try:
@@ -408,7 +408,7 @@ def _run_dask(client, args, results: dict) -> None:
     futures = client.map(_run_member_args, args, pure=False, retries=DASK_RETRIES)
     index = {f.key: k for k, f in enumerate(futures)}
     try:
-        for f in progress.bar(dask_completed(futures), total=len(futures), desc="sweep", unit="run"):
+        for f in progress.bar(dask_completed(futures, loop=client.loop), total=len(futures), desc="sweep", unit="run"):
             results[index[f.key]] = _outcome(f)
     except KeyboardInterrupt:
         client.cancel(futures)
