@@ -12,7 +12,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, ValidationInfo, create_model, model_validator
+from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
 from .base import L_SANE, T_SANE, Prop, Q, StrictModel
 
@@ -130,6 +130,13 @@ class Electrical(StrictModel):
                     "it touches: no potential drop and no Joule heat in them, heat conduction kept. Needed when "
                     "a film out-conducts the sample by more than ~1e9 (gold on a Bi2212 mesa at 4.2 K: 1e18), "
                     "which double precision cannot resolve")
+
+    @field_validator("bias", "ground", mode="before")
+    @classmethod
+    def _some_contact(cls, v):
+        if isinstance(v, list) and not v:   # a contact without area carries no current
+            raise ValueError("a boundary name or a non-empty list of them")
+        return v
 
 
 class CoolingSpec(StrictModel):

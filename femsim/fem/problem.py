@@ -39,6 +39,22 @@ from ..properties import Constant, Property, Scaled
 
 ROLES = ("bias", "ground", "fixed", "floating")
 
+#: smallest total cooling h*A, relative to the device's conduction scale kappa_max * L,
+#: that double precision resolves when no surface is held at T_bath: the thermal matrix
+#: is then K + H with K singular (constants), and the constant mode, which carries the
+#: whole temperature rise, is set by H alone; rounding of K's entries (~1e-16 kappa L)
+#: perturbs it by ~1e-16 / ratio relative, i.e. 1e-4 at this bound
+HEAT_PATH_MIN = 1e-12
+
+
+class ProblemError(ValueError):
+    """An ill-posed problem description; ``key`` names the Problem field at fault
+    ("coolings", "electrodes", ...) and ``value`` what it held."""
+
+    def __init__(self, message: str, key: str | None = None, value=None):
+        super().__init__(message)
+        self.key, self.value = key, value
+
 
 def _names(boundary) -> tuple[str, ...]:
     return (boundary,) if isinstance(boundary, str) else tuple(boundary)
@@ -189,7 +205,11 @@ class Problem:
             raise KeyError(f"hA_region: no subdomain named {self.hA_region!r}; "
                            f"known subdomains: {sorted(subs)}")
         if not self.baths and not self.coolings and self.electrodes:
-            raise ValueError("no bath and no cooling: the steady temperature is undetermined")
+            raise ProblemError("no bath and no cooling: the steady temperature is undetermined", key="coolings")
+        if self.electrodes:
+            self._check_contacts_apart()
+            if not self.baths:
+                self._check_heat_path()
         for name, R in self.rotations.items():
             R = np.asarray(R, dtype=float)
             if R.shape != (3, 3) or not np.allclose(R.T @ R, np.eye(3), atol=1e-10):
@@ -197,12 +217,73 @@ class Problem:
             if name not in self.materials:
                 raise KeyError(f"rotations: {name!r} is not a material subdomain")
 
+    def _facets(self, names) -> np.ndarray:
+        bnd = self.mesh.boundaries
+        return np.unique(np.concatenate([np.asarray(bnd[n], dtype=np.int64) for n in names]))
+
+    def _check_contacts_apart(self):
+        """The driven contact must not share a facet with a grounded or fixed one (a
+        short circuit: one surface cannot be held at two potentials)."""
+        bias = self.bias_electrode
+        if bias is None:
+            return
+        mine = self._facets(_names(bias.boundary))
+        for e in self.electrodes:
+            if e.role in ("ground", "fixed"):
+                shared = np.intersect1d(mine, self._facets(_names(e.boundary))).size
+                if shared:
+                    raise ProblemError(f"the bias contact {'+'.join(_names(bias.boundary))!r} and the {e.role} "
+                                       f"contact {'+'.join(_names(e.boundary))!r} share {shared} facets: a short "
+                                       "circuit; contacts must be distinct surfaces",
+                                       key="electrodes", value=[bias.boundary, e.boundary])
+
+    def _check_heat_path(self):
+        """Without a bath surface the only heat path is Newton cooling: refuse a total h*A
+        of zero (singular) or too small against the device's conductance scale kappa*L
+        to survive rounding (see HEAT_PATH_MIN)."""
+        hA = sum(c.h * _facet_area(self.mesh, np.concatenate([np.asarray(self.mesh.boundaries[n])
+                                                                for n in _names(c.boundary)]))
+                 for c in self.coolings)
+        hs = [c.h for c in self.coolings]
+        if not hA > 0:
+            raise ProblemError("a heat path to the bath: there is no bath surface and the cooling has h*A = 0 "
+                               f"(h = {hs} W/(m^2 K)), so the steady temperature is undetermined (singular "
+                               "thermal problem); add a bath surface or a positive h", key="coolings", value=hs)
+        kappa = 0.0
+        for m in self.materials.values():
+            for prop in (m.kappa_ab, m.kappa_c):
+                lo, hi = prop.T_range
+                T = np.array([min(max(self.T_bath, lo), hi)])
+                kappa = max(kappa, float(np.max(prop(T))))
+        p = np.asarray(self.mesh.p, dtype=float)
+        L = float(np.linalg.norm(p.max(axis=1) - p.min(axis=1)))
+        G = kappa * L
+        if G > 0 and hA < HEAT_PATH_MIN * G:
+            raise ProblemError(f"a heat path to the bath that double precision resolves: with no bath surface the "
+                               f"total cooling h*A = {hA:.3g} W/K is {hA / G:.2g} of the device's conduction scale "
+                               f"kappa*L = {G:.3g} W/K (kappa_max = {kappa:.3g} W/(m K), L = {L:.3g} m); below "
+                               f"{HEAT_PATH_MIN:g} the temperature rise is lost in rounding (relative error ~1e-16 "
+                               "divided by that ratio). Add a bath surface or a larger h",
+                               key="coolings", value=hs)
+
     @property
     def bias_electrode(self) -> Electrode | None:
         for e in self.electrodes:
             if e.role == "bias":
                 return e
         return None
+
+
+def _facet_area(mesh, facets) -> float:
+    """Total area [m^2] of the given facets (constant integrand on a facet basis)."""
+    from skfem import ElementHex0, ElementTetP0, FacetBasis, Functional, MeshHex1
+
+    facets = np.asarray(facets, dtype=np.int64)
+    if facets.size == 0:
+        return 0.0
+    e0 = ElementHex0() if isinstance(mesh, MeshHex1) else ElementTetP0()
+    fb = FacetBasis(mesh, e0, facets=facets, intorder=2)
+    return float(Functional(lambda w: 1.0 + 0.0 * w.x[0]).assemble(fb))
 
 
 def contact_layer_material(name: str, r_c: float | Property, thickness: float,

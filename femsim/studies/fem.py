@@ -72,8 +72,13 @@ def build_material(name: str, spec, md) -> Material:
                     base.source if base else "given in the case file")
 
 
+#: Problem field at fault -> the case key that sets it
+_PROBLEM_KEYS = {"coolings": "fem.thermal.cooling", "baths": "fem.thermal.bath", "electrodes": "fem.electrical"}
+
+
 def build_problem(case, md):
     from ..fem import Bath, Cooling, Electrode, Problem
+    from ..fem.problem import ProblemError
 
     fem = case.fem
     unknown = sorted(set(case.materials) - set(md.subdomains))
@@ -102,6 +107,8 @@ def build_problem(case, md):
                        coolings=[Cooling(tuple(c.boundaries), c.h) for c in th.cooling],
                        four_probe=tuple(el.four_probe) if el.four_probe else None, three_probe=el.three_probe,
                        hA_region=fem.region or "all")
+    except ProblemError as e:   # an ill-posed problem, found before anything is solved
+        raise CaseError(_PROBLEM_KEYS.get(e.key, "materials"), e.value, str(e)) from None
     except (KeyError, ValueError) as e:
         raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
 
