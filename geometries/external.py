@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import io
 import mmap
-import os
 import re
 import stat
 from pathlib import Path
@@ -29,6 +28,8 @@ from pathlib import Path
 import meshio
 import numpy as np
 from skfem.io.meshio import from_meshio as _skfem_from_meshio
+
+from femsim.resources import fits, format_bytes
 
 from .base import GeometryError, MeshData, check_positive, make_mesh_data
 
@@ -221,29 +222,6 @@ _NODE_BYTES = 4 * 8 * 3
 _ELEMENT_BYTES = 9 * 8 * 6
 
 
-def _available_memory() -> int:
-    """Bytes of memory available to this process (MemAvailable, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2**63
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.3g} PiB"
-
-
 _GMSH_SECTION = re.compile(rb"^\$(Nodes|Elements)\s*\r?\n\s*([^\r\n]{0,200})", re.MULTILINE)
 _VTU_COUNT = re.compile(rb'Number(OfPoints|OfCells)\s*=\s*"\s*(\d{1,30})\s*"')
 
@@ -294,14 +272,14 @@ def check_size(path: Path) -> None:
             raise GeometryError("file", str(path), f"a non-negative {key[:-1]} count in its header (it says {n})")
         if gmsh and n > size // per:
             raise GeometryError("file", str(path), f"a {key[:-1]} count its size allows: the header announces {n} "
-                                f"{key} but the {_size(size)} file holds at most {size // per} (reading them would "
-                                f"allocate ~{_size(n * (_NODE_BYTES if key == 'nodes' else _ELEMENT_BYTES))})")
+                                f"{key} but the {format_bytes(size)} file holds at most {size // per} (reading them would "
+                                f"allocate ~{format_bytes(n * (_NODE_BYTES if key == 'nodes' else _ELEMENT_BYTES))})")
     need = counts.get("nodes", 0) * _NODE_BYTES + counts.get("elements", 0) * _ELEMENT_BYTES
-    have = _available_memory()
-    if need > 0.8 * have:
+    ok, have = fits(need)
+    if not ok:
         raise GeometryError("file", str(path), f"a mesh that fits in memory: {counts.get('nodes', '?')} nodes and "
-                            f"{counts.get('elements', '?')} elements need ~{_size(need)} to read, "
-                            f"{_size(have)} are available")
+                            f"{counts.get('elements', '?')} elements need ~{format_bytes(need)} to read, "
+                            f"{format_bytes(have)} are available")
 
 
 def _read(path: Path) -> meshio.Mesh:

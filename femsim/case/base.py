@@ -24,6 +24,8 @@ from ..units import UnitError, convert, expected, symbol, to_si
 
 #: sanity bounds for absurd magnitudes: no sample here is a metre long or 10^4 K hot
 L_SANE = 1.0
+#: smallest length a geometry may have: an atomic layer (a 1e-30 m mesa divides by ~0 in meshing)
+L_MIN = 1e-10
 T_SANE = 1e4
 F_SANE = 1e15
 
@@ -130,6 +132,16 @@ def _at_most(limit: float, dimension: str):
     return check
 
 
+def _at_least(limit: float, dimension: str, zero_ok: bool):
+    def check(x: float) -> float:
+        if not (x >= limit or (zero_ok and x == 0)):
+            unit = symbol(dimension)
+            zero = " or 0" if zero_ok else ""
+            raise ValueError(f"a value >= {limit:g} {unit}{zero} (a sanity bound; got {x:g} {unit})")
+        return x
+    return check
+
+
 def _nonnegative(x: float) -> float:
     if not x >= 0:
         raise ValueError("a value >= 0")
@@ -137,14 +149,17 @@ def _nonnegative(x: float) -> float:
 
 
 def Q(dimension: str, *, positive: bool = False, nonnegative: bool = False, max: float | None = None,
-      description: str = ""):
+      min: float | None = None, description: str = ""):
     """Annotated float type: a quantity string of ``dimension``, stored in SI.
 
-    ``max`` (SI, opt-in) refuses absurd magnitudes, e.g. ``Q("length", positive=True, max=1.0)``.
+    ``max`` and ``min`` (SI, opt-in) refuse absurd magnitudes, e.g. ``Q("length",
+    positive=True, max=1.0, min=1e-10)``; with ``min`` a non-negative quantity may still be 0.
     """
     checks = [AfterValidator(_positive)] if positive else [AfterValidator(_nonnegative)] if nonnegative else []
     if max is not None:
         checks.append(AfterValidator(_at_most(max, dimension)))
+    if min is not None:
+        checks.append(AfterValidator(_at_least(min, dimension, zero_ok=not positive)))
     return Annotated[float, BeforeValidator(_quantity(dimension)), *checks,
                      Field(description=description, json_schema_extra={"dimension": dimension})]
 
@@ -298,6 +313,25 @@ MODELS = {
 }
 
 
+#: model -> parameter -> (test of its SI value, what it must be): checked before the model
+#: is built, so a zero that only divides later (T_star = 0 in the pseudogap) is named
+_MODEL_RULES = {
+    "pseudogap": {"T_star": (lambda x: x > 0, "a positive temperature (the minimum of f(T) lies at T_star)"),
+                  "Delta": (lambda x: x >= 0, "an activation temperature >= 0 K")},
+}
+
+
+def _evaluates(p: props.Property) -> None:
+    """Evaluate a model property at a few temperatures of its range: a parameter set that
+    divides by zero or overflows fails here, at load, not in the middle of a run."""
+    lo, hi = p.T_range
+    lo, hi = max(lo, 1e-3), min(hi, 1e4)
+    T = np.geomspace(lo, hi, 7) if hi > lo else np.array([lo])
+    with np.errstate(divide="raise", invalid="raise", over="ignore"):
+        np.asarray(p(T), dtype=float)
+        np.asarray(p.derivative(T), dtype=float)
+
+
 _FORMS = {"TableFile": "{table = 'file.csv'}", "TableInline": "{T = [...], values = [...]}"}
 
 
@@ -355,10 +389,15 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
                     kw[p] = to_si(spec[p], dimension if dim == "value" else dim)
                 except UnitError as e:
                     raise ValueError(f"{p} = {spec[p]!r}: {e}") from None
+        for p, rule in _MODEL_RULES.get(model, {}).items():
+            if p in kw and not rule[0](kw[p]):
+                raise ValueError(f"{p} = {spec[p]!r}: {rule[1]}")
         try:
-            return cls(**kw, name=name) if model != "constant" else cls(kw["value"], name=name)
+            prop = cls(**kw, name=name) if model != "constant" else cls(kw["value"], name=name)
+            _evaluates(prop)
         except (ValueError, ArithmeticError) as e:
-            raise ValueError(f"parameters of model {model!r} that define it ({e})") from None
+            raise ValueError(f"parameters of model {model!r} that define it ({e or type(e).__name__})") from None
+        return prop
     if "table" in spec:
         t = _validate(TableFile, spec)
         path = Path(t.table)
@@ -394,8 +433,10 @@ def _check_positive(p: props.Property, dimension: str) -> None:
         try:
             with np.errstate(all="ignore"):
                 v = np.asarray(p(T), dtype=float) * np.ones_like(T)
-        except (ValueError, ArithmeticError):
+        except ValueError:   # outside a range the property declares
             return
+        except ArithmeticError as e:   # a parameter that divides by zero: not a usable property
+            raise ValueError(f"a property that evaluates over its range ({type(e).__name__}: {e})") from None
     bad = np.flatnonzero(~(v > 0))
     if bad.size:
         k = bad[0]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
-from .base import L_SANE, T_SANE, Prop, Q, StrictModel
+from .base import L_MIN, L_SANE, T_SANE, Prop, Q, StrictModel
 
 #: builder float parameters that are ratios, not lengths
 _RATIOS = {"growth", "far_growth"}
@@ -26,7 +26,7 @@ def _param_type(name: str, p: inspect.Parameter):
     args = set(typing.get_args(ann)) or {ann}
     if float in args and name not in _RATIOS:
         t = Q("length", positive=name not in ("substrate_margin", "bridge_length"), nonnegative=True, max=L_SANE,
-              description=f"{name.replace('_', ' ')}")
+              min=L_MIN, description=f"{name.replace('_', ' ')}")
         return (t | None, Field(None, description=f"{name.replace('_', ' ')} (default {_fmt(default)})"))
     if float in args:
         return (float | None, Field(None, gt=1, description=f"grading ratio (default {default})"))

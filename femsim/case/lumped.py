@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import T_SANE, IVFile, Prop, Q, QList, StrictModel
 
@@ -34,6 +34,16 @@ class Measured(StrictModel):
     iv: IVFile = Field(description="CSV file with columns 'I [A]' and 'V [V]' (any current/voltage units)")
     T_bath: Q("temperature", positive=True, max=T_SANE, description="bath temperature of the measurement")
     fit_hA: bool = Field(False, description="fit hA by least squares against the section's R(T)")
+
+    @field_validator("fit_hA")
+    @classmethod
+    def _fit_needs_current(cls, fit, info: ValidationInfo):
+        # points with I = 0 carry no information on hA (no Joule heat); the fit needs two
+        iv = info.data.get("iv")
+        if fit and iv is not None and sum(1 for i in iv.I if i != 0) < 2:
+            raise ValueError("false, or a measured I-V with at least two nonzero currents to fit hA to "
+                             f"({sum(1 for i in iv.I if i != 0)} of {len(iv.I)} currents in the iv file are nonzero)")
+        return fit
 
 
 class Lumped(StrictModel):

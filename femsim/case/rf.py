@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
+from ..errors import CaseError
+from ..resources import fits, format_bytes
 from .base import F_SANE, L_SANE, T_SANE, Q, StrictModel, read_csv_columns
 
 
@@ -213,3 +215,37 @@ class RF(StrictModel):
     n_x: int = Field(201, ge=3, le=100_000, description="points along the junction")
     classical: bool = Field(True, description="also compute the classical-detection limit (Eq. 12)")
     classical_nodes: int = Field(1024, ge=2, le=1_000_000, description="quadrature nodes of Eq. 12")
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self):
+        need = memory_estimate(self)
+        ok, have = fits(need)
+        if not ok:
+            amps = self.drive.amplitudes
+            n_amp = amps.num if isinstance(amps, Range) else len(amps)
+            key, value = (("rf.voltages.num", self.voltages.num) if self.voltages.num >= n_amp
+                          else ("rf.drive.amplitudes.num", n_amp))
+            raise CaseError(key, value, f"a grid that fits in memory: {self.voltages.num} voltages x {n_amp} "
+                            f"amplitudes (x {self.n_x} points along the junction) need ~{format_bytes(need)}, "
+                            f"{format_bytes(have)} are available")
+        return self
+
+
+#: bytes per (amplitude, voltage) pair of the pumped I-V: I_pumped, dI/dV, I_classical and
+#: their copies in the datasets (measured: ~17 B per pair for two of them, so 4 x 8 B)
+_PER_PAIR = 32
+#: bytes per (voltage, quadrature node) of the classical detection integral (Eq. 12)
+_PER_NODE = 2
+
+
+def memory_estimate(rf) -> int:
+    """Peak memory [bytes] the rf study allocates beyond its fixed ~100 MiB, from the grid
+    sizes: the (amplitude, voltage) arrays, the profiles along the junction and the
+    classical-detection quadrature."""
+    amps = rf.drive.amplitudes
+    n_amp = amps.num if isinstance(amps, Range) else len(amps)
+    n_v = rf.voltages.num
+    need = _PER_PAIR * n_amp * n_v + 8 * 4 * n_amp * rf.n_x
+    if rf.classical:
+        need += _PER_NODE * 8 * n_v * rf.classical_nodes
+    return int(need)
