@@ -883,6 +883,11 @@ def parse_slice(spec) -> tuple[str, float | None] | None:
         raise ValueError(f"--slice {text!r}: expected x, y or z, optionally '=<length>', e.g. 'z=2 um'")
     if not value.strip():
         return axis, None
+    try:
+        if float(value) == 0.0:   # zero is zero in every unit: "x=0" (the --help example) needs none
+            return axis, 0.0
+    except ValueError:
+        pass
     from femsim.units import UnitError, to_si
     try:
         return axis, to_si(value.strip(), "length")
@@ -907,6 +912,63 @@ def last_field_file(result_dir) -> Path:
     return files[-1]
 
 
+#: fields `view` draws that are not arrays of the file
+_DRAWN = ("region", "regions", "J", "streamlines")
+
+
+def _target_error(target: Path) -> str:
+    """Why ``target`` (a directory) has no field to show, naming its study kind."""
+    import json
+
+    study = None
+    try:
+        study = json.loads((target / "summary.json").read_text()).get("study")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if study in ("lumped", "rf"):
+        return (f"a results directory of a FEM study (fem, transient or hotspot); {target} holds a {study} study, "
+                "which saves no 3D fields (its plots are in plots/)")
+    return "a results directory with 3D fields (fields.pvd or fields/point_*.vtu) or a .vtu file"
+
+
+def check_view_arguments(target, field: str, slice):
+    """Validate `view`'s arguments before anything is drawn: (field file, field name,
+    parsed slice), or a CaseError naming the argument (the CLI's exit 2, one line).
+
+    ``field`` may be the short name or the name the FEM writes ("joule" = "q_joule")."""
+    from femsim.errors import CaseError
+
+    target = Path(target)
+    if not target.exists():
+        raise CaseError("target", str(target), "a results directory or a field file (.vtu); not found")
+    if target.is_dir():
+        try:
+            vtu = last_field_file(target)
+        except FileNotFoundError:
+            raise CaseError("target", str(target), _target_error(target)) from None
+    elif target.is_file():
+        vtu = target
+    else:
+        raise CaseError("target", str(target), "a results directory or a regular field file (.vtu)")
+    try:
+        cut = parse_slice(slice)
+    except ValueError as e:
+        raise CaseError("--slice", slice, "x, y or z, optionally '=<length>', e.g. 'z=0.5 um' or 'x=0' "
+                        f"({str(e).split('expected ', 1)[-1]})") from None
+    field = _ALIASES.get(field, field)
+    try:
+        grid = pv.read(vtu) if vtu.suffix in (".vtu", ".vtk") else pv.from_meshio(meshio.read(vtu))
+    except Exception as e:   # not a field file
+        raise CaseError("target", str(vtu), f"a readable field file (.vtu) ({type(e).__name__})") from None
+    names = {_ALIASES.get(n.split(" [", 1)[0], n.split(" [", 1)[0])
+             for n in list(grid.point_data.keys()) + list(grid.cell_data.keys())}
+    names -= {"vtkOriginalCellIds", "vtkOriginalPointIds"}
+    if field not in names and field not in _DRAWN:
+        shown = sorted(n for n in names if not n.startswith(("skfem", "gmsh", "region", "subdomain", "boundary")))
+        raise CaseError("--field", field, f"a field of {vtu.name}: one of {', '.join(shown + list(_DRAWN))}")
+    return vtu, field, cut
+
+
 def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0, window_size=WINDOW,
          interactive: bool | None = None, source_boundary: str | None = None) -> Rendered:
     """`femsim view RESULT_DIR_OR_VTU [--field T] [--slice z=...] [--png out.png]`.
@@ -919,8 +981,7 @@ def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0,
         raise ValueError("streamlines are drawn in 3D: no --slice")
     target = Path(target)
     is_dir = target.is_dir()
-    vtu = last_field_file(target) if is_dir else target
-    cut = parse_slice(slice)
+    vtu, field, cut = check_view_arguments(target, field, slice)
     if interactive is None:
         interactive = png is None and has_display()
     if png is None and not interactive:
