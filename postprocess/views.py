@@ -926,7 +926,8 @@ def _target_error(target: Path) -> str:
     except (OSError, ValueError, AttributeError):
         pass
     if study in ("lumped", "rf"):
-        return (f"a results directory of a FEM study (fem, transient or hotspot); {target} holds a {study} study, "
+        return (f"a results directory of a FEM study (fem, transient or hotspot); {target} holds "
+                f"{'an' if study == 'rf' else 'a'} {study} study, "
                 "which saves no 3D fields (its plots are in plots/)")
     return "a results directory with 3D fields (fields.pvd or fields/point_*.vtu) or a .vtu file"
 
@@ -953,8 +954,7 @@ def check_view_arguments(target, field: str, slice):
     try:
         cut = parse_slice(slice)
     except ValueError as e:
-        raise CaseError("--slice", slice, "x, y or z, optionally '=<length>', e.g. 'z=0.5 um' or 'x=0' "
-                        f"({str(e).split('expected ', 1)[-1]})") from None
+        raise CaseError("--slice", slice, str(e).split("expected ", 1)[-1]) from None
     field = _ALIASES.get(field, field)
     try:
         grid = pv.read(vtu) if vtu.suffix in (".vtu", ".vtk") else pv.from_meshio(meshio.read(vtu))
@@ -965,7 +965,8 @@ def check_view_arguments(target, field: str, slice):
     names -= {"vtkOriginalCellIds", "vtkOriginalPointIds"}
     if field not in names and field not in _DRAWN:
         shown = sorted(n for n in names if not n.startswith(("skfem", "gmsh", "region", "subdomain", "boundary")))
-        raise CaseError("--field", field, f"a field of {vtu.name}: one of {', '.join(shown + list(_DRAWN))}")
+        choices = list(dict.fromkeys(shown + list(_DRAWN)))
+        raise CaseError("--field", field, f"a field of {vtu.name}: one of {', '.join(choices)}")
     return vtu, field, cut
 
 
