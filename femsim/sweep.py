@@ -160,7 +160,10 @@ def _run_member(text: str, source: str, base_dir: str, out_dir: str) -> dict:
         return {"exit_code": EXIT_USER, "status": "invalid", "curves": None, "message": str(e)}
     except FemsimError as e:
         return {"exit_code": EXIT_SOLVER, "status": "failed", "curves": None, "message": str(e)}
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # a member whose results were complete before the interrupt stays complete
+        done = _finished(out_dir)
+        if done is not None:
+            return done
         return {"exit_code": 130, "status": "interrupted", "curves": None, "message": "interrupted"}
     except Exception as e:  # a bug: recorded with the member, the others go on
         return {"exit_code": EXIT_SOLVER, "status": "crashed", "curves": None,
@@ -170,6 +173,21 @@ def _run_member(text: str, source: str, base_dir: str, out_dir: str) -> dict:
     nc = Path(out_dir) / "curves.nc"
     return {"exit_code": code, "status": summary.get("status"), "curves": str(nc) if nc.exists() else None,
             "message": summary.get("message")}
+
+
+def _finished(out_dir) -> dict | None:
+    """The outcome of a member whose summary.json says complete (an interrupt that came
+    while it wrote its report), else None."""
+    import json
+
+    try:
+        summary = json.loads((Path(out_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    nc = Path(out_dir) / "curves.nc"
+    if summary.get("status") != "complete" or not nc.exists():
+        return None
+    return {"exit_code": 0, "status": "complete", "curves": str(nc), "message": None}
 
 
 def _run_member_args(args) -> dict:
