@@ -76,7 +76,7 @@ def parse_parameter(spec: str) -> Parameter:
             raise CaseError("--param", rhs, "START:STOP:NUM with NUM an integer and START, STOP in one dimension") \
                 from None
         if not 1 <= num <= MAX_MEMBERS:
-            raise CaseError("--param", rhs, f"1 <= NUM <= {MAX_MEMBERS}")
+            raise CaseError("--param", rhs, f"NUM >= 1 and at most {MAX_MEMBERS} (members of one sweep)")
         mags = np.linspace(qa.magnitude, qb.magnitude, num)
         unit = f"{qa.units:~}"
     else:
