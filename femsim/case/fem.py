@@ -71,8 +71,10 @@ class ExternalMesh(StrictModel):
             base = (info.context or {}).get("base_dir")
             p = Path(str(data["file"]))
             p = p if p.is_absolute() or base is None else base / p
-            if not p.is_file():
+            if not p.exists():
                 raise ValueError(f"a readable mesh file (not found: {p})")
+            if not p.is_file():
+                raise ValueError(f"a regular mesh file, not a directory, device or pipe ({p})")
             data = {**data, "path": str(p)}
         return data
 
