@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
+from ..errors import CaseError
 from .base import L_MIN, L_SANE, T_SANE, Prop, Q, StrictModel
 
 #: builder float parameters that are ratios, not lengths
@@ -71,10 +72,12 @@ class ExternalMesh(StrictModel):
             base = (info.context or {}).get("base_dir")
             p = Path(str(data["file"]))
             p = p if p.is_absolute() or base is None else base / p
+            # a CaseError (not a ValueError) passes pydantic untouched and keeps its key
             if not p.exists():
-                raise ValueError(f"a readable mesh file (not found: {p})")
+                raise CaseError("geometry.file", data["file"], f"a readable mesh file (not found: {p})")
             if not p.is_file():
-                raise ValueError(f"a regular mesh file, not a directory, device or pipe ({p})")
+                raise CaseError("geometry.file", data["file"], f"a regular mesh file, not a directory, device or "
+                                f"pipe ({p})")
             data = {**data, "path": str(p)}
         return data
 

@@ -244,3 +244,15 @@ def test_bias_and_ground_on_one_surface_is_a_short(tmp_path):
     with pytest.raises(CaseError) as e:
         build_problem(case, build_mesh(case))
     assert e.value.path == "fem.electrical" and "short circuit" in e.value.expected
+
+
+def test_a_mesh_file_that_is_a_pipe_or_missing_is_named_at_load(tmp_path):
+    os.mkfifo(tmp_path / "pipe.msh")
+    import tomllib
+
+    d = tomllib.loads((ROOT / "cases" / "external_mesa_tet.toml").read_text())
+    for name, fragment in (("pipe.msh", "not a directory, device or pipe"), ("missing.msh", "not found")):
+        d["geometry"]["file"] = name
+        with pytest.raises(CaseError) as e:
+            parse_case(d, "ext.toml", tmp_path)
+        assert e.value.path == "geometry.file" and fragment in e.value.expected
