@@ -212,7 +212,7 @@ class ResultDir:
         self.resume, self.overwrite = resume, overwrite
         self.files: list[str] = []
         self._path = self.final
-        self._opened = self._created = False
+        self._opened = self._opening = self._created = False
         self._replace = False
         self._on_open = on_open
         self._made_parents: list[Path] = []
@@ -291,7 +291,12 @@ class ResultDir:
         lock = self._lock_path()
         self._make_parents(lock.parent)
         for _ in range(10):
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, _file_mode())
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, _file_mode())
+            except OSError as e:
+                self._unmake_parents()
+                raise _out_error(self.display, f"a directory femsim can write (its lock file "
+                                 f"{printable(lock)}: {e.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -360,37 +365,61 @@ class ResultDir:
     # -- make it real ------------------------------------------------------------------------
     def open(self) -> "ResultDir":
         """Create the directory (replacing an earlier run's if ``overwrite``): the run has
-        passed validation. Idempotent."""
-        if self._opened:
+        passed validation. Idempotent. A directory that cannot be made or written (a full
+        disk, a read-only file system) is a CaseError on --out, and leaves nothing behind."""
+        if self._opened or self._opening:
             return self
+        self._opening = True
+        try:
+            self._open()
+        except OSError as e:
+            raise _out_error(self.display, f"a directory femsim can write ({printable(e.strerror)}"
+                             f"{': ' + printable(e.filename) if e.filename else ''})") from None
+        finally:
+            self._opening = False
         self._opened = True
+        return self
+
+    def _open(self) -> None:
         marker = {"femsim": _version(), "pid": os.getpid(), "host": socket.gethostname(), "created": _now()}
         if self._replace:
-            self._path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.new-", dir=self.final.parent))
-            os.chmod(self._path, 0o777 & ~_umask())   # mkdtemp makes it 0700
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.new-", dir=self.final.parent))
+            old = None
             try:
-                write_json(self._path / MARKER, marker)
+                os.chmod(staging, 0o777 & ~_umask())   # mkdtemp makes it 0700
+                self._path = staging
+                write_json(staging / MARKER, marker)
                 if self._on_open:
                     self._on_open(self)
                 old = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.old-", dir=self.final.parent))
                 os.replace(self.final, old / "run")   # the earlier run, out of the way ...
-                os.replace(self._path, self.final)    # ... and the new one in its place
+                os.replace(staging, self.final)       # ... and the new one in its place
             except BaseException:
-                shutil.rmtree(self._path, ignore_errors=True)
-                self._path = self.final
+                shutil.rmtree(staging, ignore_errors=True)
+                if old is not None:
+                    if (old / "run").exists() and not self.final.exists():
+                        os.replace(old / "run", self.final)
+                    shutil.rmtree(old, ignore_errors=True)
                 raise
-            self._path = self.final
+            finally:
+                self._path = self.final
             self._created = True
             shutil.rmtree(old, ignore_errors=True)
-            return self
-        if not self.final.exists():
-            self.final.mkdir()
-            self._created = True
-        if not (self.final / MARKER).exists():
-            write_json(self.final / MARKER, marker)
-        if self._on_open:
-            self._on_open(self)
-        return self
+            return
+        fresh = not self.final.exists()
+        try:
+            if fresh:
+                self.final.mkdir()
+                self._created = True
+            if not (self.final / MARKER).exists():
+                write_json(self.final / MARKER, marker)
+            if self._on_open:
+                self._on_open(self)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(self.final, ignore_errors=True)
+                self._created = False
+            raise
 
     def file(self, name: str) -> Path:
         self.open()
