@@ -17,7 +17,7 @@ from .errors import CaseError, FemsimError
 from .runner import EXIT_SOLVER, EXIT_USER
 
 def _fail(msg: str, code: int = EXIT_USER) -> int:
-    from .results import printable
+    from .errors import printable
 
     print(f"femsim: error: {printable(msg)}", file=sys.stderr)   # no terminal escapes from a case file
     return code

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import CaseError
+from .errors import CaseError, printable
 
 #: short name -> (displayed label, SI unit, long name)
 VARIABLES = {
@@ -160,12 +160,6 @@ def _jsonable(x):
 MARKER = ".femsim-results"
 """File that marks a directory as a femsim results directory: ``--overwrite`` replaces
 only directories holding it (never a folder the user made)."""
-
-
-def printable(text) -> str:
-    """``text`` with control characters (terminal escapes, newlines, NUL) shown as escapes,
-    for messages that quote a case's title or a path the user gave."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 class ResultDirExists(CaseError):
@@ -314,7 +308,7 @@ class ResultDir:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                      "started": _now()}).encode())
-            self._lock_fd = fd
+            self._lock_fd, self._lock_pid = fd, os.getpid()
             atexit.register(self.close)
             return
         raise _out_error(self.display, "a results directory whose lock can be taken (it keeps changing hands)")
@@ -345,6 +339,8 @@ class ResultDir:
     def close(self) -> None:
         """Release the lock (a parent directory this run created and left empty goes too)."""
         if self._lock_fd is None:
+            return
+        if os.getpid() != self._lock_pid:   # a forked worker: the lock is its parent's
             return
         try:
             self._lock_path().unlink(missing_ok=True)
@@ -452,8 +448,17 @@ class ResultDir:
         return name
 
     def kept(self) -> list[str]:
-        """The files of this run that are on disk (for a message after a failed write)."""
-        return [f for f in self.files if (self.path / f).is_file()]
+        """The files of this run that are on disk, a folder's many files counted (for a
+        message after a failed write): ["points.csv", "fields/ (12 files)", ...]."""
+        top, folders = [], {}
+        for f in self.files:
+            if (self.path / f).is_file():
+                head, _, rest = f.partition("/")
+                if rest:
+                    folders[head] = folders.get(head, 0) + 1
+                else:
+                    top.append(f)
+        return top + [f"{d}/ ({n} file{'s' * (n > 1)})" for d, n in folders.items()]
 
     def discard(self) -> None:
         """Remove what this run created (a user error before any result)."""

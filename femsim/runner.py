@@ -62,7 +62,8 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False,
     Nothing is written before the study has validated its setup (mesh, problem, solver):
     a user error leaves no directory, and an --overwrite that fails so leaves the earlier
     run untouched. One run at a time per directory (a lock)."""
-    from .results import ResultDir, printable
+    from .errors import printable
+    from .results import ResultDir
 
     before = _resumable(out_dir, raw) if resume else None
     if before is not None and before.get("status") == "complete":
@@ -89,7 +90,7 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False,
 
 
 def _say_err(msg: str) -> None:
-    from .results import printable
+    from .errors import printable
 
     print(f"femsim: {printable(msg)}", file=sys.stderr)
 
@@ -172,7 +173,7 @@ def _write_summary(out, summary) -> None:
 def _write_failed(out, summary, e: OSError) -> int:
     """A write failed (a full disk, a directory made read-only): exit 1 naming what was
     kept; an OSError that is not about the results directory is a bug and is raised."""
-    from .results import printable
+    from .errors import printable
 
     name = str(getattr(e, "filename", "") or "")
     if not name or not (out.opened and Path(name).resolve().is_relative_to(out.path.resolve())):
@@ -272,11 +273,8 @@ def _report(out, summary) -> None:
     except ImportError:  # postprocess not built yet for this study kind
         progress.say(f"results written to {out.display}")
         return
-    from .results import printable
-
     write_report(out.path, summary, summary.get("plots", {}))
-    # the title and paths come from the case file: no terminal escapes reach the terminal
-    progress.say("\n".join(printable(line) for line in terminal_summary(summary).split("\n")))
+    progress.say(terminal_summary(summary))   # (say() escapes control characters)
     progress.say(f"results written to {out.display}")
 
 
