@@ -212,6 +212,7 @@ class ResultDir:
         self._made_parents: list[Path] = []
         self._lock_fd = None
         self._check_location()
+        self._check_contents()   # (before taking the lock: a refused directory gets no lock file)
         self._lock()
         try:
             self._check_contents()

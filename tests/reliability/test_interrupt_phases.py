@@ -83,6 +83,19 @@ def test_interrupt_with_only_the_zero_bias_point_keeps_it_and_skips_the_plots(tm
     assert "at least 2" in summary["plots_skipped"] and not list((out / "plots").glob("*.png"))
 
 
+def test_interrupt_before_the_first_solve_writes_nothing_and_keeps_an_earlier_run(tmp_path, monkeypatch, capsys):
+    from femsim.results import ResultDir
+
+    out = tmp_path / "run"
+    with ResultDir(out) as earlier:
+        earlier.text("curves.csv", "earlier results\n")
+    interrupt_on_call(monkeypatch, study, "build_mesh")
+    assert run(out, "--overwrite") == 130
+    assert "nothing was written" in capsys.readouterr().err
+    assert (out / "curves.csv").read_text() == "earlier results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", ["lumped_comparison", "plots"])
 def test_interrupt_after_the_sweep_keeps_the_curves_and_resume_only_postprocesses(
