@@ -212,7 +212,11 @@ class ResultDir:
         self._made_parents: list[Path] = []
         self._lock_fd = None
         self._check_location()
-        self._check_contents()   # (before taking the lock: a refused directory gets no lock file)
+        try:   # (before taking the lock: a refused directory gets no lock file)
+            self._check_contents()
+        except CaseError:
+            self._refuse_if_busy()   # "in use by pid ..." says more than "holds a run"
+            raise
         self._lock()
         try:
             self._check_contents()
@@ -279,6 +283,20 @@ class ResultDir:
         if self.final.is_dir() and parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
             return self.final / ".femsim-lock"
         return parent / f".{self.final.name}.femsim-lock"
+
+    def _refuse_if_busy(self) -> None:
+        import fcntl
+
+        try:
+            fd = os.open(self._lock_path(), os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ResultDirBusy(self.display, _describe_lock(fd)) from None
+        finally:
+            os.close(fd)
 
     def _lock(self) -> None:
         import fcntl

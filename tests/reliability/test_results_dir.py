@@ -118,6 +118,12 @@ def test_a_second_run_on_a_locked_directory_names_the_first(tmp_path):
     line = one_line_error(r.stderr)
     assert f"pid {os.getpid()}" in line and socket.gethostname() in line and "started" in line
     assert not out.exists()
+    with ResultDir(out) as first:       # the first run has written (an --overwrite is also refused)
+        first.text("points.csv", "first run\n")
+        r = subprocess.run([sys.executable, "-m", "femsim.cli", "run", str(case), "--out", str(out),
+                            "--overwrite"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and f"pid {os.getpid()}" in one_line_error(r.stderr)
+    assert (out / "points.csv").read_text() == "first run\n"
 
 
 def test_a_stale_lock_of_a_dead_run_is_taken_over(tmp_path):
