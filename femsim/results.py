@@ -458,6 +458,12 @@ class ResultDir:
     def bytes(self, name: str, data: bytes) -> None:
         write_bytes(self.file(name), data)
 
+    def npz(self, name: str, **arrays) -> None:
+        """Arrays as one .npz file, written atomically (a checkpoint is whole or absent)."""
+        with atomic_path(self.file(name)) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
     def vtu(self, name: str, mesh, fields: dict) -> str:
         """A VTU field file (see `femsim.fem.write_vtu`), written atomically; returns ``name``."""
         from .fem import write_vtu

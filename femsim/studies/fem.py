@@ -17,7 +17,7 @@ import xarray as xr
 from .. import progress
 from ..errors import CaseError, ConvergenceError, OutOfRangeError
 from ..materials import Material, get_material
-from ..results import atomic_path, write_csv
+from ..results import write_csv
 from . import StudyResult
 
 #: per-point readouts written while the sweep runs: name -> (Point attribute/lambda, unit)
@@ -230,9 +230,7 @@ def _checkpoint(out, points, saved, sweep, finished=False) -> None:
             "finished": finished,
             "continuation": {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}}
     arrays = {f"cont_{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
-    with atomic_path(out.file(CHECKPOINT)) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta, default=_plain)), z=last.z, phi=last.phi, T=last.T, **arrays)
+    out.npz(CHECKPOINT, meta=np.array(json.dumps(meta, default=_plain)), z=last.z, phi=last.phi, T=last.T, **arrays)
 
 
 def _plain(x):
