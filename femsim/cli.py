@@ -17,7 +17,9 @@ from .errors import CaseError, FemsimError
 from .runner import EXIT_SOLVER, EXIT_USER
 
 def _fail(msg: str, code: int = EXIT_USER) -> int:
-    print(f"femsim: error: {msg}", file=sys.stderr)
+    from .errors import printable
+
+    print(f"femsim: error: {printable(msg)}", file=sys.stderr)   # no terminal escapes from a case file
     return code
 
 
@@ -147,12 +149,6 @@ def main(argv=None) -> int:
         return _fail(str(e))
     except FemsimError as e:
         return _fail(str(e), EXIT_SOLVER)
-    except Exception as e:  # user-facing errors raised by the results directory
-        from .results import ResultDirExists
-
-        if isinstance(e, ResultDirExists):
-            return _fail(str(e))
-        raise
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ def _rebuild(cls, args, state):
     return err
 
 
+def printable(text) -> str:
+    """``text`` with control characters (terminal escapes, NUL, newlines) shown as escapes:
+    messages quote case titles, names and paths, which must not drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class FemsimError(Exception):
     """Base class of femsim's own errors.
 

@@ -6,6 +6,8 @@ import sys
 
 from tqdm.auto import tqdm
 
+from .errors import printable
+
 #: set by the CLI: "quiet", "normal" or "verbose"
 VERBOSITY = "normal"
 
@@ -19,5 +21,5 @@ def bar(iterable=None, total=None, desc: str = "", unit: str = "pt"):
 def say(msg: str, level: str = "normal") -> None:
     """Print a status line unless quieter than ``level``."""
     order = {"quiet": 0, "normal": 1, "verbose": 2}
-    if order[VERBOSITY] >= order[level]:
-        print(msg, file=sys.stderr)
+    if order[VERBOSITY] >= order[level]:   # (names from a case file: no terminal escapes)
+        print("\n".join(printable(line) for line in str(msg).split("\n")), file=sys.stderr)

@@ -10,15 +10,20 @@ coordinate, headed "name [unit]" ("dI/dV [S]").
 
 from __future__ import annotations
 
+import atexit
+import datetime
 import json
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .errors import CaseError, printable
 
 #: short name -> (displayed label, SI unit, long name)
 VARIABLES = {
@@ -59,15 +64,34 @@ def column(name: str, da: xr.DataArray) -> str:
     return f"{da.attrs.get('label', name)} [{da.attrs.get('units', '1')}]"
 
 
+_UMASK: int | None = None
+
+
+def _umask() -> int:
+    global _UMASK
+    if _UMASK is None:   # read once: setting it back and forth is not thread-safe
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+def _file_mode() -> int:
+    """0o666 less the process umask: what ``open()`` would give a new file (mkstemp's
+    temporary files are 0600, which would hide results from colleagues)."""
+    return 0o666 & ~_umask()
+
+
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success,
-    so a reader never sees a half-written file."""
+    """Yield a temporary path beside ``path`` (same suffix, so writers that pick the format
+    by extension work); rename it onto ``path`` only on success, so a reader never sees a
+    half-written file. The file gets the mode a plain ``open()`` would give it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -77,6 +101,12 @@ def atomic_path(path: Path):
 def write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+    return Path(path)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 
@@ -127,34 +157,287 @@ def _jsonable(x):
     return x
 
 
-class ResultDirExists(Exception):
-    """The results directory holds an earlier run and --overwrite was not given."""
+MARKER = ".femsim-results"
+"""File that marks a directory as a femsim results directory: ``--overwrite`` replaces
+only directories holding it (never a folder the user made)."""
+
+
+class ResultDirExists(CaseError):
+    """--out names a directory that holds an earlier run (or files femsim did not make)."""
+
+    def __init__(self, path: str, expected: str):
+        super().__init__("--out", path, expected)
+
+
+class ResultDirBusy(CaseError):
+    """Another femsim run holds the lock of the results directory."""
+
+    def __init__(self, path: str, other: str):
+        super().__init__("--out", path, f"a results directory no other run is writing (in use by {other}; "
+                         "wait for it to finish or choose another --out)")
+
+
+def _out_error(path, expected: str) -> CaseError:
+    return CaseError("--out", printable(path), expected)
 
 
 class ResultDir:
     """One run's results directory.
 
-    Created empty; refuses a non-empty directory unless ``overwrite`` (never mixes two
-    runs) or ``resume`` (the same case continued; the caller checks the case's hash).
-    Files are written atomically. `discard()` removes a directory this run
-    created when nothing valid was written (a user error before any result).
+    Marked as femsim's by a `MARKER` file. A new run never mixes with an earlier one:
+    a directory holding files is refused unless ``overwrite`` (only a marked directory:
+    a folder the user made is never deleted) or ``resume`` (the same case continued; the
+    caller checks the case's hash). One run at a time per directory: a lock file beside
+    it (``.<name>.femsim-lock``, held with flock, so a crashed run's lock is taken over)
+    names the run holding it.
+
+    With ``defer``, nothing is written until the first file is (or `open` is called):
+    a run that fails validation leaves an earlier run's results untouched. An earlier run
+    being overwritten is replaced only then, by building the new directory beside it and
+    swapping the two. Files are written atomically with the umask's mode. `discard()`
+    removes what this run created when nothing valid was written (a user error);
+    `close()` releases the lock (also at exit).
     """
 
-    def __init__(self, path, overwrite: bool = False, resume: bool = False):
-        self.path = Path(path)
-        self._created = False
-        self.resume = resume
-        if self.path.exists() and any(self.path.iterdir()) and not resume:
-            if not overwrite:
-                raise ResultDirExists(
-                    f"{self.path} already holds results; use --overwrite or --out another directory")
-            shutil.rmtree(self.path)
-        if not self.path.exists():
-            self.path.mkdir(parents=True)
-            self._created = True
+    def __init__(self, path, overwrite: bool = False, resume: bool = False, defer: bool = False,
+                 on_open=None):
+        self.display = printable(path)            # the path as the user wrote it, for messages
+        self.final = Path(os.path.abspath(path))
+        self.resume, self.overwrite = resume, overwrite
         self.files: list[str] = []
+        self._path = self.final
+        self._opened = self._opening = self._created = False
+        self._replace = False
+        self._on_open = on_open
+        self._made_parents: list[Path] = []
+        self._lock_fd = None
+        self._check_location()
+        try:   # (before taking the lock: a refused directory gets no lock file)
+            self._check_contents()
+        except CaseError:
+            self._refuse_if_busy()   # "in use by pid ..." says more than "holds a run"
+            raise
+        self._lock()
+        try:
+            self._check_contents()
+            if not defer:
+                self.open()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def opened(self) -> bool:
+        """Whether this run has started writing (its directory exists)."""
+        return self._opened
+
+    # -- where -------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """Where files go now (a staging directory beside the final one until it is swapped in)."""
+        return self._path
+
+    def _check_location(self) -> None:
+        p = self.final
+        if p.exists() and not p.is_dir():
+            raise _out_error(self.display, "a directory (this is an existing file)" if p.is_file() else
+                             "a directory (this is a device or special file)")
+        anc = p.parent
+        while not anc.exists():
+            anc = anc.parent
+        if not anc.is_dir():
+            raise _out_error(self.display, f"a path whose parents are directories ({printable(anc)} is a file)")
+        target = p if p.exists() else anc
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise _out_error(self.display, f"a directory you can write ({printable(target)} is read-only to you)")
+        if p.exists() and self.overwrite and not os.access(p.parent, os.W_OK | os.X_OK):
+            raise _out_error(self.display, f"with --overwrite, a directory whose parent you can write (the new run "
+                             f"is built beside it; {printable(p.parent)} is read-only to you)")
+
+    def _check_contents(self) -> None:
+        p = self.final
+        if not p.exists() or not any(f.name != self._lock_path().name for f in p.iterdir()):
+            return
+        ours = (p / MARKER).is_file()
+        if self.resume:
+            if not ours:
+                raise _out_error(self.display, "a femsim results directory to resume (it has no "
+                                 f"{MARKER} marker)")
+            return
+        if not ours:
+            raise _out_error(self.display, "a new or empty directory: it holds files femsim did not write, "
+                             "which --overwrite never deletes")
+        if not self.overwrite:
+            raise ResultDirExists(self.display, "a new or empty directory (it holds an earlier run: use "
+                                  "--overwrite to replace it, or --resume to continue it)")
+        if p == Path.cwd() or p in Path.cwd().parents:
+            raise _out_error(self.display, "a directory other than the working directory or one of its parents "
+                             "(--overwrite replaces the whole directory)")
+        self._replace = True
+
+    # -- lock --------------------------------------------------------------------------------
+    def _lock_path(self) -> Path:
+        """Beside the directory (it survives the swap of an --overwrite), or inside it when
+        only the directory itself is writable."""
+        parent = self.final.parent
+        if self.final.is_dir() and parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            return self.final / ".femsim-lock"
+        return parent / f".{self.final.name}.femsim-lock"
+
+    def _refuse_if_busy(self) -> None:
+        import fcntl
+
+        try:
+            fd = os.open(self._lock_path(), os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ResultDirBusy(self.display, _describe_lock(fd)) from None
+        finally:
+            os.close(fd)
+
+    def _lock(self) -> None:
+        import fcntl
+
+        lock = self._lock_path()
+        self._make_parents(lock.parent)
+        for _ in range(10):
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, _file_mode())
+            except OSError as e:
+                self._unmake_parents()
+                raise _out_error(self.display, f"a directory femsim can write (its lock file "
+                                 f"{printable(lock)}: {e.strerror})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                other = _describe_lock(fd)
+                os.close(fd)
+                self._unmake_parents()
+                raise ResultDirBusy(self.display, other) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:   # released (unlinked) by its holder between our open and flock: again
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "started": _now()}).encode())
+            self._lock_fd, self._lock_pid = fd, os.getpid()
+            atexit.register(self.close)
+            return
+        raise _out_error(self.display, "a results directory whose lock can be taken (it keeps changing hands)")
+
+    def _make_parents(self, d: Path) -> None:
+        missing = []
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for m in reversed(missing):
+            try:
+                m.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise _out_error(self.display, f"a directory that can be created ({printable(m)}: "
+                                 f"{e.strerror})") from None
+            self._made_parents.append(m)
+
+    def _unmake_parents(self) -> None:
+        for m in reversed(self._made_parents):
+            try:
+                m.rmdir()
+            except OSError:
+                break
+        self._made_parents = []
+
+    def close(self) -> None:
+        """Release the lock (a parent directory this run created and left empty goes too)."""
+        if self._lock_fd is None:
+            return
+        if os.getpid() != self._lock_pid:   # a forked worker: the lock is its parent's
+            return
+        try:
+            self._lock_path().unlink(missing_ok=True)
+        except OSError:
+            pass
+        os.close(self._lock_fd)
+        self._lock_fd = None
+        atexit.unregister(self.close)
+        if not self._opened:
+            self._unmake_parents()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- make it real ------------------------------------------------------------------------
+    def open(self) -> "ResultDir":
+        """Create the directory (replacing an earlier run's if ``overwrite``): the run has
+        passed validation. Idempotent. A directory that cannot be made or written (a full
+        disk, a read-only file system) is a CaseError on --out, and leaves nothing behind."""
+        if self._opened or self._opening:
+            return self
+        self._opening = True
+        try:
+            self._open()
+        except OSError as e:
+            raise _out_error(self.display, f"a directory femsim can write ({printable(e.strerror)}"
+                             f"{': ' + printable(e.filename) if e.filename else ''})") from None
+        finally:
+            self._opening = False
+        self._opened = True
+        return self
+
+    def _open(self) -> None:
+        marker = {"femsim": _version(), "pid": os.getpid(), "host": socket.gethostname(), "created": _now()}
+        if self._replace:
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.new-", dir=self.final.parent))
+            old = None
+            try:
+                os.chmod(staging, 0o777 & ~_umask())   # mkdtemp makes it 0700
+                self._path = staging
+                write_json(staging / MARKER, marker)
+                if self._on_open:
+                    self._on_open(self)
+                old = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.old-", dir=self.final.parent))
+                os.replace(self.final, old / "run")   # the earlier run, out of the way ...
+                os.replace(staging, self.final)       # ... and the new one in its place
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                if old is not None:
+                    if (old / "run").exists() and not self.final.exists():
+                        os.replace(old / "run", self.final)
+                    shutil.rmtree(old, ignore_errors=True)
+                raise
+            finally:
+                self._path = self.final
+            self._created = True
+            shutil.rmtree(old, ignore_errors=True)
+            return
+        fresh = not self.final.exists()
+        try:
+            if fresh:
+                self.final.mkdir()
+                self._created = True
+            if not (self.final / MARKER).exists():
+                write_json(self.final / MARKER, marker)
+            if self._on_open:
+                self._on_open(self)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(self.final, ignore_errors=True)
+                self._created = False
+            raise
 
     def file(self, name: str) -> Path:
+        self.open()
         p = self.path / name
         p.parent.mkdir(parents=True, exist_ok=True)
         if name not in self.files:
@@ -172,6 +455,61 @@ class ResultDir:
     def text(self, name: str, text: str) -> None:
         write_text(self.file(name), text)
 
+    def bytes(self, name: str, data: bytes) -> None:
+        write_bytes(self.file(name), data)
+
+    def npz(self, name: str, **arrays) -> None:
+        """Arrays as one .npz file, written atomically (a checkpoint is whole or absent)."""
+        with atomic_path(self.file(name)) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+    def vtu(self, name: str, mesh, fields: dict) -> str:
+        """A VTU field file (see `femsim.fem.write_vtu`), written atomically; returns ``name``."""
+        from .fem import write_vtu
+
+        with atomic_path(self.file(name)) as tmp:
+            write_vtu(tmp, mesh, fields)
+        return name
+
+    def kept(self) -> list[str]:
+        """The files of this run that are on disk, a folder's many files counted (for a
+        message after a failed write): ["points.csv", "fields/ (12 files)", ...]."""
+        top, folders = [], {}
+        for f in self.files:
+            if (self.path / f).is_file():
+                head, _, rest = f.partition("/")
+                if rest:
+                    folders[head] = folders.get(head, 0) + 1
+                else:
+                    top.append(f)
+        return top + [f"{d}/ ({n} file{'s' * (n > 1)})" for d, n in folders.items()]
+
     def discard(self) -> None:
-        if self._created and self.path.exists():
-            shutil.rmtree(self.path)
+        """Remove what this run created (a user error before any result)."""
+        if self._created and self.final.exists():
+            shutil.rmtree(self.final)
+        self.close()
+        self._unmake_parents()
+
+
+def _describe_lock(fd) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096).decode() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "another femsim run (starting now)"
+    return (f"femsim pid {info.get('pid', '?')} on {printable(info.get('host', '?'))}, started "
+            f"{printable(info.get('started', '?'))}")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

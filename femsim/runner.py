@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import platform
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, progress
@@ -54,24 +57,47 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False,
              resume: bool = False) -> tuple[int, dict]:
     """Run a validated ``case`` (whose file bytes are ``raw``) into ``out_dir``; with
     ``resume``, continue an interrupted run of the same case from its last converged point
-    (FEM) or recompute it (lumped and rf studies take seconds)."""
+    (FEM) or recompute it (lumped and rf studies take seconds).
+
+    Nothing is written before the study has validated its setup (mesh, problem, solver):
+    a user error leaves no directory, and an --overwrite that fails so leaves the earlier
+    run untouched. One run at a time per directory (a lock)."""
+    from .errors import printable
     from .results import ResultDir
-    from .studies import runner
 
     before = _resumable(out_dir, raw) if resume else None
     if before is not None and before.get("status") == "complete":
-        progress.say(f"{out_dir} is complete already; nothing to resume")
+        progress.say(f"{printable(out_dir)} is complete already; nothing to resume")
         return 0, before
     recompute = before is not None and case.study != "fem"  # no checkpoints: seconds to redo
-    out = ResultDir(out_dir, overwrite=overwrite or recompute, resume=before is not None and not recompute)
-    (out.file("case.toml")).write_bytes(raw)
-    out.json("case_resolved.json", case.model_dump(mode="json"))
     summary = {
         "study": case.study, "title": case.title, "case": source,
         "case_sha256": hashlib.sha256(raw).hexdigest(), "versions": versions(),
         "status": "running", "figures": {}, "timings": {},
     }
-    out.json("summary.json", summary)
+
+    def start(out):   # the run passed validation: its record goes first
+        out.bytes("case.toml", raw)
+        out.json("case_resolved.json", case.model_dump(mode="json"))
+        out.json("summary.json", summary)
+
+    out = ResultDir(out_dir, overwrite=overwrite or recompute, resume=before is not None and not recompute,
+                    defer=True, on_open=start)
+    try:
+        return _run(case, out, summary)
+    finally:
+        out.close()
+
+
+def _say_err(msg: str) -> None:
+    from .errors import printable
+
+    print(f"femsim: {printable(msg)}", file=sys.stderr)
+
+
+def _run(case, out, summary) -> tuple[int, dict]:
+    from .studies import runner
+
     t0 = time.perf_counter()
     code = 0
     try:
@@ -83,37 +109,107 @@ def run_case(case, raw: bytes, source: str, out_dir, overwrite: bool = False,
         summary.update(status="failed", message=str(e), failed_bias=e.bias, residual_history=e.history)
         code, result = EXIT_SOLVER, None
     except KeyboardInterrupt:
+        if not out.opened:
+            out.discard()
+            _say_err("interrupted before the first solve; nothing was written")
+            return EXIT_INTERRUPT, summary
         summary.update(status="interrupted")
-        out.json("summary.json", summary)
-        print(f"femsim: interrupted; results so far are in {out.path}", file=sys.stderr)
+        _write_summary(out, summary)
+        _say_err(f"interrupted; results so far are in {out.display}")
         return EXIT_INTERRUPT, summary
+    except OSError as e:
+        return _write_failed(out, summary, e), summary
     except FemsimError as e:
         summary.update(status="failed", message=str(e))
         code, result = EXIT_SOLVER, None
     except Exception as e:  # a bug: record it beside the partial results, then show the traceback
         summary.update(status="crashed", message=f"{type(e).__name__}: {e}")
-        out.json("summary.json", summary)
+        if out.opened:
+            _write_summary(out, summary)
         raise
     summary["timings"]["study_s"] = time.perf_counter() - t0
-    if result is not None:
-        for stem, ds in result.datasets.items():
-            out.curves(stem, ds)
-        summary.update(status=result.status, figures=result.figures)
-        if result.message:
-            summary["message"] = result.message
-        code = {"failed": EXIT_SOLVER, "interrupted": EXIT_INTERRUPT}.get(result.status, 0)
-        t1 = time.perf_counter()
-        plots = _postprocess(case, out, result) if case.outputs.plots else {}
-        summary["timings"]["postprocess_s"] = time.perf_counter() - t1
-        summary["plots"] = plots
-    summary["files"] = sorted(set(out.files) | {"summary.json"})
-    out.json("summary.json", summary)
-    _report(out, summary)
+    try:
+        if result is not None:
+            with _sigint_deferred():   # a Ctrl-C now still leaves every curve on disk
+                for stem, ds in result.datasets.items():
+                    out.curves(stem, ds)
+                summary.update(status=result.status, figures=result.figures)
+                if result.message:
+                    summary["message"] = result.message
+                summary["files"] = sorted(set(out.files) | {"summary.json"})
+                _write_summary(out, summary)
+            code = {"failed": EXIT_SOLVER, "interrupted": EXIT_INTERRUPT}.get(result.status, 0)
+            if case.outputs.plots:
+                t1 = time.perf_counter()
+                summary["plots"] = _postprocess(case, out, result, summary)
+                summary["timings"]["postprocess_s"] = time.perf_counter() - t1
+        summary["files"] = sorted(set(out.files) | {"summary.json"})
+        _write_summary(out, summary)
+        _report(out, summary)
+    except KeyboardInterrupt:   # the curves are on disk: say where the run stopped
+        done = "the curves are written" if result is not None else "the record is written"
+        summary.update(status="interrupted", message=f"interrupted during the plots or the report; {done} "
+                                                     "(--resume draws the plots)")
+        summary["files"] = sorted(set(out.files) | {"summary.json"})
+        _write_summary(out, summary)
+        code = EXIT_INTERRUPT
+    except OSError as e:
+        return _write_failed(out, summary, e), summary
+    except Exception as e:   # a bug in the plots or the report: the record says so, then the traceback
+        summary.update(status="crashed", message=f"{type(e).__name__}: {e} (after the curves were written)")
+        _write_summary(out, summary)
+        raise
     if code:
         what = "interrupted" if code == EXIT_INTERRUPT else "error"
-        print(f"femsim: {what}: {summary.get('message', 'the run failed')}; results so far are in {out.path}",
-              file=sys.stderr)
+        _say_err(f"{what}: {summary.get('message', 'the run failed')}; results so far are in {out.display}")
     return code, summary
+
+
+def _write_summary(out, summary) -> None:
+    with _sigint_deferred():
+        out.json("summary.json", summary)
+
+
+def _write_failed(out, summary, e: OSError) -> int:
+    """A write failed (a full disk, a directory made read-only): exit 1 naming what was
+    kept; an OSError that is not about the results directory is a bug and is raised."""
+    from .errors import printable
+
+    name = str(getattr(e, "filename", "") or "")
+    if not name or not (out.opened and Path(name).resolve().is_relative_to(out.path.resolve())):
+        if not out.opened:   # nothing of this run on disk
+            out.discard()
+        raise e
+    kept = out.kept()
+    msg = (f"could not write {printable(Path(name).name)} in {out.display}: {e.strerror}; "
+           f"kept: {', '.join(kept) if kept else 'nothing'}")
+    summary.update(status="failed", message=msg)
+    try:
+        out.json("summary.json", summary)
+    except OSError:
+        msg += " (summary.json could not be updated)"
+    _say_err(f"error: {msg}")
+    return EXIT_SOLVER
+
+
+@contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C until the block (a few file writes) is done, then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *a: got.append(True))
+    except ValueError:   # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if got and callable(previous):
+        previous(signal.SIGINT, None)   # Python's default handler raises KeyboardInterrupt
 
 
 def _measured_overlays(case) -> dict:
@@ -129,11 +225,18 @@ def _measured_overlays(case) -> dict:
     return {"iv": iv, "r_vs_p": rp} if iv else {}
 
 
-def _postprocess(case, out, result) -> dict:
+def _postprocess(case, out, result, summary) -> dict:
     """Plots of the study's datasets; returns plot name -> written files (relative)."""
     from postprocess import plots
 
     formats = tuple(case.outputs.formats)
+    curves = result.datasets.get("curves")
+    if curves is not None and "point" in curves.dims and curves.sizes["point"] < 2:
+        why = (f"the curve has {curves.sizes['point']} converged point(s); its plots need at least 2 "
+               "(derivatives, lines)")
+        summary["plots_skipped"] = why
+        progress.say(f"femsim: plots skipped: {why}")
+        return {}
     if case.study == "rf":
         written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
     else:
@@ -168,10 +271,10 @@ def _report(out, summary) -> None:
     try:
         from postprocess.report import terminal_summary, write_report
     except ImportError:  # postprocess not built yet for this study kind
-        progress.say(f"results written to {out.path}")
+        progress.say(f"results written to {out.display}")
         return
     write_report(out.path, summary, summary.get("plots", {}))
-    progress.say(terminal_summary(summary))
-    progress.say(f"results written to {out.path}")
+    progress.say(terminal_summary(summary))   # (say() escapes control characters)
+    progress.say(f"results written to {out.display}")
 
 

@@ -329,6 +329,8 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
 def _parametric_derivative(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx along the curve parameter (the point index): finite through turning points
     in y, infinite (not an error) where x turns."""
+    if np.size(y) < 2:   # one converged point (an early Ctrl-C): no derivative to show
+        return np.full(np.shape(y), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.gradient(y) / np.gradient(x)
 

@@ -1,9 +1,10 @@
 """Electro-thermal FEM study: case -> mesh (geometries) -> Problem -> continuation sweep ->
 curves beside the lumped Newton model with the device's own isothermal R(T) and (hA)_eff.
 
-Every converged bias point is appended to ``points.csv`` (rewritten atomically) and, at
-the chosen points, its 3D fields are written as VTU, so an interrupted or failed sweep
-leaves every converged point on disk.
+Every converged bias point is appended to ``points.csv`` (rewritten atomically), at
+the chosen points its 3D fields are written as VTU, and a one-file checkpoint
+(``resume/checkpoint.npz``) is replaced, so an interrupted or failed sweep leaves every
+converged point on disk and ``--resume`` continues it exactly.
 """
 
 from __future__ import annotations
@@ -220,49 +221,82 @@ _POINT_KEYS = ("mode", "value", "I", "V", "V_4p", "V_3p", "P", "P_IV", "T_mean",
                "time_s", "dV_ds", "dI_ds", "dV4p_ds", "turning")
 
 
-def _checkpoint(out, points, saved, sweep) -> None:
-    """Everything `--resume` needs, after each converged point: the readouts of all points
-    (JSON) and the last state with the continuation's own state (npz), both atomic."""
-    from ..results import atomic_path, write_json
+CHECKPOINT = "resume/checkpoint.npz"
 
-    state = getattr(sweep, "state", None)
+
+def _checkpoint(out, points, saved, sweep, finished=False) -> None:
+    """Everything `--resume` needs, after each converged point, as ONE file written
+    atomically (a kill at any instant leaves the previous or the new checkpoint, never a
+    mix): the readouts of all points (JSON inside), the last state and the continuation's
+    own state. ``finished``: the sweep ended by its own stop conditions; a resume only
+    redoes the post-processing."""
+    state = getattr(sweep, "state", None) or {}
     # the continuation state refers to its last main point, which a turning point may follow
-    last = points[int(state["yielded"]) - 1] if state and "yielded" in state else points[-1]
-    write_json(out.file("resume/points.json"), {
-        "points": [{k: getattr(p, k) for k in _POINT_KEYS} for p in points], "fields_saved_at": saved,
-        "continuation": {k: v for k, v in (state or {}).items() if not isinstance(v, np.ndarray)}})
-    arrays = {k: v for k, v in (state or {}).items() if isinstance(v, np.ndarray)}
-    with atomic_path(out.file("resume/state.npz")) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, z=last.z, phi=last.phi, T=last.T, **{f"cont_{k}": v for k, v in arrays.items()})
+    last = points[int(state["yielded"]) - 1] if "yielded" in state and not finished else points[-1]
+    meta = {"points": [{k: getattr(p, k) for k in _POINT_KEYS} for p in points], "fields_saved_at": saved,
+            "finished": finished,
+            "continuation": {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}}
+    arrays = {f"cont_{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
+    out.npz(CHECKPOINT, meta=np.array(json.dumps(meta, default=_plain)), z=last.z, phi=last.phi, T=last.T, **arrays)
+
+
+def _plain(x):
+    """numpy values as JSON (NaN and infinities kept as such: the resumed curve is the same)."""
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} in a checkpoint")
 
 
 def _restore(out):
-    """(points, saved field indices, continuation state) from a checkpoint, or None."""
+    """(points, saved field indices, continuation state, finished) from a checkpoint, or None."""
     from ..fem import Point
 
-    pj, sn = out.path / "resume" / "points.json", out.path / "resume" / "state.npz"
-    if not (pj.exists() and sn.exists()):
+    path = out.path / CHECKPOINT
+    if not path.exists():
         return None
-    data = json.loads(pj.read_text())
-    points = [Point(**{k: d[k] for k in _POINT_KEYS}) for d in data["points"]]
-    with np.load(sn) as f:
+    with np.load(path, allow_pickle=False) as f:
+        data = json.loads(str(f["meta"]))
         last = {k: f[k] for k in ("z", "phi", "T")}
         state = dict(data["continuation"], **{k[5:]: f[k] for k in f.files if k.startswith("cont_")})
-    if "yielded" not in state:
+    points = [Point(**{k: d[k] for k in _POINT_KEYS}) for d in data["points"]]
+    if data.get("finished"):
+        n = len(points)
+    elif "yielded" not in state:
         return None  # a checkpoint without continuation state cannot be continued exactly
-    # turning points found after the last main point are found again on the way on
-    n = int(state["yielded"])
-    points = points[:n]
-    if len(points) < n:
-        return None
+    else:
+        # turning points found after the last main point are found again on the way on
+        n = int(state["yielded"])
+        points = points[:n]
+        if len(points) < n:
+            return None
     points[-1].z, points[-1].phi, points[-1].T = last["z"], last["phi"], last["T"]
-    return points, [k for k in data["fields_saved_at"] if k < n], state
+    return points, [k for k in data["fields_saved_at"] if k < n], state, bool(data.get("finished"))
+
+
+def _stopped(bias, points, state) -> bool:
+    """Whether the checkpointed sweep has met one of its stop conditions already (a kill
+    after its last point, before the checkpoint said so): the sweep's own rules."""
+    from ..fem.continuation import _exceeds
+
+    last = points[-1]
+    if bias.continuation == "natural":
+        return int(state.get("k", 0)) >= bias.points
+    npts = int(state.get("npts", 0))
+    if npts >= bias.max_points:
+        return True
+    if npts > 0 and last.mode != "arclength":   # the final point, solved exactly at the stop value
+        return True
+    return bool(bias.T_max_limit) and _exceeds(last, "T_max", bias.T_max_limit)
+
+
+def _readouts(rows) -> xr.Dataset:
+    return xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1]}) for k, v in rows.items()})
 
 
 def run(case, out) -> StudyResult:
-    from ..fem import ElectroThermalSolver, NewtonOptions, compare_with_lumped, isothermal_resistance
-    from ..fem import point_fields, write_vtu
+    from ..fem import ElectroThermalSolver, NewtonOptions, point_fields
 
     fem = case.fem
     if len(case.environment.T_bath) != 1:
@@ -281,42 +315,67 @@ def run(case, out) -> StudyResult:
     except ImportError as e:
         raise CaseError("fem.solver.linear", fem.solver.linear, f"a solver installed here ({e})") from None
     region = problem.hA_region
-    fields_dir = out.path / "fields"
-    fields_dir.mkdir(exist_ok=True)
-    (fields_dir / "regions.json").write_text(json.dumps(_regions_sidecar(md), indent=1))
+    # validated: the results directory is made now (an --overwrite replaces the earlier run here)
+    out.json("fields/regions.json", _regions_sidecar(md))
     saved, points, rows = [], [], {k: [] for k in _LIVE}
     restored = _restore(out) if getattr(out, "resume", False) else None
+    finished = False
     if restored is not None:
-        points, saved, state = restored
+        points, saved, state, finished = restored
         for p in points:
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))
-        progress.say(f"resuming after {len(points)} converged points")
-        sweep = _sweep(solver, fem.bias, start=(points[-1], state))
+        write_csv(out.file("points.csv"), _readouts(rows))
+        finished = finished or _stopped(fem.bias, points, state)
+        if finished:
+            progress.say(f"resuming: the sweep finished with {len(points)} converged points; redoing the "
+                         "post-processing only")
+            sweep = None
+        else:
+            progress.say(f"resuming after {len(points)} converged points")
+            sweep = _sweep(solver, fem.bias, start=(points[-1], state))
     else:
         sweep = _sweep(solver, fem.bias)
-    failure = None
+    failure, interrupted = None, False
     try:
-        for p in progress.bar(sweep, desc=f"{fem.bias.mode} sweep"):
+        for p in progress.bar(sweep or (), desc=f"{fem.bias.mode} sweep"):
             points.append(p)
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))
-            live = xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1]}) for k, v in rows.items()})
-            write_csv(out.file("points.csv"), live)
+            write_csv(out.file("points.csv"), _readouts(rows))
             k = len(points) - 1
             if k % fem.fields.every == 0 or (fem.fields.turning_points and p.turning):
-                write_vtu(out.file(f"fields/point_{k:04d}.vtu"), md.mesh, point_fields(solver, p))
+                out.vtu(f"fields/point_{k:04d}.vtu", md.mesh, point_fields(solver, p))
                 saved.append(k)
             _checkpoint(out, points, saved, sweep)
     except ConvergenceError as e:  # raised only when the sweep cannot store it itself
         failure = e
     except KeyboardInterrupt:  # Ctrl-C: finish the bookkeeping for every converged point
         interrupted = True
-    else:
-        interrupted = False
     failure = failure or getattr(sweep, "failure", None)
+    try:
+        if sweep is not None and points and not interrupted and failure is None:
+            _checkpoint(out, points, saved, sweep, finished=True)
+        return _after_sweep(case, out, md, problem, solver, points, saved, failure, interrupted, resolution)
+    except KeyboardInterrupt:   # (again) during the post-processing: keep the readouts of every point
+        if not points:
+            raise
+        progress.say("femsim: interrupted during the post-processing; the curves hold the FEM readouts of every "
+                     "converged point without the lumped comparison")
+        return StudyResult(datasets={"curves": _readouts(rows)}, figures={"points": len(points)},
+                           status="interrupted",
+                           message=f"interrupted after {len(points)} converged points, during the post-processing "
+                                   "(the isothermal R(T) and the lumped comparison are missing; --resume redoes "
+                                   "them)")
+
+
+def _after_sweep(case, out, md, problem, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
+    from ..fem import compare_with_lumped, isothermal_resistance, point_fields
+
+    fem = case.fem
+    region = problem.hA_region
     if points and fem.fields.last and (len(points) - 1) not in saved:
-        write_vtu(out.file(f"fields/point_{len(points) - 1:04d}.vtu"), md.mesh, point_fields(solver, points[-1]))
+        out.vtu(f"fields/point_{len(points) - 1:04d}.vtu", md.mesh, point_fields(solver, points[-1]))
         saved.append(len(points) - 1)
     if not points:
         if interrupted:

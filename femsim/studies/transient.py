@@ -65,13 +65,12 @@ def _mesh_info(md) -> dict:
 
 
 def _write_fields(out, name, md, solver, phi, T, extra=None):
-    from ..fem import point_fields, write_vtu
+    from ..fem import point_fields
 
     f = point_fields(solver, SimpleNamespace(phi=phi, T=T))
     if extra:
         f.update(extra)
-    write_vtu(out.file(f"fields/{name}.vtu"), md.mesh, f)
-    return f"fields/{name}.vtu"
+    return out.vtu(f"fields/{name}.vtu", md.mesh, f)   # atomic
 
 
 # ------------------------------------------------------------------------------ transient
