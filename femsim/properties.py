@@ -419,14 +419,18 @@ class CaseKey(Property):
         return self.g.derivative(T)
 
 
-def out_of_range_message(key: str, what: str, T_range, got: str) -> str:
-    """The one wording of "this property does not cover these temperatures" (check and run)."""
+def range_expectation(key: str, what: str, T_range) -> str:
+    """What a property that does not cover the study's temperatures expects: its range and
+    the two ways out (the one wording of `femsim check` and of a run)."""
     lo, hi = T_range
     material = key.rsplit(".", 1)[0]
-    return (f"{key} ({what}) is defined for {lo:.6g} K .. {hi:.6g} K, but the study needs {got}. "
-            f"Either give {key} explicitly for that range (a constant, a {{model = ...}} or a table), or "
-            f"declare an extrapolation: {material}.extrapolation = \"constant\" (hold the end value) or "
-            f"\"linear\" (continue the end slope)")
+    return (f"temperatures inside its valid range {lo:.6g} K .. {hi:.6g} K ({what}). Either give {key} "
+            f"explicitly for that range (a constant, a {{model = ...}} or a table), or declare an extrapolation: "
+            f"{material}.extrapolation = \"constant\" (hold the end value) or \"linear\" (continue the end slope)")
+
+
+def out_of_range_message(key: str, what: str, T_range, got: str) -> str:
+    return f"{key}: got {got}; expected {range_expectation(key, what, T_range)}"
 
 
 @dataclass

@@ -8,14 +8,16 @@ leaves every converged point on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
 from .. import progress
 from ..errors import CaseError, ConvergenceError, OutOfRangeError
-from ..materials import Material, get_material
+from ..materials import PROPERTIES, Material, get_material
 from ..results import write_csv
 from . import StudyResult
 
@@ -48,8 +50,9 @@ def _layer_thickness(mesh, elements) -> float:
     return float(z.max() - z.min())
 
 
-def build_material(name: str, spec, md) -> Material:
-    """One subdomain's Material from its case spec (built-in, overrides, or contact layer)."""
+def _material_from_spec(name: str, spec, md) -> Material:
+    """One subdomain's Material from its case spec (built-in, overrides, or contact layer),
+    each property under the case key that supplied it (`_keyed`)."""
     from ..fem import contact_layer_material
 
     if spec.contact_resistance is not None:
@@ -57,8 +60,9 @@ def build_material(name: str, spec, md) -> Material:
         if kappa is None:
             raise CaseError(f"materials.{name}.kappa", CaseError.MISSING,
                             "the thermal conductivity of the contact layer (kappa)")
-        return contact_layer_material(name, spec.contact_resistance, _layer_thickness(md.mesh, md.subdomains[name]),
-                                      kappa=kappa)
+        m = contact_layer_material(name, spec.contact_resistance, _layer_thickness(md.mesh, md.subdomains[name]),
+                                   kappa=kappa)
+        return _keyed(m, name, spec, {"rho_c": "contact_resistance", "kappa_ab": "kappa", "kappa_c": "kappa"})
     base = None
     if spec.builtin is not None:
         try:
@@ -66,20 +70,50 @@ def build_material(name: str, spec, md) -> Material:
         except KeyError as e:
             raise CaseError(f"materials.{name}.builtin", spec.builtin, str(e).strip("'\"")) from None
     pick = lambda iso, own, attr: iso or own or getattr(base, attr)  # noqa: E731
-    return Material(name, pick(spec.rho, spec.rho_ab, "rho_ab"), pick(spec.rho, spec.rho_c, "rho_c"),
-                    pick(spec.kappa, spec.kappa_ab, "kappa_ab"), pick(spec.kappa, spec.kappa_c, "kappa_c"),
-                    spec.heat_capacity or (base.heat_capacity if base else None),
-                    base.source if base else "given in the case file")
+    given = {"rho_ab": "rho" if spec.rho else "rho_ab", "rho_c": "rho" if spec.rho else "rho_c",
+             "kappa_ab": "kappa" if spec.kappa else "kappa_ab", "kappa_c": "kappa" if spec.kappa else "kappa_c"}
+    own = {attr for attr, key in given.items() if getattr(spec, key) is not None}
+    if spec.heat_capacity is not None:
+        own.add("heat_capacity")
+    # a built-in's notes hold for the properties it still supplies
+    notes = tuple(n for n in (base.notes if base else ()) if not set(n.properties) <= own)
+    notes = tuple(dataclasses.replace(n, properties=tuple(p for p in n.properties if p not in own)) for n in notes)
+    m = Material(name, pick(spec.rho, spec.rho_ab, "rho_ab"), pick(spec.rho, spec.rho_c, "rho_c"),
+                 pick(spec.kappa, spec.kappa_ab, "kappa_ab"), pick(spec.kappa, spec.kappa_c, "kappa_c"),
+                 spec.heat_capacity or (base.heat_capacity if base else None),
+                 base.source if base else "given in the case file", notes)
+    return _keyed(m, name, spec, given)
 
 
-def build_problem(case, md):
+def _keyed(m: Material, name: str, spec, keys: dict) -> Material:
+    """Each property of ``m`` under its case key ("materials.mesa.rho_c"): its out-of-range
+    error names the key and the ways out; a declared ``extrapolation`` extends it."""
+    from ..properties import Calibrated, CaseKey, Extrapolated
+
+    def wrap(attr, p):
+        if p is None or isinstance(p, Calibrated):
+            return p
+        if spec.extrapolation != "error":
+            p = Extrapolated(p, spec.extrapolation, name=p.name)
+        return CaseKey(p, f"materials.{name}.{keys.get(attr, attr)}")
+
+    return dataclasses.replace(m, **{a: wrap(a, getattr(m, a)) for a in PROPERTIES})
+
+
+def build_material(name: str, spec, md) -> Material:
+    """One subdomain's Material from its case spec (a calibrated rho_c still a placeholder)."""
+    return _material_from_spec(name, spec, md)
+
+
+def build_problem(case, md, materials=None):
     from ..fem import Bath, Cooling, Electrode, Problem
 
     fem = case.fem
     unknown = sorted(set(case.materials) - set(md.subdomains))
     if unknown:
         raise CaseError(f"materials.{unknown[0]}", unknown[0], f"a subdomain of the mesh: {sorted(md.subdomains)}")
-    materials = {name: build_material(name, spec, md) for name, spec in case.materials.items()}
+    if materials is None:
+        materials = {name: build_material(name, spec, md) for name, spec in case.materials.items()}
     el, th = fem.electrical, fem.thermal
     for key, names in (("fem.electrical.bias", el.bias), ("fem.electrical.ground", el.ground),
                        ("fem.electrical.four_probe", el.four_probe or []),
@@ -104,6 +138,144 @@ def build_problem(case, md):
                        hA_region=fem.region or "all")
     except (KeyError, ValueError) as e:
         raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
+
+
+# ------------------------------------------------------------------------------ set-up
+
+@dataclass
+class Setup:
+    """Everything a FEM-type study builds before its first solve (`prepare`)."""
+
+    md: object                 # geometries.MeshData
+    problem: object            # femsim.fem.Problem
+    T_study: tuple             # (T_bath, top or None) [K]: the temperatures the study declares
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)    # [(subdomains, DataNote)] the study's range reaches
+    calibration: object = None                   # femsim.fem.calibration.CalibrationResult
+
+
+class _Said(str):
+    """A value shown as written (no quotes) in a CaseError."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def study_temperatures(case) -> tuple[float, float | None, str]:
+    """(T_bath, top or None, description) of the temperatures a study declares: the bath,
+    and fem.bias.T_max_limit when set (the sweep stops there)."""
+    T_B = case.environment.T_bath[0]
+    bias = getattr(case.fem, "bias", None)
+    top = bias.T_max_limit if bias is not None else None
+    what = f"T = {T_B:g} K (environment.T_bath)" if top is None else \
+        f"T = {T_B:g} K (environment.T_bath) .. {top:g} K (fem.bias.T_max_limit)"
+    return T_B, top, what
+
+
+def check_material_ranges(case, problem, properties=("rho_ab", "rho_c", "kappa_ab", "kappa_c")) -> None:
+    """Every property of every material covers the study's temperatures (T_bath, and
+    T_max_limit when set); else a CaseError naming the property's key, its range and the
+    two ways out - the text a run gives when a temperature leaves the range mid-sweep."""
+    from ..properties import Calibrated, CaseKey, range_expectation
+
+    T_B, top, what = study_temperatures(case)
+    for name, m in problem.materials.items():
+        for attr in properties:
+            p = getattr(m, attr)
+            if p is None:
+                continue
+            lo, hi = p.T_range
+            if lo <= T_B and (top is None or top <= hi) and T_B <= hi:
+                continue
+            if isinstance(p, Calibrated):
+                key, label = f"materials.{name}.rho_c.calibrate_R", f"the measured R(T), {p.R.T[0]:g} K .. " \
+                    f"{p.R.T[-1]:g} K"
+                raise CaseError(key, _Said(what), f"a measured R(T) covering the study's temperatures ({label}; "
+                                "measure further or set extrapolation = 'constant' or 'linear' in rho_c)")
+            key = p.key if isinstance(p, CaseKey) else f"materials.{name}.{attr}"
+            inner = p.g.name if isinstance(p, CaseKey) else p.name
+            raise CaseError(key, _Said(what), range_expectation(key, inner, p.T_range))
+
+
+def _reached_notes(case, problem) -> list:
+    """[(subdomains, DataNote)] of the built-in extensions the study's temperatures reach
+    (T_bath up to T_max_limit, or up without bound when the sweep has no limit)."""
+    T_B, top, _ = study_temperatures(case)
+    hi = np.inf if top is None else top
+    found = {}
+    for name, m in problem.materials.items():
+        for n in m.notes:
+            if n.properties and n.T_lo <= hi and T_B <= n.T_hi:
+                found.setdefault(n, []).append(name)
+    return [(tuple(names), n) for n, names in found.items()]
+
+
+def _note_line(names, note) -> str:
+    keys = ", ".join(f"materials.{n}" for n in names)
+    return f"{keys}: {'/'.join(note.properties)} at {note.T_lo:g} K .. {note.T_hi:g} K: {note.text}"
+
+
+def prepare(case, calibrate: bool = True) -> Setup:
+    """Build a FEM-type study up to its first solve: mesh, materials, problem, and every
+    check a run makes before solving (one bath temperature, names of subdomains and
+    boundaries, materials covering the study's temperatures). `femsim check` calls it
+    with ``calibrate=False`` (a calibration is a sequence of solves), `femsim run` with
+    True; a CaseError here is the same for both."""
+    if len(case.environment.T_bath) != 1:
+        raise CaseError("environment.T_bath", case.environment.T_bath,
+                        f"a single bath temperature for a {case.study} study (use `femsim sweep` for families)")
+    md = build_mesh(case)
+    problem = build_problem(case, md)
+    check_material_ranges(case, problem)
+    if case.study in ("transient", "hotspot"):
+        check_material_ranges(case, problem, ("heat_capacity",))
+    setup = Setup(md, problem, study_temperatures(case)[:2])
+    setup.notes = _reached_notes(case, problem)
+    setup.warnings += [_note_line(names, n) for names, n in setup.notes]
+    if calibrate:
+        _calibrate(case, setup)
+    setup.warnings += resolution_warnings(md, setup.problem, case.fem.electrical.equipotential,
+                                          T_top=getattr(getattr(case.fem, "bias", None), "T_max_limit", None))
+    return setup
+
+
+def _calibrate(case, setup) -> None:
+    """Replace calibrated rho_c placeholders by the fitted tables (femsim.fem.calibration)."""
+    from ..fem.calibration import CalibrationError, calibrate_rho_c
+    from ..fem.solver import NewtonOptions
+    from ..properties import Calibrated, CaseKey, Extrapolated, Table
+
+    problem = setup.problem
+    cal = {name: m.rho_c for name, m in problem.materials.items() if isinstance(m.rho_c, Calibrated)}
+    if not cal:
+        return
+    first = next(iter(cal.values()))
+    for name, p in cal.items():
+        if not (np.array_equal(p.R.T, first.R.T) and np.array_equal(p.R.values, first.R.values)):
+            raise CaseError(f"materials.{name}.rho_c.calibrate_R", p.source, "the same measured R(T) as "
+                            f"materials.{next(iter(cal))}.rho_c (one device R(T) calibrates one resistivity)")
+    key0 = f"materials.{next(iter(cal))}.rho_c.calibrate_R"
+    s = case.fem.solver
+    progress.say(f"calibrating rho_c of {', '.join(cal)} to the measured R(T) at {first.R.T.size} temperatures",
+                 "verbose")
+    try:
+        res = calibrate_rho_c(problem, tuple(cal), first.R.T, first.R.values, linear_solve=s.linear,
+                              options=NewtonOptions(rtol=s.rtol, max_newton=s.max_newton))
+    except CalibrationError as e:
+        raise CaseError(key0, first.source, f"a device R(T) the geometry can reach: {e}") from None
+    except (ConvergenceError, OutOfRangeError) as e:
+        raise CaseError(key0, first.source, f"temperatures at which the rest of the device is defined ({e})") \
+            from None
+    mats = dict(problem.materials)
+    for name, p in cal.items():
+        fitted = Table(res.T, res.rho, interpolation=p.interpolation, name=f"rho_c fitted to {p.source}")
+        if p.extrapolation != "error":
+            fitted = Extrapolated(fitted, p.extrapolation, name=fitted.name)
+        mats[name] = dataclasses.replace(mats[name], rho_c=CaseKey(fitted, f"materials.{name}.rho_c"))
+    setup.problem = dataclasses.replace(problem, materials=mats)
+    setup.calibration = res
+    progress.say(f"calibrated rho_c: {res.solves} isothermal solves, max |R_device/R_measured - 1| = "
+                 f"{res.max_rel_error:.2g}", "verbose")
 
 
 def _region_nodes(md, name):
@@ -258,14 +430,11 @@ def run(case, out) -> StudyResult:
     from ..fem import point_fields, write_vtu
 
     fem = case.fem
-    if len(case.environment.T_bath) != 1:
-        raise CaseError("environment.T_bath", case.environment.T_bath,
-                        "a single bath temperature for a fem study (use `femsim sweep` for families)")
-    md = build_mesh(case)
-    problem = build_problem(case, md)
+    setup = prepare(case)
+    md, problem = setup.md, setup.problem
     progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
     resolution = resolution_warnings(md, problem, fem.electrical.equipotential, T_top=fem.bias.T_max_limit)
-    for w in resolution:   # before the sweep: it may be why the sweep fails
+    for w in setup.warnings:   # before the sweep: it may be why the sweep fails
         progress.say(f"femsim: warning: {w}")
     try:
         solver = ElectroThermalSolver(problem, linear_solve=fem.solver.linear,
@@ -339,7 +508,12 @@ def run(case, out) -> StudyResult:
     warnings = sanity_warnings(case, md, problem, points)
     for w in warnings:
         progress.say(f"femsim: warning: {w}")
-    figures["warnings"] = resolution + warnings
+    used = notes_used(setup, points, fem.bias.mode)
+    figures["material_notes"] = used
+    figures["warnings"] = resolution + warnings + [u["summary"] for u in used]
+    if setup.calibration is not None:
+        result.datasets["calibration"] = calibration_dataset(setup.calibration)
+        figures["calibration"] = calibration_figures(setup.calibration, case)
     figures["settings"] = {"solver": fem.solver.model_dump(), "bias": fem.bias.model_dump(),
                            "linear_solver": _linear_solver_name(solver)}
     if interrupted:
@@ -351,6 +525,74 @@ def run(case, out) -> StudyResult:
         figures["failed_bias"] = getattr(failure, "bias", None)
         figures["residual_history"] = list(getattr(failure, "history", []))
     return result
+
+
+def notes_used(setup, points, mode) -> list[dict]:
+    """Which converged points reach each documented extension of a built-in material: a
+    point uses it when a node of one of its subdomains lies in the extension's range (the
+    nodal temperatures where the point kept them, else T_bath .. the subdomains' T_max)."""
+    md = setup.md
+    nodes = {}
+    out = []
+    bias = {"current": ("I", "A"), "voltage": ("V", "V"), "power": ("P", "W")}[mode]
+    for names, note in setup.notes:
+        used, T_seen = [], [np.inf, -np.inf]
+        for k, p in enumerate(points):
+            lo_hi = []
+            for n in names:
+                if p.T is not None:
+                    if n not in nodes:
+                        nodes[n] = _region_nodes(md, n)
+                    Tn = p.T[nodes[n]]
+                    lo_hi.append((float(Tn.min()), float(Tn.max())))
+                else:
+                    lo_hi.append((setup.problem.T_bath, float(p.T_max.get(n, p.T_max["all"]))))
+            lo, hi = min(a for a, _ in lo_hi), max(b for _, b in lo_hi)
+            if lo <= note.T_hi and note.T_lo <= hi:
+                used.append(k)
+                T_seen = [min(T_seen[0], max(lo, note.T_lo)), max(T_seen[1], min(hi, note.T_hi))]
+        entry = {"materials": list(names), "properties": list(note.properties),
+                 "T_range_K": [note.T_lo, note.T_hi], "note": note.text, "points": _ranges(used),
+                 "n_points": len(used), "of_points": len(points)}
+        if used:
+            vals = [getattr(points[k], bias[0]) for k in used]
+            entry["T_reached_K"] = T_seen
+            where = (f"at {len(used)} of {len(points)} points ({_ranges(used)}; {bias[0]} = {min(vals):.4g} .. "
+                     f"{max(vals):.4g} {bias[1]}), temperatures {T_seen[0]:.4g} .. {T_seen[1]:.4g} K")
+        else:
+            where = "at none of the converged points"
+        entry["summary"] = f"{_note_line(names, note)}. Used {where}"
+        out.append(entry)
+    return out
+
+
+def _ranges(ks) -> str:
+    """[0, 1, 2, 5, 6] -> "points 0-2, 5-6"."""
+    if not ks:
+        return "none"
+    runs, start = [], ks[0]
+    for a, b in zip(ks, ks[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return "points " + ", ".join(runs)
+
+
+def calibration_dataset(res) -> xr.Dataset:
+    return xr.Dataset(
+        {"R_measured": ("T", res.R_measured, {"units": "Ohm", "long_name": "measured device resistance"}),
+         "R_device": ("T", res.R_device, {"units": "Ohm", "long_name": "device isothermal resistance, fitted rho_c"}),
+         "rho_c": ("T", res.rho, {"units": "Ohm m", "long_name": "fitted c-axis resistivity"})},
+        coords={"T": ("T", res.T, {"units": "K", "long_name": "temperature"})},
+        attrs={"what": f"rho_c fitted so that the device's isothermal {res.voltage} equals the measured R(T)"})
+
+
+def calibration_figures(res, case) -> dict:
+    names = [n for n, spec in case.materials.items() if spec.rho_c is not None
+             and type(spec.rho_c).__name__ == "Calibrated"]
+    return {"materials": names, "voltage": res.voltage, "T_range_K": [float(res.T[0]), float(res.T[-1])],
+            "temperatures": int(res.T.size), "isothermal_solves": int(res.solves),
+            "max_rel_error": res.max_rel_error}
 
 
 #: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)
