@@ -420,6 +420,10 @@ def is_insulator(material: Material, T: float | None = None) -> bool:
     """True if both resistivities exceed INSULATOR_RHO at T (default: the middle of the
     c-axis resistivity's valid range, capped at 300 K): the solver should exclude the
     material from the electric problem rather than assemble a near-zero conductivity."""
+    from .properties import Calibrated
+
+    if isinstance(material.rho_c, Calibrated):   # fitted to a measured device resistance: conducts
+        return False
     if T is None:
         lo, hi = material.rho_c.T_range
         T = min(300.0, 0.5 * (lo + min(hi, 1e4)))

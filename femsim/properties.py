@@ -220,6 +220,32 @@ class Table(Property):
 
 
 @dataclass
+class LogTable(Property):
+    """A positive tabulated f(T) interpolated in ln f (monotone cubic): for resistivities
+    that span decades between the table's temperatures (an activated rho_c), where a
+    linear-space interpolant would overshoot by orders of magnitude. Raises outside
+    [T[0], T[-1]]."""
+
+    T: np.ndarray
+    values: np.ndarray
+    name: str = "log_table"
+
+    def __post_init__(self):
+        self.T = np.asarray(self.T, dtype=float)
+        self.values = np.asarray(self.values, dtype=float)
+        if np.any(~(self.values > 0)):
+            raise ValueError("a log-interpolated table needs positive values")
+        self._log = Table(self.T, np.log(self.values), name=self.name)
+        self.T_range = self._log.T_range
+
+    def _value(self, T):
+        return np.exp(self._log(T))
+
+    def _derivative(self, T):
+        return np.exp(self._log(T)) * self._log.derivative(T)
+
+
+@dataclass
 class WiedemannFranz(Property):
     """Electronic thermal conductivity kappa = L0 T / rho(T) from a resistivity property."""
 

@@ -292,7 +292,9 @@ class CalibrateSpec(StrictModel):
     calibrate_R: str | dict = Field(description="the device's measured R(T): a CSV file (header 'T [K], R [Ohm]') "
                                                 "or an inline table {T = [...], values = [...], unit = 'Ohm'}")
     column: str | None = Field(None, description="name of the resistance column (default: the second)")
-    interpolation: Literal["pchip", "linear"] = Field("pchip", description="of the fitted resistivity table")
+    interpolation: Literal["pchip", "linear"] = Field(
+        "pchip", description="of the fitted resistivity table: pchip in ln(rho) (a resistivity spanning decades) "
+                             "or linear in rho")
     extrapolation: Literal["error", "constant", "linear"] = Field(
         "error", description="of the fitted resistivity table outside the measured temperatures")
 

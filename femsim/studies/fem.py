@@ -243,7 +243,7 @@ def _calibrate(case, setup) -> None:
     """Replace calibrated rho_c placeholders by the fitted tables (femsim.fem.calibration)."""
     from ..fem.calibration import CalibrationError, calibrate_rho_c
     from ..fem.solver import NewtonOptions
-    from ..properties import Calibrated, CaseKey, Extrapolated, Table
+    from ..properties import Calibrated, CaseKey, Extrapolated, LogTable, Table
 
     problem = setup.problem
     cal = {name: m.rho_c for name, m in problem.materials.items() if isinstance(m.rho_c, Calibrated)}
@@ -268,7 +268,9 @@ def _calibrate(case, setup) -> None:
             from None
     mats = dict(problem.materials)
     for name, p in cal.items():
-        fitted = Table(res.T, res.rho, interpolation=p.interpolation, name=f"rho_c fitted to {p.source}")
+        label = f"rho_c fitted to {p.source}"
+        fitted = LogTable(res.T, res.rho, name=label) if p.interpolation == "pchip" else \
+            Table(res.T, res.rho, interpolation="linear", name=label)
         if p.extrapolation != "error":
             fitted = Extrapolated(fitted, p.extrapolation, name=fitted.name)
         mats[name] = dataclasses.replace(mats[name], rho_c=CaseKey(fitted, f"materials.{name}.rho_c"))
@@ -321,9 +323,11 @@ def resolution_warnings(md, problem, ideal=(), T_top=None) -> list[str]:
     T_B = problem.T_bath
     Ts = np.unique(np.geomspace(T_B, max(T_top or T_B, T_B), 9))
     sig = {}
+    from ..properties import Calibrated
+
     for name, m in problem.materials.items():
-        if is_insulator(m) or name in ideal or name not in md.subdomains:
-            continue
+        if is_insulator(m) or name in ideal or name not in md.subdomains or isinstance(m.rho_c, Calibrated):
+            continue   # (a calibrated rho_c is known only after its calibration solves)
         lo, hi = (max(m.rho_ab.T_range[0], m.rho_c.T_range[0]), min(m.rho_ab.T_range[1], m.rho_c.T_range[1]))
         T = Ts[(Ts >= lo) & (Ts <= hi)]
         if T.size == 0:
