@@ -210,6 +210,23 @@ def _reached_notes(case, problem) -> list:
     return [(tuple(names), n) for n, names in found.items()]
 
 
+def _ceiling(problem) -> str:
+    """Without fem.bias.T_max_limit: the lowest top of a material's range, where a sweep
+    that heats that far stops with the out-of-range message."""
+    from ..properties import CaseKey
+
+    top, key = np.inf, None
+    for name, m in problem.materials.items():
+        for attr in ("rho_ab", "rho_c", "kappa_ab", "kappa_c"):
+            p = getattr(m, attr)
+            if p.T_range[1] < top:
+                top, key = p.T_range[1], p.key if isinstance(p, CaseKey) else f"materials.{name}.{attr}"
+    if not np.isfinite(top):
+        return "fem.bias.T_max_limit is not set: the sweep runs to fem.bias.stop however hot it gets"
+    return (f"fem.bias.T_max_limit is not set: a sweep that heats beyond {top:g} K (the top of {key}) stops "
+            "there with an out-of-range error; set T_max_limit to end it cleanly")
+
+
 def _note_line(names, note) -> str:
     keys = ", ".join(f"materials.{n}" for n in names)
     return f"{keys}: {'/'.join(note.properties)} at {note.T_lo:g} K .. {note.T_hi:g} K: {note.text}"
@@ -230,6 +247,8 @@ def prepare(case, calibrate: bool = True) -> Setup:
     if case.study in ("transient", "hotspot"):
         check_material_ranges(case, problem, ("heat_capacity",))
     setup = Setup(md, problem, study_temperatures(case)[:2])
+    if setup.T_study[1] is None and case.study == "fem":
+        setup.warnings.append(_ceiling(problem))
     setup.notes = _reached_notes(case, problem)
     setup.warnings += [_note_line(names, n) for names, n in setup.notes]
     if calibrate:

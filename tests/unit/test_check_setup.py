@@ -106,17 +106,59 @@ def test_newcomer_case_default_mesh_passes_check(capsys):
 
 
 @pytest.mark.slow
-def test_newcomer_run_reports_which_points_use_the_extensions(tmp_path):
+def test_newcomer_run_calibrated_mesa_and_the_points_using_the_extensions(tmp_path):
+    """The newcomer's run with the mesa's rho_c calibrated to a device R(T) in kOhm: the run
+    writes the fit (calibration.csv, figures.calibration) and says which points used the
+    base crystal's built-in low-temperature rho_c extension (summary.json and report.md)."""
     import json
 
+    from femsim.materials import get_material
+
+    T = np.array([4.2, 6.0, 10.0, 20.0, 35.0, 50.0, 70.0, 100.0, 150.0])
+    R = 1.3 * get_material("Bi2212").rho_c(T) * 1e-6 / 400e-12   # ~1.3 x the mesa's own rho_c d / A
+    rows = "\n".join(f"{t:g},{r / 1e3:.9g}" for t, r in zip(T, R))
+    (tmp_path / "rt_device.csv").write_text(f"T [K],R [kOhm]\n{rows}\n")
     case = tmp_path / "newcomer.toml"
-    case.write_text(coarse_text().replace('stop = "5 mA"', 'stop = "3 mA"'))
+    case.write_text(coarse_text().replace('stop = "5 mA"', 'stop = "2 mA"').replace(
+        'mesa = "Bi2212"', 'mesa = { builtin = "Bi2212", rho_c = { calibrate_R = "rt_device.csv" } }')
+        + "\n[outputs]\nplots = false\n")
     out = tmp_path / "results"
     assert main(["run", str(case), "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
+    cal = s["figures"]["calibration"]
+    assert cal["materials"] == ["mesa"] and cal["voltage"] == "R" and cal["max_rel_error"] < 1e-9
+    table = np.genfromtxt(out / "calibration.csv", delimiter=",", names=True)
+    assert table["R_measured_Ohm"] == pytest.approx(R, rel=1e-8)
+    assert table["R_device_Ohm"] == pytest.approx(table["R_measured_Ohm"], rel=1e-9)
     notes = {(tuple(n["properties"]), tuple(n["T_range_K"])): n for n in s["figures"]["material_notes"]}
     ext = notes[(("rho_c",), (1.0, 50.0))]
-    assert ext["materials"] == ["mesa", "base"] and ext["n_points"] == ext["of_points"] > 3
-    assert ext["T_reached_K"][0] == pytest.approx(4.2)
+    assert ext["materials"] == ["base"]   # the mesa's rho_c is the calibrated one
+    assert ext["n_points"] == ext["of_points"] > 3 and ext["T_reached_K"][0] == pytest.approx(4.2)
     assert any("rho_c at 1 K .. 50 K" in w and "Used at" in w for w in s["figures"]["warnings"])
     assert "rho_c at 1 K .. 50 K" in (out / "report.md").read_text()
+
+
+def test_run_time_out_of_range_says_what_check_says(tmp_path, capsys):
+    """A sweep that heats a property beyond its range (no T_max_limit) fails with the text
+    `femsim check` gives when T_max_limit declares that temperature."""
+    from femsim.case import load_case
+    from femsim.errors import OutOfRangeError
+    from femsim.studies.fem import prepare
+
+    table = ('mesa = { builtin = "Bi2212", rho_c = { T = [4, 100, 300], values = [90, 6, 5], '
+             'unit = "Ohm*cm" } }')
+    text = coarse_text().replace('mesa = "Bi2212"', table)
+    open_top = tmp_path / "open.toml"
+    open_top.write_text(text.replace('T_max_limit = "150 K"\n', ""))
+    assert main(["check", str(open_top)]) == 0
+    assert "fem.bias.T_max_limit is not set: a sweep that heats beyond 300 K" in capsys.readouterr().out
+    rho_c = prepare(load_case(open_top), calibrate=False).problem.materials["mesa"].rho_c
+    with pytest.raises(OutOfRangeError) as run_time:
+        rho_c(np.array([310.0]))
+    capped = tmp_path / "capped.toml"
+    capped.write_text(text.replace('T_max_limit = "150 K"', 'T_max_limit = "310 K"'))
+    assert main(["check", str(capped)]) == 2
+    at_check = _one_line(capsys)
+    expected = str(run_time.value).split("; expected ", 1)
+    assert expected[0] == "materials.mesa.rho_c: got T = 310 K"
+    assert at_check.endswith("; expected " + expected[1])
