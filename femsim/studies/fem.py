@@ -69,6 +69,9 @@ def _material_from_spec(name: str, spec, md) -> Material:
             base = get_material(spec.builtin, **({"rrr": spec.rrr} if spec.rrr else {}))
         except KeyError as e:
             raise CaseError(f"materials.{name}.builtin", spec.builtin, str(e).strip("'\"")) from None
+        except TypeError:   # a parameter this built-in does not take
+            raise CaseError(f"materials.{name}.rrr", spec.rrr, f"no rrr for {spec.builtin} (a residual "
+                            "resistance ratio is a parameter of Au and Sn)") from None
     pick = lambda iso, own, attr: iso or own or getattr(base, attr)  # noqa: E731
     given = {"rho_ab": "rho" if spec.rho else "rho_ab", "rho_c": "rho" if spec.rho else "rho_c",
              "kappa_ab": "kappa" if spec.kappa else "kappa_ab", "kappa_c": "kappa" if spec.kappa else "kappa_c"}
@@ -533,7 +536,9 @@ def run(case, out) -> StudyResult:
         progress.say(f"femsim: warning: {w}")
     used = notes_used(setup, points, fem.bias.mode)
     figures["material_notes"] = used
-    figures["warnings"] = resolution + warnings + [u["summary"] for u in used]
+    said = {_note_line(names, n) for names, n in setup.notes} | set(resolution)
+    figures["warnings"] = [w for w in setup.warnings if w not in said] + resolution + warnings + \
+        [u["summary"] for u in used]
     if setup.calibration is not None:
         result.datasets["calibration"] = calibration_dataset(setup.calibration)
         figures["calibration"] = calibration_figures(setup.calibration, case)

@@ -46,6 +46,7 @@ BROKEN = [
     ('mesa = "Bi2212"', 'mesa = { builtin = "Bi2212", rho_c = { T = [20, 100, 300], values = [20, 6, 5], '
                         'unit = "Ohm*cm" } }', "materials.mesa.rho_c",
      "valid range 20 K .. 300 K (rho_c). Either give materials.mesa.rho_c explicitly"),
+    ('mesa = "Bi2212"', 'mesa = { builtin = "Bi2212", rrr = 5.0 }', "materials.mesa.rrr", "no rrr for Bi2212"),
     ('mesa = "Bi2212"', 'mesa = { builtin = "Bi2212", rho_ab = { T = [50, 300], values = [30, 150], '
                         'unit = "uOhm*cm" } }', "materials.mesa.rho_ab", 'materials.mesa.extrapolation = "constant"'),
 ]
