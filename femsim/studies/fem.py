@@ -50,9 +50,10 @@ def _layer_thickness(mesh, elements) -> float:
     return float(z.max() - z.min())
 
 
-def _material_from_spec(name: str, spec, md) -> Material:
+def build_material(name: str, spec, md) -> Material:
     """One subdomain's Material from its case spec (built-in, overrides, or contact layer),
-    each property under the case key that supplied it (`_keyed`)."""
+    each property under the case key that supplied it (`_keyed`); a calibrated rho_c is
+    still its placeholder (`prepare` fits it)."""
     from ..fem import contact_layer_material
 
     if spec.contact_resistance is not None:
@@ -103,20 +104,14 @@ def _keyed(m: Material, name: str, spec, keys: dict) -> Material:
     return dataclasses.replace(m, **{a: wrap(a, getattr(m, a)) for a in PROPERTIES})
 
 
-def build_material(name: str, spec, md) -> Material:
-    """One subdomain's Material from its case spec (a calibrated rho_c still a placeholder)."""
-    return _material_from_spec(name, spec, md)
-
-
-def build_problem(case, md, materials=None):
+def build_problem(case, md):
     from ..fem import Bath, Cooling, Electrode, Problem
 
     fem = case.fem
     unknown = sorted(set(case.materials) - set(md.subdomains))
     if unknown:
         raise CaseError(f"materials.{unknown[0]}", unknown[0], f"a subdomain of the mesh: {sorted(md.subdomains)}")
-    if materials is None:
-        materials = {name: build_material(name, spec, md) for name, spec in case.materials.items()}
+    materials = {name: build_material(name, spec, md) for name, spec in case.materials.items()}
     el, th = fem.electrical, fem.thermal
     for key, names in (("fem.electrical.bias", el.bias), ("fem.electrical.ground", el.ground),
                        ("fem.electrical.four_probe", el.four_probe or []),
@@ -154,6 +149,7 @@ class Setup:
     T_study: tuple             # (T_bath, top or None) [K]: the temperatures the study declares
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)    # [(subdomains, DataNote)] the study's range reaches
+    resolution: list = field(default_factory=list)   # resolution_warnings (also in warnings)
     calibration: object = None                   # femsim.fem.calibration.CalibrationResult
 
 
@@ -256,8 +252,9 @@ def prepare(case, calibrate: bool = True) -> Setup:
     setup.warnings += [_note_line(names, n) for names, n in setup.notes]
     if calibrate:
         _calibrate(case, setup)
-    setup.warnings += resolution_warnings(md, setup.problem, case.fem.electrical.equipotential,
-                                          T_top=getattr(getattr(case.fem, "bias", None), "T_max_limit", None))
+    setup.resolution = resolution_warnings(md, setup.problem, case.fem.electrical.equipotential,
+                                           T_top=getattr(getattr(case.fem, "bias", None), "T_max_limit", None))
+    setup.warnings += setup.resolution
     return setup
 
 
@@ -342,11 +339,11 @@ def resolution_warnings(md, problem, ideal=(), T_top=None) -> list[str]:
     (default T_bath only; each material within its valid range)."""
     from ..materials import is_insulator
 
+    from ..properties import Calibrated
+
     T_B = problem.T_bath
     Ts = np.unique(np.geomspace(T_B, max(T_top or T_B, T_B), 9))
     sig = {}
-    from ..properties import Calibrated
-
     for name, m in problem.materials.items():
         if is_insulator(m) or name in ideal or name not in md.subdomains or isinstance(m.rho_c, Calibrated):
             continue   # (a calibrated rho_c is known only after its calibration solves)
@@ -459,7 +456,7 @@ def run(case, out) -> StudyResult:
     setup = prepare(case)
     md, problem = setup.md, setup.problem
     progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
-    resolution = resolution_warnings(md, problem, fem.electrical.equipotential, T_top=fem.bias.T_max_limit)
+    resolution = setup.resolution
     for w in setup.warnings:   # before the sweep: it may be why the sweep fails
         progress.say(f"femsim: warning: {w}")
     try:
