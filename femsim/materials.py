@@ -251,10 +251,11 @@ def bi2212(rho_c_min=4.5e-2, T_star=160.0, Delta=120.0, rho_ab_0=5.75e-8, rho_ab
       106 K, 150 uOhm cm at 290 K; as tabulated in NIST SRD 62, record A00197),
       extrapolating to ~0 at 0 K like Martin et al. (1988). Below Tc the documented choice
       is this normal-state line continued (residual 5.75 uOhm cm at T -> 0; 7.9 uOhm cm at
-      4.2 K), i.e. the in-plane superconductivity is not modelled: in a c-axis mesa with
-      rho_c/rho_ab > 1e5 the in-plane resistance adds < 1e-4 of R (spreading in the base),
-      and the heat flow, not the potential, is what the in-plane direction carries. A run
-      below Tc warns.
+      4.2 K), i.e. the in-plane superconductivity is not modelled: in a c-axis mesa the
+      in-plane resistivity enters R only through the lateral spreading in the base crystal,
+      of order sqrt(rho_ab rho_c) / W (~0.5 % of R for a 20 um wide, 1 um high mesa at
+      4.2 K), which a superconducting ab plane would remove; the heat flow, not the
+      potential, is what the in-plane direction mostly carries. A run below Tc warns.
     kappa_c [W/(m K)]: table of M. F. Crommie and A. Zettl, Phys. Rev. B 43, 408 (1991)
       (0.50 W/(m K) at 39 K to 0.86 at 306 K; NIST SRD 62 record A00069), PCHIP. Extended
       (i) below 39 K as kappa(39 K) (T/39 K)^p with p = kappa_low_T_exponent = 0.5, a
