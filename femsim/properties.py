@@ -438,11 +438,12 @@ class CaseKey(Property):
     def range_message(self, got: str) -> str:
         return out_of_range_message(self.key, self.g.name, self.T_range, got)
 
+    # the range is g's and was checked already: straight to g's values
     def _value(self, T):
-        return self.g(T)
+        return self.g._value(T)
 
     def _derivative(self, T):
-        return self.g.derivative(T)
+        return self.g._derivative(T)
 
 
 def range_expectation(key: str, what: str, T_range) -> str:
