@@ -24,10 +24,19 @@ def _fail(msg: str, code: int = EXIT_USER) -> int:
 
 
 def cmd_check(args) -> int:
+    """Validate a case and build its study up to the first solve (the set-up `run` does:
+    mesh, materials over the study's temperatures, names), without solving."""
     from .case import load_case
+    from .studies import prepare
 
     case = load_case(args.case)
+    setup = prepare(case)
     print(f"{args.case}: valid {case.study} case (schema version {case.schema_version})")
+    if setup is not None:
+        md = setup.md
+        print(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements")
+        for w in setup.warnings:
+            print(f"femsim: warning: {w}")
     return 0
 
 

@@ -43,9 +43,12 @@ class Property:
         lo, hi = self.T_range
         if T.size and (np.nanmin(T) < lo or np.nanmax(T) > hi or np.isnan(T).any()):
             bad = T[(T < lo) | (T > hi) | np.isnan(T)].flat[0]
-            raise OutOfRangeError(
-                f"{self.name}: T = {bad:.6g} K is outside its valid range "
-                f"{lo:.6g} K .. {hi:.6g} K (no silent extrapolation)")
+            raise OutOfRangeError(self.range_message(f"T = {bad:.6g} K"))
+
+    def range_message(self, got: str) -> str:
+        """The out-of-range message for temperatures ``got`` ("T = 4.2 K")."""
+        lo, hi = self.T_range
+        return f"{self.name}: {got} is outside its valid range {lo:.6g} K .. {hi:.6g} K (no silent extrapolation)"
 
     def _value(self, T):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -217,6 +220,32 @@ class Table(Property):
 
 
 @dataclass
+class LogTable(Property):
+    """A positive tabulated f(T) interpolated in ln f (monotone cubic): for resistivities
+    that span decades between the table's temperatures (an activated rho_c), where a
+    linear-space interpolant would overshoot by orders of magnitude. Raises outside
+    [T[0], T[-1]]."""
+
+    T: np.ndarray
+    values: np.ndarray
+    name: str = "log_table"
+
+    def __post_init__(self):
+        self.T = np.asarray(self.T, dtype=float)
+        self.values = np.asarray(self.values, dtype=float)
+        if np.any(~(self.values > 0)):
+            raise ValueError("a log-interpolated table needs positive values")
+        self._log = Table(self.T, np.log(self.values), name=self.name)
+        self.T_range = self._log.T_range
+
+    def _value(self, T):
+        return np.exp(self._log(T))
+
+    def _derivative(self, T):
+        return np.exp(self._log(T)) * self._log.derivative(T)
+
+
+@dataclass
 class WiedemannFranz(Property):
     """Electronic thermal conductivity kappa = L0 T / rho(T) from a resistivity property."""
 
@@ -285,3 +314,168 @@ class BelowTc(Property):
 
     def _derivative(self, T):
         return np.where(T < self.Tc, -self.dRc0 / self.Tc, 0.0)
+
+
+@dataclass
+class LogContinuation(Property):
+    """g(T) above ``T_join``; below it g(T_j) (1 + s ln(T_j / T)), s = -d ln g / d ln T at T_j.
+
+    A C1 continuation (value and slope match at T_j) that grows like ln(1/T) on cooling,
+    the low-temperature form of the normal-state resistivities of cuprates with their
+    superconductivity suppressed (Y. Ando, G. S. Boebinger, A. Passner, T. Kimura,
+    K. Kishio, Phys. Rev. Lett. 75, 4662 (1995): rho_ab and rho_c of La2-xSrxCuO4 in 61 T
+    pulsed fields; S. Ono et al., Phys. Rev. Lett. 85, 638 (2000):
+    Bi2Sr2-xLaxCuO6). Needs s >= 0 (a value that rises on cooling at T_j); the valid range
+    is g's, extended down to ``T_low``.
+    """
+
+    g: Property
+    T_join: float
+    T_low: float = 1.0
+    name: str = "log_continuation"
+
+    def __post_init__(self):
+        lo, hi = self.g.T_range
+        if not lo <= self.T_join <= hi:
+            raise ValueError(f"T_join = {self.T_join} K outside {self.g.name}'s range {lo} K .. {hi} K")
+        if self.slope() < 0:
+            raise ValueError(f"{self.g.name} falls on cooling at T_join = {self.T_join} K: a logarithmic "
+                             "continuation would turn negative")
+        self.T_range = (float(self.T_low), hi)
+
+    def slope(self) -> float:
+        """s = -d ln g / d ln T at T_join."""
+        Tj = np.array([self.T_join])
+        return float(-self.T_join * self.g.derivative(Tj)[0] / self.g(Tj)[0])
+
+    def _value(self, T):
+        Tj = self.T_join
+        low = T < Tj
+        out = np.empty_like(T)
+        out[~low] = self.g(T[~low])
+        if low.any():
+            gj = float(self.g(np.array([Tj]))[0])
+            out[low] = gj * (1.0 + self.slope() * np.log(Tj / T[low]))
+        return out
+
+    def _derivative(self, T):
+        Tj = self.T_join
+        low = T < Tj
+        out = np.empty_like(T)
+        out[~low] = self.g.derivative(T[~low])
+        if low.any():
+            gj = float(self.g(np.array([Tj]))[0])
+            out[low] = -gj * self.slope() / T[low]
+        return out
+
+
+@dataclass
+class Extrapolated(Property):
+    """g inside its range; outside, its end value ("constant") or end slope ("linear"),
+    a case file's declared ``extrapolation``. A linear continuation that would reach zero
+    stops short of it (the valid range ends where the value has fallen to 1 % of the end
+    value), so a resistivity or conductivity never turns zero or negative."""
+
+    g: Property
+    mode: str = "constant"
+    name: str = "extrapolated"
+
+    def __post_init__(self):
+        if self.mode not in ("constant", "linear"):
+            raise ValueError(f"extrapolation must be 'constant' or 'linear', not {self.mode!r}")
+        lo, hi = self.g.T_range
+        self._ends = []
+        new_lo, new_hi = 0.0, np.inf
+        for T_end, side in ((lo, -1), (hi, 1)):
+            if not np.isfinite(T_end) or (side < 0 and T_end <= 0):
+                self._ends.append((T_end, 0.0, 0.0))
+                continue
+            t = np.array([T_end])
+            v, d = float(self.g(t)[0]), float(self.g.derivative(t)[0])
+            d = d if self.mode == "linear" else 0.0
+            self._ends.append((T_end, v, d))
+            if d * side < 0 and v > 0:   # falls away from the table: stop at 1 % of the end value
+                edge = T_end + side * 0.99 * v / abs(d)
+                new_lo, new_hi = (max(new_lo, edge), new_hi) if side < 0 else (new_lo, min(new_hi, edge))
+        self.T_range = (new_lo, new_hi)
+
+    def _pieces(self, T):
+        lo, hi = self.g.T_range
+        return T < lo, T > hi
+
+    def _value(self, T):
+        below, above = self._pieces(T)
+        inside = ~(below | above)
+        out = np.empty_like(T)
+        out[inside] = self.g(T[inside])
+        for mask, (T_end, v, d) in ((below, self._ends[0]), (above, self._ends[1])):
+            out[mask] = v + d * (T[mask] - T_end)
+        return out
+
+    def _derivative(self, T):
+        below, above = self._pieces(T)
+        inside = ~(below | above)
+        out = np.empty_like(T)
+        out[inside] = self.g.derivative(T[inside])
+        out[below], out[above] = self._ends[0][2], self._ends[1][2]
+        return out
+
+
+@dataclass
+class CaseKey(Property):
+    """g under the case-file key it was given by ("materials.mesa.rho_c"): outside its
+    range the error names that key, the range, and the two ways out (the same text
+    `femsim check` prints before a run). Values are g's own."""
+
+    g: Property
+    key: str
+    name: str = ""
+
+    def __post_init__(self):
+        self.T_range = self.g.T_range
+        self.name = self.name or self.key
+
+    def range_message(self, got: str) -> str:
+        return out_of_range_message(self.key, self.g.name, self.T_range, got)
+
+    # the range is g's and was checked already: straight to g's values
+    def _value(self, T):
+        return self.g._value(T)
+
+    def _derivative(self, T):
+        return self.g._derivative(T)
+
+
+def range_expectation(key: str, what: str, T_range) -> str:
+    """What a property that does not cover the study's temperatures expects: its range and
+    the two ways out (the one wording of `femsim check` and of a run)."""
+    lo, hi = T_range
+    material = key.rsplit(".", 1)[0]
+    return (f"temperatures inside its valid range {lo:.6g} K .. {hi:.6g} K ({what}). Either give {key} "
+            f"explicitly for that range (a constant, a {{model = ...}} or a table), or declare an extrapolation: "
+            f"{material}.extrapolation = \"constant\" (hold the end value) or \"linear\" (continue the end slope)")
+
+
+def out_of_range_message(key: str, what: str, T_range, got: str) -> str:
+    return f"{key}: got {got}; expected {range_expectation(key, what, T_range)}"
+
+
+@dataclass
+class Calibrated(Property):
+    """Placeholder for a resistivity fitted to a device's measured R(T) (``R``: a Table of
+    T [K] -> resistance [Ohm]); the FEM set-up replaces it by the fitted table
+    (femsim.fem.calibration). Its range is R's; it has no values of its own."""
+
+    R: Table
+    interpolation: str = "pchip"
+    extrapolation: str = "error"
+    source: str = ""
+    name: str = "calibrated"
+
+    def __post_init__(self):
+        self.T_range = (float(self.R.T[0]), float(self.R.T[-1])) if self.extrapolation == "error" else (0.0, np.inf)
+
+    def _value(self, T):
+        raise RuntimeError("a calibrated resistivity has no value before the calibration solve")
+
+    _derivative = _value

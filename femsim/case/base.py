@@ -303,6 +303,43 @@ class TableInline(StrictModel):
     extrapolation: Literal["error", "constant", "linear"] = "error"
 
 
+class CalibrateSpec(StrictModel):
+    calibrate_R: str | dict = Field(description="the device's measured R(T): a CSV file (header 'T [K], R [Ohm]') "
+                                                "or an inline table {T = [...], values = [...], unit = 'Ohm'}")
+    column: str | None = Field(None, description="name of the resistance column (default: the second)")
+    interpolation: Literal["pchip", "linear"] = Field(
+        "pchip", description="of the fitted resistivity table: pchip in ln(rho) (a resistivity spanning decades) "
+                             "or linear in rho")
+    extrapolation: Literal["error", "constant", "linear"] = Field(
+        "error", description="of the fitted resistivity table outside the measured temperatures")
+
+
+def _calibration(spec: dict, dimension: str, base_dir: Path | None, name: str) -> props.Calibrated:
+    """{calibrate_R = 'R.csv'}: a resistivity fitted at set-up so that the device's
+    isothermal resistance equals the measured R(T) (femsim.fem.calibration)."""
+    if dimension != "resistivity":
+        raise ValueError("calibrate_R in a resistivity only (rho_c of the sample)")
+    c = _validate(CalibrateSpec, spec)
+    R = c.calibrate_R
+    if isinstance(R, str):
+        path = Path(R)
+        path = path if path.is_absolute() or base_dir is None else base_dir / path
+        T, v = read_table_csv(path, "resistance", c.column)
+        source = str(path)
+    else:
+        if "T" not in R or "values" not in R:
+            raise ValueError("calibrate_R = a CSV file name or an inline table {T = [...], values = [...], "
+                             "unit = 'Ohm'} of the measured R(T)")
+        tab = build_property(R, "resistance", base_dir, name="measured R")
+        T, v = tab.T, tab.values
+        source = "inline table"
+    if np.any(v <= 0):
+        raise ValueError("calibrate_R: positive resistances")
+    R_table = _table(T, v, "linear", "error", "measured R(T)")
+    return props.Calibrated(R_table, interpolation=c.interpolation, extrapolation=c.extrapolation,
+                            source=source, name=name)
+
+
 #: name -> (Property class, {parameter: dimension or "value" for the property's own})
 MODELS = {
     "constant": (props.Constant, {"value": "value"}),
@@ -376,6 +413,8 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
         return props.Constant(to_si(spec, dimension), name=name)
     if not isinstance(spec, dict):
         raise ValueError(f"{expected(dimension)}, a {{model = ...}} table, or a {{table = 'file.csv'}}")
+    if "calibrate_R" in spec:
+        return _calibration(spec, dimension, base_dir, name)
     if "model" in spec:
         model = spec["model"]
         if not isinstance(model, str) or model not in MODELS:
@@ -416,13 +455,15 @@ def build_property(spec: Any, dimension: str, base_dir: Path | None, name: str =
         if not (np.all(np.isfinite(T)) and np.all(np.isfinite(v))):
             raise ValueError("finite table entries")
         return _table(T, v, t.interpolation, t.extrapolation, name)
-    hint = did_you_mean(next(iter(spec), ""), ["model", "table", "T", "values"])
+    hint = did_you_mean(next(iter(spec), ""), ["model", "table", "T", "values", "calibrate_R"])
     raise ValueError("one of: a quantity string, {model = ...}, {table = 'file.csv'}, {T = [...], values = [...]} "
-                     f"(got a table with keys {list(spec)}{hint})")
+                     f"(or, for rho_c, {{calibrate_R = 'R.csv'}}; got a table with keys {list(spec)}{hint})")
 
 
 def _check_positive(p: props.Property, dimension: str) -> None:
     """Refuse a property that is zero or negative anywhere in its range (sampled)."""
+    if isinstance(p, props.Calibrated):   # fitted later; its measured R is checked when read
+        return
     if isinstance(p, props.Table):
         T, v = p.T, p.values
     else:

@@ -85,15 +85,28 @@ class ExternalMesh(StrictModel):
 GeometrySpec = Annotated[Union[tuple(_geometry_models()) + (ExternalMesh,)], Field(discriminator="kind")]
 
 
+def _builtins() -> str:
+    from ..materials import describe_builtins
+
+    return describe_builtins()
+
+
 class MaterialSpec(StrictModel):
     """A material for one subdomain: a built-in by name, optionally with properties
     overridden, or given property by property; or a thin contact layer."""
 
-    builtin: str | None = Field(None, description="built-in material: Bi2212, Au, Sn, sapphire")
+    builtin: str | None = Field(None, description=f"built-in material, with the temperatures it covers and its "
+                                                  f"documented extensions (docs/materials.md): {_builtins()}")
+    extrapolation: Literal["error", "constant", "linear"] = Field(
+        "error", description="outside a property's valid range (a built-in's or a table's): error (default), hold "
+                             "the end value (constant) or continue the end slope (linear, stopped before it reaches "
+                             "zero)")
     rrr: float | None = Field(None, gt=1, description="residual resistance ratio (Au, Sn)")
     rho: Prop("resistivity", "isotropic resistivity", positive=True) | None = None
     rho_ab: Prop("resistivity", "in-plane resistivity", positive=True) | None = None
-    rho_c: Prop("resistivity", "c-axis (z) resistivity", positive=True) | None = None
+    rho_c: Prop("resistivity", "c-axis (z) resistivity; or {calibrate_R = 'R.csv'}: fitted so that the device's "
+                "isothermal resistance (4-probe if fem.electrical.four_probe, else 2-terminal) equals the measured "
+                "R(T) at every temperature of the file", positive=True) | None = None
     kappa: Prop("thermal_conductivity", "isotropic thermal conductivity", positive=True) | None = None
     kappa_ab: Prop("thermal_conductivity", "in-plane thermal conductivity", positive=True) | None = None
     kappa_c: Prop("thermal_conductivity", "c-axis thermal conductivity", positive=True) | None = None
@@ -111,6 +124,11 @@ class MaterialSpec(StrictModel):
             raise ValueError("either rho or rho_ab/rho_c")
         if self.kappa is not None and (self.kappa_ab or self.kappa_c):
             raise ValueError("either kappa or kappa_ab/kappa_c")
+        from ..properties import Calibrated
+
+        for key in ("rho", "rho_ab", "kappa", "kappa_ab", "kappa_c", "heat_capacity", "contact_resistance"):
+            if isinstance(getattr(self, key), Calibrated):
+                raise ValueError(f"calibrate_R in rho_c only (it was given in {key})")
         if self.builtin is None and self.contact_resistance is None:
             has_rho = self.rho is not None or (self.rho_ab is not None and self.rho_c is not None)
             has_kappa = self.kappa is not None or (self.kappa_ab is not None and self.kappa_c is not None)

@@ -28,3 +28,16 @@ class StudyResult:
 
 def runner(kind: str):
     return importlib.import_module(STUDIES[kind]).run
+
+
+def prepare(case):
+    """The study's set-up up to its first solve, with every check a run makes before it
+    (`femsim check` calls this); None for studies whose case validation is all of it."""
+    if case.study in ("fem", "transient", "hotspot"):
+        from .fem import prepare as prepare_fem
+
+        if case.study != "fem":
+            from ..case.transient import check_case
+            check_case(case)
+        return prepare_fem(case, calibrate=False)
+    return None

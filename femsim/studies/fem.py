@@ -9,14 +9,16 @@ converged point on disk and ``--resume`` continues it exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
 from .. import progress
 from ..errors import CaseError, ConvergenceError, OutOfRangeError
-from ..materials import Material, get_material
+from ..materials import PROPERTIES, Material, get_material
 from ..results import write_csv
 from . import StudyResult
 
@@ -50,7 +52,9 @@ def _layer_thickness(mesh, elements) -> float:
 
 
 def build_material(name: str, spec, md) -> Material:
-    """One subdomain's Material from its case spec (built-in, overrides, or contact layer)."""
+    """One subdomain's Material from its case spec (built-in, overrides, or contact layer),
+    each property under the case key that supplied it (`_keyed`); a calibrated rho_c is
+    still its placeholder (`prepare` fits it)."""
     from ..fem import contact_layer_material
 
     if spec.contact_resistance is not None:
@@ -58,19 +62,47 @@ def build_material(name: str, spec, md) -> Material:
         if kappa is None:
             raise CaseError(f"materials.{name}.kappa", CaseError.MISSING,
                             "the thermal conductivity of the contact layer (kappa)")
-        return contact_layer_material(name, spec.contact_resistance, _layer_thickness(md.mesh, md.subdomains[name]),
-                                      kappa=kappa)
+        m = contact_layer_material(name, spec.contact_resistance, _layer_thickness(md.mesh, md.subdomains[name]),
+                                   kappa=kappa)
+        return _keyed(m, name, spec, {"rho_c": "contact_resistance", "kappa_ab": "kappa", "kappa_c": "kappa"})
     base = None
     if spec.builtin is not None:
         try:
             base = get_material(spec.builtin, **({"rrr": spec.rrr} if spec.rrr else {}))
         except KeyError as e:
             raise CaseError(f"materials.{name}.builtin", spec.builtin, str(e).strip("'\"")) from None
+        except TypeError:   # a parameter this built-in does not take
+            raise CaseError(f"materials.{name}.rrr", spec.rrr, f"no rrr for {spec.builtin} (a residual "
+                            "resistance ratio is a parameter of Au and Sn)") from None
     pick = lambda iso, own, attr: iso or own or getattr(base, attr)  # noqa: E731
-    return Material(name, pick(spec.rho, spec.rho_ab, "rho_ab"), pick(spec.rho, spec.rho_c, "rho_c"),
-                    pick(spec.kappa, spec.kappa_ab, "kappa_ab"), pick(spec.kappa, spec.kappa_c, "kappa_c"),
-                    spec.heat_capacity or (base.heat_capacity if base else None),
-                    base.source if base else "given in the case file")
+    given = {"rho_ab": "rho" if spec.rho else "rho_ab", "rho_c": "rho" if spec.rho else "rho_c",
+             "kappa_ab": "kappa" if spec.kappa else "kappa_ab", "kappa_c": "kappa" if spec.kappa else "kappa_c"}
+    own = {attr for attr, key in given.items() if getattr(spec, key) is not None}
+    if spec.heat_capacity is not None:
+        own.add("heat_capacity")
+    # a built-in's notes hold for the properties it still supplies
+    notes = tuple(n for n in (base.notes if base else ()) if not set(n.properties) <= own)
+    notes = tuple(dataclasses.replace(n, properties=tuple(p for p in n.properties if p not in own)) for n in notes)
+    m = Material(name, pick(spec.rho, spec.rho_ab, "rho_ab"), pick(spec.rho, spec.rho_c, "rho_c"),
+                 pick(spec.kappa, spec.kappa_ab, "kappa_ab"), pick(spec.kappa, spec.kappa_c, "kappa_c"),
+                 spec.heat_capacity or (base.heat_capacity if base else None),
+                 base.source if base else "given in the case file", notes)
+    return _keyed(m, name, spec, given)
+
+
+def _keyed(m: Material, name: str, spec, keys: dict) -> Material:
+    """Each property of ``m`` under its case key ("materials.mesa.rho_c"): its out-of-range
+    error names the key and the ways out; a declared ``extrapolation`` extends it."""
+    from ..properties import Calibrated, CaseKey, Extrapolated
+
+    def wrap(attr, p):
+        if p is None or isinstance(p, Calibrated):
+            return p
+        if spec.extrapolation != "error":
+            p = Extrapolated(p, spec.extrapolation, name=p.name)
+        return CaseKey(p, f"materials.{name}.{keys.get(attr, attr)}")
+
+    return dataclasses.replace(m, **{a: wrap(a, getattr(m, a)) for a in PROPERTIES})
 
 
 #: Problem field at fault -> the case key that sets it
@@ -114,6 +146,167 @@ def build_problem(case, md):
         raise CaseError("materials", sorted(case.materials), str(e).strip("'\"")) from None
 
 
+# ------------------------------------------------------------------------------ set-up
+
+@dataclass
+class Setup:
+    """Everything a FEM-type study builds before its first solve (`prepare`)."""
+
+    md: object                 # geometries.MeshData
+    problem: object            # femsim.fem.Problem
+    T_study: tuple             # (T_bath, top or None) [K]: the temperatures the study declares
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)    # [(subdomains, DataNote)] the study's range reaches
+    resolution: list = field(default_factory=list)   # resolution_warnings (also in warnings)
+    calibration: object = None                   # femsim.fem.calibration.CalibrationResult
+
+
+class _Said(str):
+    """A value shown as written (no quotes) in a CaseError."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def study_temperatures(case) -> tuple[float, float | None, str]:
+    """(T_bath, top or None, description) of the temperatures a study declares: the bath,
+    and fem.bias.T_max_limit when set (the sweep stops there)."""
+    T_B = case.environment.T_bath[0]
+    bias = getattr(case.fem, "bias", None)
+    top = bias.T_max_limit if bias is not None else None
+    what = f"T = {T_B:g} K (environment.T_bath)" if top is None else \
+        f"T = {T_B:g} K (environment.T_bath) .. {top:g} K (fem.bias.T_max_limit)"
+    return T_B, top, what
+
+
+def check_material_ranges(case, problem, properties=("rho_ab", "rho_c", "kappa_ab", "kappa_c")) -> None:
+    """Every property of every material covers the study's temperatures (T_bath, and
+    T_max_limit when set); else a CaseError naming the property's key, its range and the
+    two ways out - the text a run gives when a temperature leaves the range mid-sweep."""
+    from ..properties import Calibrated, CaseKey, range_expectation
+
+    T_B, top, what = study_temperatures(case)
+    for name, m in problem.materials.items():
+        for attr in properties:
+            p = getattr(m, attr)
+            if p is None:
+                continue
+            lo, hi = p.T_range
+            if lo <= T_B and (top is None or top <= hi) and T_B <= hi:
+                continue
+            if isinstance(p, Calibrated):
+                key, label = f"materials.{name}.rho_c.calibrate_R", f"the measured R(T), {p.R.T[0]:g} K .. " \
+                    f"{p.R.T[-1]:g} K"
+                raise CaseError(key, _Said(what), f"a measured R(T) covering the study's temperatures ({label}; "
+                                "measure further or set extrapolation = 'constant' or 'linear' in rho_c)")
+            key = p.key if isinstance(p, CaseKey) else f"materials.{name}.{attr}"
+            inner = p.g.name if isinstance(p, CaseKey) else p.name
+            raise CaseError(key, _Said(what), range_expectation(key, inner, p.T_range))
+
+
+def _reached_notes(case, problem) -> list:
+    """[(subdomains, DataNote)] of the built-in extensions the study's temperatures reach
+    (T_bath up to T_max_limit, or up without bound when the sweep has no limit)."""
+    T_B, top, _ = study_temperatures(case)
+    hi = np.inf if top is None else top
+    found = {}
+    for name, m in problem.materials.items():
+        for n in m.notes:
+            if n.properties and n.T_lo <= hi and T_B <= n.T_hi:
+                found.setdefault(n, []).append(name)
+    return [(tuple(names), n) for n, names in found.items()]
+
+
+def _ceiling(problem) -> str:
+    """Without fem.bias.T_max_limit: the lowest top of a material's range, where a sweep
+    that heats that far stops with the out-of-range message."""
+    from ..properties import CaseKey
+
+    top, key = np.inf, None
+    for name, m in problem.materials.items():
+        for attr in ("rho_ab", "rho_c", "kappa_ab", "kappa_c"):
+            p = getattr(m, attr)
+            if p.T_range[1] < top:
+                top, key = p.T_range[1], p.key if isinstance(p, CaseKey) else f"materials.{name}.{attr}"
+    if not np.isfinite(top):
+        return "fem.bias.T_max_limit is not set: the sweep runs to fem.bias.stop however hot it gets"
+    return (f"fem.bias.T_max_limit is not set: a sweep that heats beyond {top:g} K (the top of {key}) stops "
+            "there with an out-of-range error; set T_max_limit to end it cleanly")
+
+
+def _note_line(names, note) -> str:
+    keys = ", ".join(f"materials.{n}" for n in names)
+    return f"{keys}: {'/'.join(note.properties)} at {note.T_lo:g} K .. {note.T_hi:g} K: {note.text}"
+
+
+def prepare(case, calibrate: bool = True) -> Setup:
+    """Build a FEM-type study up to its first solve: mesh, materials, problem, and every
+    check a run makes before solving (one bath temperature, names of subdomains and
+    boundaries, materials covering the study's temperatures). `femsim check` calls it
+    with ``calibrate=False`` (a calibration is a sequence of solves), `femsim run` with
+    True; a CaseError here is the same for both."""
+    if len(case.environment.T_bath) != 1:
+        raise CaseError("environment.T_bath", case.environment.T_bath,
+                        f"a single bath temperature for a {case.study} study (use `femsim sweep` for families)")
+    md = build_mesh(case)
+    problem = build_problem(case, md)
+    check_material_ranges(case, problem)
+    if case.study in ("transient", "hotspot"):
+        check_material_ranges(case, problem, ("heat_capacity",))
+    setup = Setup(md, problem, study_temperatures(case)[:2])
+    if setup.T_study[1] is None and case.study == "fem":
+        setup.warnings.append(_ceiling(problem))
+    setup.notes = _reached_notes(case, problem)
+    setup.warnings += [_note_line(names, n) for names, n in setup.notes]
+    if calibrate:
+        _calibrate(case, setup)
+    setup.resolution = resolution_warnings(md, setup.problem, case.fem.electrical.equipotential,
+                                           T_top=getattr(getattr(case.fem, "bias", None), "T_max_limit", None))
+    setup.warnings += setup.resolution
+    return setup
+
+
+def _calibrate(case, setup) -> None:
+    """Replace calibrated rho_c placeholders by the fitted tables (femsim.fem.calibration)."""
+    from ..fem.calibration import CalibrationError, calibrate_rho_c
+    from ..fem.solver import NewtonOptions
+    from ..properties import Calibrated, CaseKey, Extrapolated, LogTable, Table
+
+    problem = setup.problem
+    cal = {name: m.rho_c for name, m in problem.materials.items() if isinstance(m.rho_c, Calibrated)}
+    if not cal:
+        return
+    first = next(iter(cal.values()))
+    for name, p in cal.items():
+        if not (np.array_equal(p.R.T, first.R.T) and np.array_equal(p.R.values, first.R.values)):
+            raise CaseError(f"materials.{name}.rho_c.calibrate_R", p.source, "the same measured R(T) as "
+                            f"materials.{next(iter(cal))}.rho_c (one device R(T) calibrates one resistivity)")
+    key0 = f"materials.{next(iter(cal))}.rho_c.calibrate_R"
+    s = case.fem.solver
+    progress.say(f"calibrating rho_c of {', '.join(cal)} to the measured R(T) at {first.R.T.size} temperatures",
+                 "verbose")
+    try:
+        res = calibrate_rho_c(problem, tuple(cal), first.R.T, first.R.values, linear_solve=s.linear,
+                              options=NewtonOptions(rtol=s.rtol, max_newton=s.max_newton))
+    except CalibrationError as e:
+        raise CaseError(key0, first.source, f"a device R(T) the geometry can reach: {e}") from None
+    except (ConvergenceError, OutOfRangeError) as e:
+        raise CaseError(key0, first.source, f"temperatures at which the rest of the device is defined ({e})") \
+            from None
+    mats = dict(problem.materials)
+    for name, p in cal.items():
+        label = f"rho_c fitted to {p.source}"
+        fitted = LogTable(res.T, res.rho, name=label) if p.interpolation == "pchip" else \
+            Table(res.T, res.rho, interpolation="linear", name=label)
+        if p.extrapolation != "error":
+            fitted = Extrapolated(fitted, p.extrapolation, name=fitted.name)
+        mats[name] = dataclasses.replace(mats[name], rho_c=CaseKey(fitted, f"materials.{name}.rho_c"))
+    setup.problem = dataclasses.replace(problem, materials=mats)
+    setup.calibration = res
+    progress.say(f"calibrated rho_c: {res.solves} isothermal solves, max |R_device/R_measured - 1| = "
+                 f"{res.max_rel_error:.2g}", "verbose")
+
+
 def _region_nodes(md, name):
     return np.unique(md.mesh.t[:, np.asarray(md.subdomains[name])])
 
@@ -154,12 +347,14 @@ def resolution_warnings(md, problem, ideal=(), T_top=None) -> list[str]:
     (default T_bath only; each material within its valid range)."""
     from ..materials import is_insulator
 
+    from ..properties import Calibrated
+
     T_B = problem.T_bath
     Ts = np.unique(np.geomspace(T_B, max(T_top or T_B, T_B), 9))
     sig = {}
     for name, m in problem.materials.items():
-        if is_insulator(m) or name in ideal or name not in md.subdomains:
-            continue
+        if is_insulator(m) or name in ideal or name not in md.subdomains or isinstance(m.rho_c, Calibrated):
+            continue   # (a calibrated rho_c is known only after its calibration solves)
         lo, hi = (max(m.rho_ab.T_range[0], m.rho_c.T_range[0]), min(m.rho_ab.T_range[1], m.rho_c.T_range[1]))
         T = Ts[(Ts >= lo) & (Ts <= hi)]
         if T.size == 0:
@@ -299,14 +494,11 @@ def run(case, out) -> StudyResult:
     from ..fem import ElectroThermalSolver, NewtonOptions, point_fields
 
     fem = case.fem
-    if len(case.environment.T_bath) != 1:
-        raise CaseError("environment.T_bath", case.environment.T_bath,
-                        "a single bath temperature for a fem study (use `femsim sweep` for families)")
-    md = build_mesh(case)
-    problem = build_problem(case, md)
+    setup = prepare(case)
+    md, problem = setup.md, setup.problem
     progress.say(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements", "verbose")
-    resolution = resolution_warnings(md, problem, fem.electrical.equipotential, T_top=fem.bias.T_max_limit)
-    for w in resolution:   # before the sweep: it may be why the sweep fails
+    resolution = setup.resolution
+    for w in setup.warnings:   # before the sweep: it may be why the sweep fails
         progress.say(f"femsim: warning: {w}")
     try:
         solver = ElectroThermalSolver(problem, linear_solve=fem.solver.linear,
@@ -405,7 +597,14 @@ def _after_sweep(case, out, md, problem, solver, points, saved, failure, interru
     warnings = sanity_warnings(case, md, problem, points)
     for w in warnings:
         progress.say(f"femsim: warning: {w}")
-    figures["warnings"] = resolution + warnings
+    used = notes_used(setup, points, fem.bias.mode)
+    figures["material_notes"] = used
+    said = {_note_line(names, n) for names, n in setup.notes} | set(resolution)
+    figures["warnings"] = [w for w in setup.warnings if w not in said] + resolution + warnings + \
+        [u["summary"] for u in used]
+    if setup.calibration is not None:
+        result.datasets["calibration"] = calibration_dataset(setup.calibration)
+        figures["calibration"] = calibration_figures(setup.calibration, case)
     figures["settings"] = {"solver": fem.solver.model_dump(), "bias": fem.bias.model_dump(),
                            "linear_solver": _linear_solver_name(solver)}
     if interrupted:
@@ -417,6 +616,74 @@ def _after_sweep(case, out, md, problem, solver, points, saved, failure, interru
         figures["failed_bias"] = getattr(failure, "bias", None)
         figures["residual_history"] = list(getattr(failure, "history", []))
     return result
+
+
+def notes_used(setup, points, mode) -> list[dict]:
+    """Which converged points reach each documented extension of a built-in material: a
+    point uses it when a node of one of its subdomains lies in the extension's range (the
+    nodal temperatures where the point kept them, else T_bath .. the subdomains' T_max)."""
+    md = setup.md
+    nodes = {}
+    out = []
+    bias = {"current": ("I", "A"), "voltage": ("V", "V"), "power": ("P", "W")}[mode]
+    for names, note in setup.notes:
+        used, T_seen = [], [np.inf, -np.inf]
+        for k, p in enumerate(points):
+            lo_hi = []
+            for n in names:
+                if p.T is not None:
+                    if n not in nodes:
+                        nodes[n] = _region_nodes(md, n)
+                    Tn = p.T[nodes[n]]
+                    lo_hi.append((float(Tn.min()), float(Tn.max())))
+                else:
+                    lo_hi.append((setup.problem.T_bath, float(p.T_max.get(n, p.T_max["all"]))))
+            lo, hi = min(a for a, _ in lo_hi), max(b for _, b in lo_hi)
+            if lo <= note.T_hi and note.T_lo <= hi:
+                used.append(k)
+                T_seen = [min(T_seen[0], max(lo, note.T_lo)), max(T_seen[1], min(hi, note.T_hi))]
+        entry = {"materials": list(names), "properties": list(note.properties),
+                 "T_range_K": [note.T_lo, note.T_hi], "note": note.text, "points": _ranges(used),
+                 "n_points": len(used), "of_points": len(points)}
+        if used:
+            vals = [getattr(points[k], bias[0]) for k in used]
+            entry["T_reached_K"] = T_seen
+            where = (f"at {len(used)} of {len(points)} points ({_ranges(used)}; {bias[0]} = {min(vals):.4g} .. "
+                     f"{max(vals):.4g} {bias[1]}), temperatures {T_seen[0]:.4g} .. {T_seen[1]:.4g} K")
+        else:
+            where = "at none of the converged points"
+        entry["summary"] = f"{_note_line(names, note)}. Used {where}"
+        out.append(entry)
+    return out
+
+
+def _ranges(ks) -> str:
+    """[0, 1, 2, 5, 6] -> "points 0-2, 5-6"."""
+    if not ks:
+        return "none"
+    runs, start = [], ks[0]
+    for a, b in zip(ks, ks[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return "points " + ", ".join(runs)
+
+
+def calibration_dataset(res) -> xr.Dataset:
+    return xr.Dataset(
+        {"R_measured": ("T", res.R_measured, {"units": "Ohm", "long_name": "measured device resistance"}),
+         "R_device": ("T", res.R_device, {"units": "Ohm", "long_name": "device isothermal resistance, fitted rho_c"}),
+         "rho_c": ("T", res.rho, {"units": "Ohm m", "long_name": "fitted c-axis resistivity"})},
+        coords={"T": ("T", res.T, {"units": "K", "long_name": "temperature"})},
+        attrs={"what": f"rho_c fitted so that the device's isothermal {res.voltage} equals the measured R(T)"})
+
+
+def calibration_figures(res, case) -> dict:
+    names = [n for n, spec in case.materials.items() if spec.rho_c is not None
+             and type(spec.rho_c).__name__ == "Calibrated"]
+    return {"materials": names, "voltage": res.voltage, "T_range_K": [float(res.T[0]), float(res.T[-1])],
+            "temperatures": int(res.T.size), "isothermal_solves": int(res.solves),
+            "max_rel_error": res.max_rel_error}
 
 
 #: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)

@@ -39,11 +39,13 @@ def run(case, out) -> StudyResult:
 def _setup(case):
     from ..case.transient import check_case
     from ..fem import ElectroThermalSolver, NewtonOptions
-    from .fem import build_mesh, build_problem
+    from .fem import prepare
 
     check_case(case)
-    md = build_mesh(case)
-    problem = build_problem(case, md)
+    setup = prepare(case)   # the same set-up and checks as `femsim check`
+    md, problem = setup.md, setup.problem
+    for w in setup.warnings:
+        progress.say(f"femsim: warning: {w}")
     # a contact layer's material is built without a heat capacity: take the case's if given
     mats = dict(problem.materials)
     changed = False

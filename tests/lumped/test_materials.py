@@ -177,3 +177,68 @@ def test_bloch_gruneisen_limits():
     T = np.linspace(2.0, 400.0, 300)
     h = 1e-4
     assert np.allclose(p.derivative(T), (p(T + h) - p(T - h)) / (2 * h), rtol=1e-6)
+
+
+# ----------------------------------------------------------------- low temperatures (issue 13)
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_every_builtin_covers_1p5_to_320_K(name):
+    m = get_material(name)
+    lo, hi = m.T_range(("rho_ab", "rho_c", "kappa_ab", "kappa_c", "heat_capacity"))
+    assert lo <= 1.5 and hi >= 320.0
+
+
+def test_describe_builtins_states_ranges_and_extensions_in_the_schema():
+    from femsim.case.reference import markdown
+    from femsim.materials import describe_builtins
+
+    text = describe_builtins()
+    for name in BUILTIN:
+        m = get_material(name)
+        lo, hi = m.T_range()
+        assert f"{name} ({lo:g}-{hi:g} K" in text
+        for n in m.notes:
+            assert f"{'/'.join(n.properties)} {n.T_lo:g}-{n.T_hi:g} K" in text
+    assert text in markdown()
+
+
+def test_bi2212_rho_c_log_continuation_closed_form_and_C1_join():
+    """Below 50 K: rho(50) (1 + s ln(50/T)), s = -dln rho/dln T of the pseudogap law at 50 K."""
+    from femsim.properties import Pseudogap
+
+    m = get_material("Bi2212")
+    pg = Pseudogap(4.5e-2, 160.0, 120.0)
+    A, B = pg._coefficients()
+    rho50 = A * 50 + B * np.exp(120 / 50)
+    s = -50 * (A - B * 120 / 50**2 * np.exp(120 / 50)) / rho50
+    T = np.array([1.0, 1.5, 4.2, 20.0, 49.0])
+    assert m.rho_c(T) == pytest.approx(rho50 * (1 + s * np.log(50 / T)), rel=1e-12)
+    assert m.rho_c(np.array([4.2]))[0] == pytest.approx(0.921, rel=2e-3)  # 92 Ohm cm
+    eps = 1e-7
+    below, above = m.rho_c(np.array([50 - eps, 50 + eps]))
+    d_below, d_above = m.rho_c.derivative(np.array([50 - eps, 50 + eps]))
+    assert below == pytest.approx(above, rel=1e-8) and d_below == pytest.approx(d_above, rel=1e-5)
+    # monotone rise on cooling all the way down (the R_N(T) the heating acts on, seed 000)
+    T = np.linspace(1.0, 160.0, 5000)
+    assert np.all(np.diff(m.rho_c(T)) < 0)
+    # derivative against a central difference, both sides of the join
+    T = np.array([3.0, 30.0, 70.0])
+    h = 1e-5 * T
+    fd = (m.rho_c(T + h) - m.rho_c(T - h)) / (2 * h)
+    assert m.rho_c.derivative(T) == pytest.approx(fd, rel=1e-7)
+
+
+def test_bi2212_notes_cover_the_extensions_and_rho_ab_residual():
+    m = get_material("Bi2212")
+    spans = {(n.properties, n.T_lo, n.T_hi) for n in m.notes}
+    assert (("rho_c",), 1.0, 50.0) in spans and (("rho_c",), 50.0, 90.0) in spans
+    assert (("rho_ab",), 1.0, 90.0) in spans
+    assert m.rho_ab(np.array([0.0 + 1.0]))[0] == pytest.approx(5.75e-8 + 5.04e-9, rel=1e-12)
+
+
+def test_sapphire_kappa_casimir_T3_below_4K():
+    m = get_material("sapphire")
+    k4 = m.kappa_c(np.array([4.0]))[0]
+    T = np.array([1.0, 2.0, 3.0])
+    assert m.kappa_c(T) == pytest.approx(k4 * (T / 4.0) ** 3, rel=1e-12)
+    assert m.heat_capacity(np.array([1.0]))[0] > 0

@@ -73,3 +73,40 @@ def test_linear_law_with_negative_slope_is_bounded_before_zero():
     assert p.T_range[1] == pytest.approx(100.0)
     with pytest.raises(OutOfRangeError):
         p(150.0)
+
+
+def test_extrapolated_constant_and_linear_stop_before_zero():
+    from femsim.properties import Extrapolated, Linear, Table
+
+    t = Table([10.0, 20.0], [2.0, 1.0], interpolation="linear")
+    c = Extrapolated(t, "constant")
+    assert c(np.array([1.0, 15.0, 100.0])) == pytest.approx([2.0, 1.5, 1.0])
+    assert c.derivative(np.array([1.0, 100.0])) == pytest.approx([0.0, 0.0])
+    lin = Extrapolated(t, "linear")
+    assert lin(np.array([5.0]))[0] == pytest.approx(2.5)
+    # falls by 0.1 per K above 20 K: zero at 30 K; the range stops where 1 % is left
+    assert lin.T_range[1] == pytest.approx(20.0 + 0.99 * 10.0)
+    with pytest.raises(OutOfRangeError):
+        lin(np.array([30.0]))
+    rising = Extrapolated(Linear(1.0, 0.1, 0.0), "linear")   # Linear's own range is unbounded
+    assert rising(np.array([5.0]))[0] == pytest.approx(1.5)
+
+
+def test_case_key_names_the_key_range_and_ways_out():
+    from femsim.properties import CaseKey, Table
+
+    p = CaseKey(Table([50.0, 320.0], [1.0, 2.0], name="Bi2212 rho_ab"), "materials.mesa.rho_ab")
+    assert p(np.array([100.0]))[0] == pytest.approx(Table([50.0, 320.0], [1.0, 2.0])(np.array([100.0]))[0])
+    with pytest.raises(OutOfRangeError) as e:
+        p(np.array([4.2]))
+    msg = str(e.value)
+    assert msg.startswith("materials.mesa.rho_ab: got T = 4.2 K; expected temperatures inside its valid range 50 K")
+    assert "Bi2212 rho_ab" in msg and "give materials.mesa.rho_ab explicitly" in msg
+    assert 'materials.mesa.extrapolation = "constant"' in msg
+
+
+def test_log_continuation_refuses_a_falling_value():
+    from femsim.properties import Linear, LogContinuation
+
+    with pytest.raises(ValueError, match="turn negative"):
+        LogContinuation(Linear(1.0, 0.01, 0.0), 50.0)
