@@ -35,7 +35,8 @@ __all__ = [
     "MeshData", "GeometryError", "make_mesh_data", "select", "names",
     "aspect_ratios", "aspect_report", "boundary_facet_table", "subdomain_volume",
     "boundary_area", "check_positive", "check_greater", "check_choice", "check_ratio",
-    "check_count",
+    "check_count", "MESH_PRESETS", "MESH_CONTROLS", "mesh_level", "refined", "control",
+    "MAX_CELLS_PER_AXIS", "MAX_LAYER_CELLS", "MAX_CIRCLE",
 ]
 
 
@@ -82,11 +83,88 @@ def check_ratio(name: str, value) -> float:
     return v
 
 
-def check_count(name: str, value) -> int:
-    """A number of cells: an integer >= 1."""
-    if isinstance(value, bool) or not float(value).is_integer() or value < 1:
-        raise GeometryError(name, value, "an integer >= 1")
+#: most cells a builder puts through one layer (mesa_cells, electrode_cells, film_cells,
+#: thickness_cells): a layer is thin; 1000 cells through it are already absurd and
+#: cost 1000 copies of the planar mesh
+MAX_LAYER_CELLS = 1000
+#: most cells along one axis of a tensor grid (an edge_cell of 1 nm graded with growth
+#: 1.000001 over a metre would otherwise ask for ~1e9; 20000 per axis is already 4e8
+#: planar cells, far beyond any memory)
+MAX_CELLS_PER_AXIS = 20_000
+#: most vertices of a disk polygon (n_circle)
+MAX_CIRCLE = 4096
+
+
+def check_count(name: str, value, max: int = MAX_LAYER_CELLS, per: str = "") -> int:
+    """A number of cells: an integer from 1 to ``max``. ``per`` says what one more cell
+    costs (appended to the message), so a refusal carries its size estimate."""
+    try:
+        ok = not isinstance(value, bool) and float(value).is_integer() and 1 <= value <= max
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise GeometryError(name, value, f"an integer from 1 to {max}{per}")
     return int(value)
+
+
+# ----------------------------------------------------------------- mesh presets and levels
+#
+# One knob for the whole mesh: ``mesh = "coarse" | "medium" | "fine"`` is a refinement
+# level -1, 0, +1 applied to the builder's default mesh controls. A level halves every
+# cell per step: lengths (edge cells) scale by 2^-level, cell-to-cell ratios by the power
+# 2^-level (so a graded run keeps its end cells and gets twice the cells), counts through
+# layers by 2^level. The same rule refines a resolved mesh for `femsim run --converge`
+# (`refined`), so "one level finer" means one thing everywhere.
+
+MESH_PRESETS = {"coarse": -1, "medium": 0, "fine": 1}
+
+#: mesh-control parameter -> how a refinement level scales it
+MESH_CONTROLS = {"edge_cell": "length", "base_top_cell": "length", "growth": "ratio",
+                 "far_growth": "ratio", "mesa_cells": "count", "electrode_cells": "count",
+                 "thickness_cells": "count", "film_cells": "count", "n_circle": "circle"}
+
+
+def mesh_level(mesh) -> int:
+    """The refinement level of a ``mesh`` preset name (or an integer level)."""
+    if isinstance(mesh, str) and mesh in MESH_PRESETS:
+        return MESH_PRESETS[mesh]
+    if isinstance(mesh, (int, np.integer)) and not isinstance(mesh, bool) and -3 <= mesh <= 3:
+        return int(mesh)
+    raise GeometryError("mesh", mesh, f"one of {list(MESH_PRESETS)}")
+
+
+def _scale(kind: str, value, level: int):
+    if value is None or level == 0:
+        return value
+    f = 2.0 ** level
+    if kind == "length":
+        return float(value) / f
+    if kind == "ratio":
+        return float(value) ** (1.0 / f)
+    if kind == "count":
+        return max(1, int(round(value * f)))
+    if kind == "circle":
+        return max(16, 8 * int(round(value * f / 8)))
+    raise ValueError(kind)
+
+
+def control(name: str, given, default, level: int, check=None):
+    """A mesh control: the value given explicitly (checked by ``check``), else the
+    builder's medium ``default`` scaled to the preset ``level``."""
+    if given is not None:
+        return check(name, given) if check is not None else given
+    return _scale(MESH_CONTROLS[name], default, level)
+
+
+def refined(params: Mapping[str, Any], level: int = 1) -> dict:
+    """Resolved builder parameters (``MeshData.info["params"]``) with every mesh control
+    refined by ``level`` steps (each step halves the cells; negative: coarsens)."""
+    out = dict(params)
+    for k, kind in MESH_CONTROLS.items():
+        if out.get(k) is not None:
+            out[k] = _scale(kind, out[k], level)
+    out.pop("mesh", None)
+    return out
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:

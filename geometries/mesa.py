@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_choice, check_count,
-                   check_greater, check_positive, check_ratio, make_mesh_data)
+from .base import (MAX_CIRCLE, GeometryError, MeshData, boundary_facet_table, check_choice,
+                   check_count, check_greater, check_positive, check_ratio, control, make_mesh_data,
+                   mesh_level)
+from .estimate import gate, layered_size, sized
 from .grading import graded, join
 from .planar import ogrid_in_frame, tensor_planar
 from .planar import extrude as _extrude
@@ -73,6 +75,12 @@ def _opt_positive(name, value):
     return None if value is None else check_positive(name, value)
 
 
+#: the "medium" mesh (the default). Measured against one refinement level
+#: (tests/geometries/test_geom_default_meshes.py): see the module docstring.
+MEDIUM = dict(edge_divisions=100, growth=1.3, far_growth=1.6, mesa_cells=4, electrode_cells=2, n_circle=64)
+
+
+@sized
 def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "square",
                length: float | None = None,
                electrode_thickness: float = 100e-9,
@@ -84,8 +92,11 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
                substrate_width: float | None = None, substrate_length: float | None = None,
                base_contact: str = "strip", base_contact_width: float | None = None,
                probes: bool = False,
-               edge_cell: float | None = None, growth: float = 1.3, far_growth: float = 1.6,
-               mesa_cells: int = 4, electrode_cells: int = 2, n_circle: int = 64,
+               mesh: str = "medium",
+               edge_cell: float | None = None, growth: float | None = None,
+               far_growth: float | None = None,
+               mesa_cells: int | None = None, electrode_cells: int | None = None,
+               n_circle: int | None = None,
                base_top_cell: float | None = None) -> MeshData:
     """Graded hexahedral mesh of a mesa stack. All lengths in metres.
 
@@ -100,8 +111,10 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
     base_contact: "strip" or "side" (see module docstring); base_contact_width: strip
         width (default a quarter of the base margin beside the mesa).
     probes: add "probe_top" and "probe_base".
-    Mesh controls: edge_cell (in-plane cell at the mesa edge; default 1/100 of the mesa
-    side along each axis), growth (cell-to-cell ratio near the mesa, in plane and below
+    Mesh: ``mesh`` = "coarse" | "medium" | "fine" sets every control below that is not
+    given (medium: see MEDIUM; each level halves the cells, geometries.base.refined).
+    Mesh controls: edge_cell (in-plane cell at the mesa edge; medium 1/EDGE_DIVISIONS of
+    the mesa side along each axis), growth (cell-to-cell ratio near the mesa, in plane and below
     the base top), base_top_cell (z size of the first base cell under the base top;
     default the mesa's own z cell, min(edge cell, height / mesa_cells)),
     far_growth (the ratio once cells exceed half the mesa's smaller side, and in the
@@ -144,15 +157,20 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         if not s < gap_x * (1 - 1e-9):  # the strip must leave base top between it and the mesa
             raise GeometryError("base_contact_width", base_contact_width,
                                 f"less than the base top beside the mesa, (base_width - width)/2 = {gap_x!r}")
-    # In-plane cell at the mesa edge, per axis: 1/100 of the mesa side along that axis.
+    lv = mesh_level(mesh)
+    # In-plane cell at the mesa edge, per axis: a fixed fraction of the mesa side along it.
     if edge_cell is None:
-        hx, hy = W / 100, L / 100
+        hx = control("edge_cell", None, W / MEDIUM["edge_divisions"], lv)
+        hy = control("edge_cell", None, L / MEDIUM["edge_divisions"], lv)
     else:
         hx = hy = check_positive("edge_cell", edge_cell)
     h = min(hx, hy)
-    growth, far_growth = check_ratio("growth", growth), check_ratio("far_growth", far_growth)
-    mesa_cells = check_count("mesa_cells", mesa_cells)
-    electrode_cells = check_count("electrode_cells", electrode_cells)
+    growth = control("growth", growth, MEDIUM["growth"], lv, check_ratio)
+    far_growth = control("far_growth", far_growth, MEDIUM["far_growth"], lv, check_ratio)
+    mesa_cells = control("mesa_cells", mesa_cells, MEDIUM["mesa_cells"], lv, check_count)
+    electrode_cells = control("electrode_cells", electrode_cells, MEDIUM["electrode_cells"], lv, check_count)
+    n_circle = control("n_circle", n_circle, MEDIUM["n_circle"], lv,
+                       lambda k, v: check_count(k, v, MAX_CIRCLE))
     if shape == "disk" and (n_circle % 8 or n_circle < 16):
         raise GeometryError("n_circle", n_circle, "a multiple of 8, at least 16")
     hz = min(h, d / mesa_cells)               # z cells of the mesa next to its faces
@@ -194,35 +212,47 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         core = 0.5
         lam_in = graded(0.0, 1.0, h_b=min(h / ((1 - core) * a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
         lam_out = graded(0.0, 1.0, h_a=min(h / (c * np.sqrt(2) - a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
-        pl = ogrid_in_frame(xs, ys, a, c, lam_in, lam_out, core=core)
-        in_mesa = pl.tags["disk"]
+        mesa_rect = (-c, c, -c, c)
     else:
         xin = graded(0.0, W / 2, h_b=hx, ratio=growth, h_max=W / 6)
         yin = graded(0.0, L / 2, h_b=hy, ratio=growth, h_max=L / 6)
         xs = _half_axis([xin] + outside(W / 2, Bx / 2, Sx / 2, hx))
         ys = _half_axis([yin] + outside(L / 2, By / 2, Sy / 2, hy))
+        mesa_rect = (-W / 2, W / 2, -L / 2, L / 2)
+
+    # ---- z levels, bottom to top: (name, z levels of the layer, footprint) ----
+    layers = []
+    z_bot = -tb - (tg or 0.0) - (ts or 0.0)
+    if ts is not None:
+        z0 = -tb - (tg or 0.0)
+        layers.append(("substrate", graded(z0 - ts, z0, h_b=max(4 * h, tb / 8), ratio=far_growth), "sub"))
+    if tg is not None:
+        layers.append(("glue", graded(-tb - tg, -tb, n_min=2), "base"))
+    layers.append(("base", graded(-tb, 0.0, h_b=hz_base, **grade), "base"))
+    layers.append(("mesa", graded(0.0, d, h_a=hz, h_b=hz, ratio=growth, n_min=mesa_cells), "mesa"))
+    top = d
+    if tc is not None:
+        layers.append(("contact", np.array([d, d + tc]), "mesa"))
+        top = d + tc
+    layers.append(("electrode", graded(top, top + te, n_min=electrode_cells), "mesa"))
+
+    # The size is known now: refuse (or, for geometries.estimate, report) it before any
+    # planar or 3D array exists.
+    rects = {"sub": None, "base": [(-Bx / 2, Bx / 2, -By / 2, By / 2)], "mesa": [mesa_rect]}
+    gate(layered_size(xs, ys, [(len(zl) - 1, rects[f]) for _, zl, f in layers]))
+
+    if shape == "disk":
+        pl = ogrid_in_frame(xs, ys, a, c, lam_in, lam_out, core=core)
+        in_mesa = pl.tags["disk"]
+    else:
         pl = tensor_planar(xs, ys)
         cen = pl.centroids
         in_mesa = (np.abs(cen[0]) < W / 2) & (np.abs(cen[1]) < L / 2)
     cen = pl.centroids
     in_base = (np.abs(cen[0]) < Bx / 2) & (np.abs(cen[1]) < By / 2)
     in_sub = np.ones(pl.t.shape[1], dtype=bool)
-
-    # ---- z levels, bottom to top ----
-    layers = []  # (name, z levels of the layer, footprint mask)
-    z_bot = -tb - (tg or 0.0) - (ts or 0.0)
-    if ts is not None:
-        z0 = -tb - (tg or 0.0)
-        layers.append(("substrate", graded(z0 - ts, z0, h_b=max(4 * h, tb / 8), ratio=far_growth), in_sub))
-    if tg is not None:
-        layers.append(("glue", graded(-tb - tg, -tb, n_min=2), in_base))
-    layers.append(("base", graded(-tb, 0.0, h_b=hz_base, **grade), in_base))
-    layers.append(("mesa", graded(0.0, d, h_a=hz, h_b=hz, ratio=growth, n_min=mesa_cells), in_mesa))
-    top = d
-    if tc is not None:
-        layers.append(("contact", np.array([d, d + tc]), in_mesa))
-        top = d + tc
-    layers.append(("electrode", graded(top, top + te, n_min=electrode_cells), in_mesa))
+    masks = {"sub": in_sub, "base": in_base, "mesa": in_mesa}
+    layers = [(nm, zl, masks[f]) for nm, zl, f in layers]
 
     zs = join(*[zl for _, zl, _ in layers])
     region_names = [n for n, _, _ in layers]
