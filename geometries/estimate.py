@@ -88,17 +88,25 @@ def _cells_in(edges: np.ndarray, lo: float, hi: float) -> int:
     return int(np.count_nonzero((mid > lo) & (mid < hi)))
 
 
-def layered_size(xs, ys, layers) -> MeshSize:
-    """Size of an extruded tensor grid: ``layers`` = [(z cells, footprint)], footprint a
-    list of rectangles (x0, x1, y0, y1) (disjoint) or None for the whole grid, bottom up."""
+def layered_size(xs, ys, layers, extra_quads: int = 0) -> MeshSize:
+    """Size of an extruded tensor grid: ``layers`` = [(z cells, footprint)], bottom up;
+    a footprint is None (the whole grid, plus ``extra_quads`` that a non-tensor insert
+    such as a disk's O-grid adds to it) or a list of disjoint items, each a rectangle
+    (x0, x1, y0, y1) of grid cells or ("quads", n_quads, n_points) counted by the caller."""
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     cells = nodes = 0
     prev_plane = 0
     for k, (nz, foot) in enumerate(layers):
+        n_quads = n_pts = 0
         if foot is None:
             foot = [(xs[0], xs[-1], ys[0], ys[-1])]
-        n_quads = n_pts = 0
-        for (x0, x1, y0, y1) in foot:
+            n_quads = n_pts = extra_quads
+        for item in foot:
+            if item[0] == "quads":
+                n_quads += item[1]
+                n_pts += item[2]
+                continue
+            (x0, x1, y0, y1) = item
             nx = _cells_in(xs, x0 - 1e-300, x1 + 1e-300) if (x0, x1) != (xs[0], xs[-1]) else len(xs) - 1
             ny = _cells_in(ys, y0 - 1e-300, y1 + 1e-300) if (y0, y1) != (ys[0], ys[-1]) else len(ys) - 1
             n_quads += nx * ny

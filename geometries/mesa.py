@@ -212,13 +212,16 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         core = 0.5
         lam_in = graded(0.0, 1.0, h_b=min(h / ((1 - core) * a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
         lam_out = graded(0.0, 1.0, h_a=min(h / (c * np.sqrt(2) - a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
-        mesa_rect = (-c, c, -c, c)
+        # O-grid (planar.ogrid_in_frame): an m x m core and rings of 4 m quads
+        ring = 4 * m
+        mesa_rect = ("quads", m * m + ring * (len(lam_in) + 1), (m + 1) ** 2 + ring * (len(lam_in) + 1))
+        extra = ring * (len(lam_in) + len(lam_out) + 2)
     else:
         xin = graded(0.0, W / 2, h_b=hx, ratio=growth, h_max=W / 6)
         yin = graded(0.0, L / 2, h_b=hy, ratio=growth, h_max=L / 6)
         xs = _half_axis([xin] + outside(W / 2, Bx / 2, Sx / 2, hx))
         ys = _half_axis([yin] + outside(L / 2, By / 2, Sy / 2, hy))
-        mesa_rect = (-W / 2, W / 2, -L / 2, L / 2)
+        mesa_rect, extra = (-W / 2, W / 2, -L / 2, L / 2), 0
 
     # ---- z levels, bottom to top: (name, z levels of the layer, footprint) ----
     layers = []
@@ -238,8 +241,9 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
 
     # The size is known now: refuse (or, for geometries.estimate, report) it before any
     # planar or 3D array exists.
-    rects = {"sub": None, "base": [(-Bx / 2, Bx / 2, -By / 2, By / 2)], "mesa": [mesa_rect]}
-    gate(layered_size(xs, ys, [(len(zl) - 1, rects[f]) for _, zl, f in layers]))
+    rects = {"sub": None, "base": [(-Bx / 2, Bx / 2, -By / 2, By / 2), ("quads", extra, extra)],
+             "mesa": [mesa_rect]}
+    gate(layered_size(xs, ys, [(len(zl) - 1, rects[f]) for _, zl, f in layers], extra_quads=extra))
 
     if shape == "disk":
         pl = ogrid_in_frame(xs, ys, a, c, lam_in, lam_out, core=core)

@@ -1,0 +1,204 @@
+"""What a FEM case's mesh will cost, before it is built: nodes, unknowns, memory, time.
+
+`mesh_cost(case)` sizes the mesh from the builder's 1D spacings (`geometries.estimate`,
+no mesh array is made) and applies a measured cost model of the electro-thermal solve;
+`guard(case)` refuses a mesh whose solve would not fit in the memory available now (a
+CaseError naming the geometry key that makes it large, with the estimate), and
+`report(case)` is what `femsim check` prints.
+
+Cost model (unknowns n = 2 x nodes: potential and temperature; `femsim.fem.linalg`'s
+"auto" choice: a direct solve up to AUTO_DIRECT_MAX unknowns, AMG above). Measured on
+this machine kind (2 cores shared with other jobs, OMP_NUM_THREADS=1), each size in its
+own process, peak memory = VmHWM:
+
+  direct (PARDISO), the bundled Bi2212 mesa made finer (natural current sweep, 4 points):
+      OMP_NUM_THREADS=1 python benchmarks/bench_meshsize.py --sizes 2,1,0.5,0.3
+      17 388 unknowns 1.58 s/point 0.38 GiB;  35 376: 4.24 s, 0.57 GiB;
+      72 818: 16.3 s, 1.07 GiB;  (see DIRECT_* below for the fit)
+  AMG-GMRES, the reference box of benchmarks/bench_fem.py (`--only scale --big`,
+  benchmarks/README.md): 1.0e5 unknowns 2.8 s/point 0.72 GiB; 2.9e5: 9.5 s, 1.86 GiB;
+      9.86e5: 41.5 s, 5.68 GiB (time ~ n^1.20, memory ~ linear). A real sample's
+      anisotropy and contrasts cost the iterative path more iterations than the box: the
+      time is a lower bound there, and is said to be one.
+The python process itself (numpy, scipy, scikit-fem, pyvista imports) is BASE_GIB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import CaseError
+
+#: resident memory of a femsim run before the mesh [GiB] (measured VmHWM of the smallest
+#: benchmark size less its fitted solver share)
+BASE_GIB = 0.25
+#: direct path: memory [GiB] = BASE_GIB + DIRECT_MEM * (n / 1e5)^(4/3) (nested-dissection
+#: fill of a 3D mesh); time per bias point [s] = DIRECT_TIME * (n / 1e5)^DIRECT_TIME_EXP
+DIRECT_MEM = 1.25
+DIRECT_TIME = 27.0
+DIRECT_TIME_EXP = 1.63
+#: iterative path: memory [GiB] = BASE_GIB + AMG_MEM * n / 1e6; time [s] = AMG_TIME (n / 1e6)^1.2
+AMG_MEM = 5.4
+AMG_TIME = 41.5
+AMG_TIME_EXP = 1.20
+#: refuse a solve that needs more than this share of the memory available now
+MEMORY_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class MeshCost:
+    """Size and cost estimate of a case's mesh (``nodes`` None: beyond any memory)."""
+
+    nodes: int | None
+    cells: int | None
+    memory_gib: float
+    s_per_point: float
+    solver: str
+    available_gib: float
+    exact: bool = True   # False for external meshes read from a file header estimate
+
+    @property
+    def unknowns(self) -> int | None:
+        return None if self.nodes is None else 2 * self.nodes
+
+    @property
+    def fits(self) -> bool:
+        return self.nodes is not None and self.memory_gib <= MEMORY_SHARE * self.available_gib
+
+    def describe(self) -> str:
+        if self.nodes is None:
+            return "more than 20000 cells along one axis (beyond any memory)"
+        lower = " (at least: the iterative solver's count depends on the sample)" if self.solver == "amg" else ""
+        return (f"~{self.nodes:,} nodes, ~{self.cells:,} hexahedra, {self.unknowns:,} unknowns; "
+                f"estimated memory {_gib(self.memory_gib)} ({_gib(self.available_gib)} available), "
+                f"~{_seconds(self.s_per_point)} per bias point with the {self.solver} solver{lower}")
+
+
+def _gib(x: float) -> str:
+    if x >= 1024:
+        return f"{x / 1024:.3g} TiB"
+    return f"{x:.2g} GiB" if x < 10 else f"{x:.0f} GiB"
+
+
+def _seconds(s: float) -> str:
+    if s < 60:
+        return f"{s:.2g} s"
+    if s < 3600:
+        return f"{s / 60:.2g} min"
+    return f"{s / 3600:.3g} h"
+
+
+def solve_cost(nodes: int) -> tuple[float, float, str]:
+    """(memory [GiB], time per bias point [s], solver) of a solve with 2 x ``nodes``
+    unknowns on the path `femsim.fem.linalg`'s "auto" choice takes."""
+    from .fem.linalg import AUTO_DIRECT_MAX
+
+    n = 2.0 * nodes
+    if n <= AUTO_DIRECT_MAX:
+        return BASE_GIB + DIRECT_MEM * (n / 1e5) ** (4 / 3), DIRECT_TIME * (n / 1e5) ** DIRECT_TIME_EXP, "direct"
+    return BASE_GIB + AMG_MEM * n / 1e6, AMG_TIME * (n / 1e6) ** AMG_TIME_EXP, "amg"
+
+
+def _available_gib() -> float:
+    from geometries.estimate import available_memory
+
+    return available_memory() / 2**30
+
+
+def _geometry_params(case) -> tuple[str, dict]:
+    g = case.geometry
+    return g.kind, {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
+
+
+def _cost(size, available) -> MeshCost:
+    if size.nodes is None:
+        return MeshCost(None, None, float("inf"), float("inf"), "none", available)
+    mem, t, solver = solve_cost(size.nodes)
+    return MeshCost(size.nodes, size.cells, mem, t, solver, available)
+
+
+def _estimate(kind, params):
+    import geometries
+    from geometries.estimate import estimate
+
+    try:
+        return estimate(kind, **params)
+    except geometries.GeometryError as e:
+        raise CaseError(f"geometry.{e.parameter}", e.value, e.expected + _count_hint(kind, params, e)) from None
+
+
+def _count_hint(kind, params, err) -> str:
+    """For a mesh count beyond its bound: the size the given value would have made
+    (node counts are quadratic at most in a count: fitted through three small values)."""
+    import numpy as np
+    from geometries.base import MESH_CONTROLS
+    from geometries.estimate import estimate
+
+    name = err.parameter
+    if MESH_CONTROLS.get(name) not in ("count", "circle"):
+        return ""
+    try:
+        v = float(err.value)
+        xs = (16.0, 24.0, 32.0) if MESH_CONTROLS[name] == "circle" else (1.0, 2.0, 3.0)
+        ns = [estimate(kind, **{**params, name: int(x)}).nodes for x in xs]
+        if None in ns or not np.isfinite(v) or v <= 0:
+            return ""
+        nodes = float(np.polyval(np.polyfit(xs, ns, 2), v))
+    except Exception:  # the hint is a courtesy; the refusal stands without it
+        return ""
+    mem, _, _ = solve_cost(nodes)
+    return f" (this value would make ~{nodes:.2g} nodes, ~{_gib(mem)} to solve)"
+
+
+def mesh_cost(case) -> MeshCost | None:
+    """The estimate for a FEM case with a builder geometry (None for an external mesh)."""
+    if getattr(case, "geometry", None) is None or case.geometry.kind == "external":
+        return None
+    kind, params = _geometry_params(case)
+    return _cost(_estimate(kind, params), _available_gib())
+
+
+def _culprit(kind, params, available) -> str | None:
+    """The given geometry key whose default shrinks the estimated memory most."""
+    from geometries.base import MESH_CONTROLS
+
+    best, best_mem = None, None
+    for key in params:
+        if key not in MESH_CONTROLS and key != "mesh" and not isinstance(params[key], float):
+            continue
+        rest = {k: v for k, v in params.items() if k != key}
+        try:
+            mem = _cost(_estimate(kind, rest), available).memory_gib
+        except CaseError:
+            continue
+        if best_mem is None or mem < best_mem:
+            best, best_mem = key, mem
+    return best
+
+
+def guard(case) -> MeshCost | None:
+    """Refuse, before any mesh array is made, a mesh whose solve would not fit in the
+    memory available now: CaseError naming the responsible geometry key (the given key
+    whose default shrinks the mesh most; ``geometry.mesh`` when all are defaults)."""
+    cost = mesh_cost(case)
+    if cost is None or cost.fits:
+        return cost
+    kind, params = _geometry_params(case)
+    key = _culprit(kind, params, cost.available_gib) or "mesh"
+    value = params.get(key, params.get("mesh", "medium") if key == "mesh" else None)
+    raise CaseError(f"geometry.{key}", value,
+                    f"a mesh whose solve fits in memory: this one has {cost.describe()}; use a coarser mesh "
+                    "(geometry.mesh = 'coarse', a larger edge_cell or growth) or smaller dimensions")
+
+
+def report(case) -> list[str]:
+    """`femsim check`'s lines on the mesh (empty for non-FEM cases)."""
+    cost = mesh_cost(case)
+    if cost is None:
+        if getattr(case, "geometry", None) is not None:
+            return ["mesh: read from a file at run time (size not estimated)"]
+        return []
+    line = f"mesh: {cost.describe()}"
+    if not cost.fits:
+        line += "; too large: `femsim run` will refuse it"
+    return [line]
