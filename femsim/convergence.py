@@ -13,9 +13,10 @@ figures at each level:
   Richardson-extrapolated value f1 + (f1 - f0) / (2^p - 1), and the errors with that p.
 
 Key figures: V and I at each turning point (matched in order and kind), the top point
-(last converged point, when both runs ended at the sweep's stop value) with its T_max,
-the peak T_max when the sweep was not stopped by T_max_limit, and the low-power
-(hA)_eff. Results: convergence.json beside the normal results, the refined runs in
+(last converged point, when every run ended at the sweep's stop value: the quantity not
+controlled, and T_max), else the peak T_max when the sweep was not stopped by
+T_max_limit, and the low-power (hA)_eff. Temperatures enter as rises above T_bath, so
+their relative error is that of the heating. Results: convergence.json beside the normal results, the refined runs in
 convergence/level_<k>/, and a table on the terminal.
 """
 
@@ -78,20 +79,24 @@ def key_figures(summary: dict, case) -> dict:
         tag = f"turning point {k + 1} ({tp.get('kind')})"
         out[f"{tag}: V"] = tp.get("V_V")
         out[f"{tag}: I"] = tp.get("I_A")
+    # temperatures as rises above the bath: their relative error is the heating's
+    T_B = case.environment.T_bath[0]
     top = summary.get("top_point")
+    controlled = {"current": "I", "voltage": "V", "power": None}[case.fem.bias.mode]
     if top is not None:
-        out["top point: V"] = top["V"]
-        out["top point: I"] = top["I"]
-        out["top point: T_max"] = top["T_max"]
-    if fig.get("T_max_K") is not None and not summary.get("stopped_by_T_max_limit"):
-        out["peak T_max"] = fig["T_max_K"]
+        for q in ("V", "I"):
+            if q != controlled:   # the controlled one is the same at every level
+                out[f"top point: {q}"] = top[q]
+        out["top point: T_max - T_bath"] = top["T_max"] - T_B
+    elif fig.get("T_max_K") is not None and not summary.get("stopped_by_T_max_limit"):
+        out["peak T_max - T_bath"] = fig["T_max_K"] - T_B
     if fig.get("hA_eff_W_per_K") is not None:
         out["low-power (hA)_eff"] = fig["hA_eff_W_per_K"]
     return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(float(v))}
 
 
 def _unit(name: str) -> str:
-    for suffix, unit in (("(hA)_eff", "W/K"), ("T_max", "K"), (": V", "V"), (": I", "A")):
+    for suffix, unit in (("(hA)_eff", "W/K"), ("T_bath", "K"), (": V", "V"), (": I", "A")):
         if name.endswith(suffix):
             return unit
     return ""

@@ -128,26 +128,41 @@ def _estimate(kind, params):
 
 
 def _count_hint(kind, params, err) -> str:
-    """For a mesh count beyond its bound: the size the given value would have made
-    (node counts are quadratic at most in a count: fitted through three small values)."""
+    """The size a refused mesh control would have made, for the message: a count beyond
+    its bound by a quadratic fit through three small values (node counts are at most
+    quadratic in a count; nothing that large is ever sized directly), a spacing or length
+    beyond its bound by sizing the 1D axes with the bounds off (never built)."""
     import numpy as np
-    from geometries.base import MESH_CONTROLS
+    from geometries.base import BOUNDS_OFF, MESH_CONTROLS
     from geometries.estimate import estimate
 
     name = err.parameter
-    if MESH_CONTROLS.get(name) not in ("count", "circle"):
+    if name not in params:
         return ""
     try:
-        v = float(err.value)
-        xs = (16.0, 24.0, 32.0) if MESH_CONTROLS[name] == "circle" else (1.0, 2.0, 3.0)
-        ns = [estimate(kind, **{**params, name: int(x)}).nodes for x in xs]
-        if None in ns or not np.isfinite(v) or v <= 0:
-            return ""
-        nodes = float(np.polyval(np.polyfit(xs, ns, 2), v))
+        if MESH_CONTROLS.get(name) in ("count", "circle"):
+            v = float(err.value)
+            xs = (16.0, 24.0, 32.0) if MESH_CONTROLS[name] == "circle" else (1.0, 2.0, 3.0)
+            ns = [estimate(kind, **{**params, name: int(x)}).nodes for x in xs]
+            if None in ns or not np.isfinite(v) or v <= 0:
+                return ""
+            if MESH_CONTROLS[name] == "circle":   # the disk's core alone has (n/4)^2 quads per level
+                nodes = ns[-1] * (v / xs[-1]) ** 2
+            else:                                  # cells through a layer: linear
+                nodes = float(np.polyval(np.polyfit(xs, ns, 1), v))
+        else:
+            token = BOUNDS_OFF.set(True)
+            try:
+                size = estimate(kind, **params)
+            finally:
+                BOUNDS_OFF.reset(token)
+            if size.too_fine:
+                return " (this value would need more than 20000 cells along one axis)"
+            nodes = float(size.nodes)
+        mem, t, solver = solve_cost(nodes)
+        return f" (this value would make ~{nodes:.3g} nodes: ~{_gib(mem)} and ~{_seconds(t)} per bias point to solve)"
     except Exception:  # the hint is a courtesy; the refusal stands without it
         return ""
-    mem, _, _ = solve_cost(nodes)
-    return f" (this value would make ~{nodes:.2g} nodes, ~{_gib(mem)} to solve)"
 
 
 def mesh_cost(case) -> MeshCost | None:

@@ -21,6 +21,7 @@ place, only rebuilt (`make_mesh_data`).
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -36,7 +37,8 @@ __all__ = [
     "aspect_ratios", "aspect_report", "boundary_facet_table", "subdomain_volume",
     "boundary_area", "check_positive", "check_greater", "check_choice", "check_ratio",
     "check_count", "MESH_PRESETS", "MESH_CONTROLS", "mesh_level", "refined", "control",
-    "MAX_CELLS_PER_AXIS", "MAX_LAYER_CELLS", "MAX_CIRCLE",
+    "MAX_LAYER_CELLS", "MAX_CIRCLE", "MAX_LENGTH", "RATIO_MIN", "RATIO_MAX",
+    "check_edge_cell", "BOUNDS_OFF",
 ]
 
 
@@ -52,14 +54,40 @@ class GeometryError(FemsimError, ValueError):
         super().__init__(f"{parameter} = {value!r}: expected {expected}")
 
 
-def check_positive(name: str, value, what: str = "length in m") -> float:
-    """A finite number > 0 (thicknesses, widths)."""
+#: largest length a builder accepts [m]: a chip is at most a centimetre; a 1 m substrate
+#: under a 20 um mesa only makes the thermal problem ill-conditioned and slow
+MAX_LENGTH = 1e-2
+#: grading ratios a builder accepts: closer to 1 than RATIO_MIN is a uniform mesh that
+#: costs up to 1e4 times the cells of a graded one (use a larger edge_cell instead)
+RATIO_MIN, RATIO_MAX = 1.05, 10.0
+#: finest edge cell relative to the feature it resolves (mesa side, bridge width, ...)
+EDGE_CELL_MIN_FRACTION = 1e-4
+
+#: switched on only by femsim.meshsize to size a refused mesh (bounds off, never built)
+BOUNDS_OFF = contextvars.ContextVar("geometries_bounds_off", default=False)
+
+
+def check_positive(name: str, value, what: str = "length in m", max: float | None = MAX_LENGTH) -> float:
+    """A finite number > 0 (thicknesses, widths), at most ``max``."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise GeometryError(name, value, f"a positive {what} (a float)") from None
     if not np.isfinite(v) or v <= 0:
         raise GeometryError(name, value, f"a positive finite {what}")
+    if max is not None and v > max and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"a {what} of at most {max:g} (no sample is larger)")
+    return v
+
+
+def check_edge_cell(name: str, value, feature: float, feature_name: str) -> float:
+    """An edge cell: positive, and not finer than EDGE_CELL_MIN_FRACTION of ``feature``."""
+    v = check_positive(name, value)
+    lo = EDGE_CELL_MIN_FRACTION * feature
+    if v < lo and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"at least {lo:.3g} m, 1/{1 / EDGE_CELL_MIN_FRACTION:.0f} of the "
+                                         f"{feature_name} (finer cells make the system ill-conditioned and slow; "
+                                         "`femsim run --converge` shows what a finer mesh changes)")
     return v
 
 
@@ -73,13 +101,16 @@ def check_greater(name: str, value: float, other_name: str, other: float,
 
 
 def check_ratio(name: str, value) -> float:
-    """A cell-to-cell growth ratio: finite and >= 1."""
+    """A cell-to-cell growth ratio from RATIO_MIN to RATIO_MAX."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise GeometryError(name, value, "a cell-to-cell ratio >= 1 (a float)") from None
     if not (np.isfinite(v) and v >= 1):
         raise GeometryError(name, value, "a cell-to-cell ratio >= 1")
+    if not RATIO_MIN <= v <= RATIO_MAX and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"a cell-to-cell ratio from {RATIO_MIN:g} to {RATIO_MAX:g} (closer to 1 "
+                                         "is a uniform mesh: use a larger edge_cell for a coarser one)")
     return v
 
 
@@ -87,10 +118,6 @@ def check_ratio(name: str, value) -> float:
 #: thickness_cells): a layer is thin; 1000 cells through it are already absurd and
 #: cost 1000 copies of the planar mesh
 MAX_LAYER_CELLS = 1000
-#: most cells along one axis of a tensor grid (an edge_cell of 1 nm graded with growth
-#: 1.000001 over a metre would otherwise ask for ~1e9; 20000 per axis is already 4e8
-#: planar cells, far beyond any memory)
-MAX_CELLS_PER_AXIS = 20_000
 #: most vertices of a disk polygon (n_circle)
 MAX_CIRCLE = 4096
 
@@ -119,7 +146,8 @@ def check_count(name: str, value, max: int = MAX_LAYER_CELLS, per: str = "") -> 
 MESH_PRESETS = {"coarse": -1, "medium": 0, "fine": 1}
 
 #: mesh-control parameter -> how a refinement level scales it
-MESH_CONTROLS = {"edge_cell": "length", "base_top_cell": "length", "growth": "ratio",
+MESH_CONTROLS = {"edge_cell": "length", "base_top_cell": "length", "substrate_top_cell": "length",
+                 "growth": "ratio",
                  "far_growth": "ratio", "mesa_cells": "count", "electrode_cells": "count",
                  "thickness_cells": "count", "film_cells": "count", "n_circle": "circle"}
 

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_greater,
+from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
+                   check_greater,
                    check_positive, check_ratio, control, make_mesh_data, mesh_level)
 from .estimate import gate, layered_size, sized
 from .grading import graded, join
@@ -55,7 +56,7 @@ def _mirror(pos: np.ndarray) -> np.ndarray:
 
 
 #: the "medium" (default) meshes; see geometries.base for the presets
-MEDIUM_DAYEM = dict(edge_divisions=40, growth=1.3, far_growth=1.6, thickness_cells=1)
+MEDIUM_DAYEM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, thickness_cells=1)
 MEDIUM_SLIT = dict(edge_divisions=400, growth=1.2, thickness_cells=1)
 
 
@@ -65,7 +66,8 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
                 bank_length: float = 10e-6, substrate_thickness: float | None = 100e-6,
                 substrate_margin: float = 0.0, mesh: str = "medium", edge_cell: float | None = None,
                 growth: float | None = None, far_growth: float | None = None,
-                thickness_cells: int | None = None) -> MeshData:
+                thickness_cells: int | None = None,
+                substrate_top_cell: float | None = None) -> MeshData:
     """Graded hexahedral mesh of a Dayem bridge. All lengths in metres.
 
     bridge_width w, bridge_length l (0 gives a zero-width slit, see `build_slit`),
@@ -73,8 +75,10 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     substrate_thickness (None: free-standing film), substrate_margin (substrate beyond
     the film's bounding box, >= 0). Mesh: ``mesh`` preset ("coarse" | "medium" |
     "fine") for every control not given: edge_cell (cell at the bridge corners,
-    medium w/40), growth away from them, far_growth in the substrate, thickness_cells
-    through the film.
+    medium w/20), growth away from them, far_growth in the substrate, thickness_cells
+    through the film, substrate_top_cell (z size of the substrate's first cell under the
+    film; default 2 edge_cell: the heat of the bridge enters the substrate over a width
+    w, so its cells there must be a fraction of w, as the film's are).
     """
     w = check_positive("bridge_width", bridge_width)
     try:
@@ -98,7 +102,8 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     thickness_cells = control("thickness_cells", thickness_cells, M["thickness_cells"], lv, check_count)
     growth = control("growth", growth, M["growth"], lv, check_ratio)
     far_growth = control("far_growth", far_growth, M["far_growth"], lv, check_ratio)
-    h = control("edge_cell", edge_cell, w / M["edge_divisions"], lv, check_positive)
+    h = control("edge_cell", edge_cell, w / M["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, w, "bridge width" if l > 0 else "opening"))
 
     X = l / 2 + Lb
     xseg = []
@@ -112,7 +117,9 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
         yseg.append(graded(Wb / 2, Wb / 2 + margin, h_a=(Wb - w) / 8, ratio=far_growth))
     xs, ys = _mirror(join(*xseg)), _mirror(join(*yseg))
     film_z = graded(0.0, t, n_min=thickness_cells)
-    sub_z = graded(-ts, 0.0, h_b=max(t, (Wb - w) / 8), ratio=far_growth) if ts is not None else None
+    hs = control("substrate_top_cell", substrate_top_cell, None, lv,
+                 lambda k, v: check_edge_cell(k, v, w, "bridge width")) or 2 * h
+    sub_z = graded(-ts, 0.0, h_b=hs, ratio=far_growth) if ts is not None else None
     film_rects = [(-X, -l / 2, -Wb / 2, Wb / 2), (l / 2, X, -Wb / 2, Wb / 2)] + \
         ([(-l / 2, l / 2, -w / 2, w / 2)] if l > 0 else [])
     gate(layered_size(xs, ys, ([(len(sub_z) - 1, None)] if ts is not None else [])
@@ -157,7 +164,8 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     boundaries = {k: ft.where(v) for k, v in bnd.items()}
     params = dict(bridge_width=w, bridge_length=l, thickness=t, bank_width=Wb, bank_length=Lb,
                   substrate_thickness=ts, substrate_margin=margin, edge_cell=h, growth=growth,
-                  far_growth=far_growth, thickness_cells=thickness_cells)
+                  far_growth=far_growth, thickness_cells=thickness_cells,
+                  substrate_top_cell=hs if ts is not None else None)
     return make_mesh_data(mesh, subdomains, boundaries,
                           {"builder": "dayem" if l > 0 else "slit", "params": params,
                            "origin": "bridge centre on the substrate top (z = 0)"})

@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_greater,
+from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
+                   check_greater,
                    check_positive, check_ratio, control, make_mesh_data, mesh_level)
 from .estimate import gate, layered_size, sized
 
 #: the "medium" (default) meshes; see geometries.base for the presets. edge_divisions:
 #: the edge cell is (the smaller width [cross]; min(top_width, overlap) [in-line]) / it
-MEDIUM_CROSS = dict(edge_divisions=50, growth=1.3, far_growth=1.6, film_cells=2)
-MEDIUM_INLINE = dict(edge_divisions=20, growth=1.3, far_growth=1.6, film_cells=2)
+MEDIUM_CROSS = dict(edge_divisions=50, growth=1.5, far_growth=1.5, film_cells=2)
+MEDIUM_INLINE = dict(edge_divisions=10, growth=1.5, far_growth=1.5, film_cells=2)
 from .grading import graded, join
 from .planar import extrude as _extrude
 from .planar import tensor_planar
@@ -183,7 +184,8 @@ def build_cross_junction(bottom_width: float = 100e-6, top_width: float = 100e-6
     check_greater("bottom_length", Lb, "top_width", wt)
     check_greater("top_length", Lt, "bottom_width", wb)
     lv, film_cells, growth, far_growth = _controls(mesh, MEDIUM_CROSS, film_cells, growth, far_growth)
-    h = control("edge_cell", edge_cell, min(wb, wt) / MEDIUM_CROSS["edge_divisions"], lv, check_positive)
+    h = control("edge_cell", edge_cell, min(wb, wt) / MEDIUM_CROSS["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, min(wb, wt), "narrower strip"))
     bottom = (-Lb / 2, Lb / 2, -wb / 2, wb / 2)
     top = (-wt / 2, wt / 2, -Lt / 2, Lt / 2)
     overlap = (-wt / 2, wt / 2, -wb / 2, wb / 2)
@@ -229,7 +231,8 @@ def build_inline_junction(bottom_width: float = 10e-6, top_width: float = 2e-6,
     Lb = check_positive("bottom_length", bottom_length)
     Lt = check_positive("top_length", top_length)
     lv, film_cells, growth, far_growth = _controls(mesh, MEDIUM_INLINE, film_cells, growth, far_growth)
-    h = control("edge_cell", edge_cell, min(wt, ov) / MEDIUM_INLINE["edge_divisions"], lv, check_positive)
+    h = control("edge_cell", edge_cell, min(wt, ov) / MEDIUM_INLINE["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, min(wt, ov), "smaller of top_width and overlap_length"))
     bottom = (-ov / 2 - Lb, ov / 2, -wb / 2, wb / 2)
     top = (-ov / 2, ov / 2 + Lt, -wt / 2, wt / 2)
     overlap = (-ov / 2, ov / 2, -wt / 2, wt / 2)

@@ -51,7 +51,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import (MAX_CIRCLE, GeometryError, MeshData, boundary_facet_table, check_choice,
-                   check_count, check_greater, check_positive, check_ratio, control, make_mesh_data,
+                   check_count, check_edge_cell, check_greater, check_positive, check_ratio, control,
+                   make_mesh_data,
                    mesh_level)
 from .estimate import gate, layered_size, sized
 from .grading import graded, join
@@ -77,7 +78,7 @@ def _opt_positive(name, value):
 
 #: the "medium" mesh (the default). Measured against one refinement level
 #: (tests/geometries/test_geom_default_meshes.py): see the module docstring.
-MEDIUM = dict(edge_divisions=100, growth=1.3, far_growth=1.6, mesa_cells=4, electrode_cells=2, n_circle=64)
+MEDIUM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, mesa_cells=4, electrode_cells=2, n_circle=64)
 
 
 @sized
@@ -163,7 +164,7 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         hx = control("edge_cell", None, W / MEDIUM["edge_divisions"], lv)
         hy = control("edge_cell", None, L / MEDIUM["edge_divisions"], lv)
     else:
-        hx = hy = check_positive("edge_cell", edge_cell)
+        hx = hy = check_edge_cell("edge_cell", edge_cell, min(W, L), "mesa's smaller side")
     h = min(hx, hy)
     growth = control("growth", growth, MEDIUM["growth"], lv, check_ratio)
     far_growth = control("far_growth", far_growth, MEDIUM["far_growth"], lv, check_ratio)
@@ -177,7 +178,7 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
     # First base cell under the mesa: the mesa's own by default. In a strongly anisotropic
     # base the current enters only ~ (lateral scale) sqrt(rho_ab / rho_c) deep, which is
     # why this is not simply the in-plane edge cell.
-    hz_base = hz if base_top_cell is None else check_positive("base_top_cell", base_top_cell)
+    hz_base = hz if base_top_cell is None else check_edge_cell("base_top_cell", base_top_cell, d, "mesa height")
 
     # Cells grow by `growth` near the mesa and by `far_growth` once they exceed half the
     # mesa's smaller side: farther out the fields are smooth on that scale. (Switching at
