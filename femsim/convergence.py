@@ -50,10 +50,13 @@ def refined_case(case, level: int):
     from .case.fem import _RATIOS
     from .meshsize import guard
 
+    from .meshsize import geometry_params
+
     params = {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
     guard(case)
     try:
-        resolved = geometries.build(g.kind, **params).info["params"]
+        kind, full = geometry_params(case)
+        resolved = geometries.build(kind, **full).info["params"]
     except geometries.GeometryError as e:
         raise CaseError(f"geometry.{e.parameter}", e.value, e.expected) from None
     fields = type(g).model_fields

@@ -105,9 +105,51 @@ def _available_gib() -> float:
     return available_memory() / 2**30
 
 
-def _geometry_params(case) -> tuple[str, dict]:
+#: a base more anisotropic than this (rho_c / rho_ab) gets its current skin resolved
+SKIN_ANISOTROPY = 100.0
+
+
+def geometry_params(case) -> tuple[str, dict]:
+    """(builder kind, parameters in SI) of a case's geometry, with what the mesh needs to
+    know of the materials: a mesa on an anisotropic base gets ``base_skin_depth`` =
+    (mesa's smaller side) sqrt(rho_ab / rho_c) of the base at T_bath, the depth the
+    current spreading sideways in the base reaches (unless the case gives base_top_cell
+    or base_skin_depth itself)."""
     g = case.geometry
-    return g.kind, {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
+    params = {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
+    if g.kind == "mesa" and "base_top_cell" not in params and "base_skin_depth" not in params:
+        depth = _base_skin_depth(case, params)
+        if depth is not None:
+            params["base_skin_depth"] = depth
+    return g.kind, params
+
+
+def _base_skin_depth(case, params) -> float | None:
+    import inspect
+
+    import numpy as np
+    from geometries import build_mesa
+
+    spec = (case.materials or {}).get("base")
+    if spec is None or spec.contact_resistance is not None:
+        return None
+    try:
+        from .studies.fem import build_material
+
+        m = build_material("base", spec, None)
+        T = np.array([case.environment.T_bath[0]])
+        ratio = float(np.asarray(m.rho_ab(T)).ravel()[0] / np.asarray(m.rho_c(T)).ravel()[0])
+    except Exception:   # out of a property's range, or invalid: the run reports it; the mesh keeps its default
+        return None
+    if not (np.isfinite(ratio) and 0 < ratio < 1 / SKIN_ANISOTROPY):
+        return None
+    defaults = inspect.signature(build_mesa).parameters
+    W = params.get("width", defaults["width"].default)
+    L = params.get("length") or W
+    return min(W, L) * float(np.sqrt(ratio))
+
+
+_geometry_params = geometry_params
 
 
 def _cost(size, available) -> MeshCost:
