@@ -56,7 +56,7 @@ def _mirror(pos: np.ndarray) -> np.ndarray:
 
 
 #: the "medium" (default) meshes; see geometries.base for the presets
-MEDIUM_DAYEM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, thickness_cells=1)
+MEDIUM_DAYEM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, thickness_cells=4)
 MEDIUM_SLIT = dict(edge_divisions=400, growth=1.2, thickness_cells=1)
 
 
