@@ -214,6 +214,7 @@ def run_converge(case, raw: bytes, source: str, out_dir, n_levels: int = 2, over
         "levels": levels, "nodes": {str(k): v for k, v in nodes.items()}, "directories": {str(k): v for k, v in dirs.items()},
         "refinement": "each level halves every cell (edge cells / 2, growth ratios ** 0.5, layer cells x 2)",
         "note": note, "figures": rows})
-    progress.say(f"discretisation error of the key figures ({note}):\n" + format_table(rows, levels, nodes))
+    # the table is a result: standard output, whatever the verbosity
+    print(f"discretisation error of the key figures ({note}):\n" + format_table(rows, levels, nodes))
     progress.say(f"convergence study written to {out_dir / 'convergence.json'}")
     return 0
