@@ -67,8 +67,14 @@ EDGE_CELL_MIN_FRACTION = 1e-4
 BOUNDS_OFF = contextvars.ContextVar("geometries_bounds_off", default=False)
 
 
-def check_positive(name: str, value, what: str = "length in m", max: float | None = MAX_LENGTH) -> float:
-    """A finite number > 0 (thicknesses, widths), at most ``max``."""
+_LENGTH = "length in m"
+
+
+def check_positive(name: str, value, what: str = _LENGTH, max: float | None = None) -> float:
+    """A finite number > 0 (thicknesses, widths), at most ``max`` (for a length, the
+    default, at most MAX_LENGTH)."""
+    if max is None and what == _LENGTH:
+        max = MAX_LENGTH
     try:
         v = float(value)
     except (TypeError, ValueError):
