@@ -10,8 +10,10 @@ never disagree about the spacings (one implementation of each axis).
     from geometries.estimate import estimate
     estimate("mesa", width=20e-6, height=1e-6)   # MeshSize(nodes=..., cells=...)
 
-The counts are those of the tensor grid with each layer cut to its footprint (exact for
-rectangles; a disk mesa's O-grid is counted as its square frame, a few % high).
+The counts are those of the tensor grid with each layer cut to its footprint, the O-grid
+of a disk mesa counted ring by ring: exact for mesas (cells and nodes) and bridges
+(cells; a slit's opening nodes counted on both faces), an upper bound within 10 % for
+the junctions (the films' overlap counted twice).
 """
 
 from __future__ import annotations

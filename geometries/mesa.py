@@ -40,10 +40,18 @@ the tensor grid; the n_circle-gon keeps the disk's area exactly, its perimeter i
 (pi/n)^2/6 too long), extruded over graded z levels. Cells are ``edge_cell`` wide next
 to the mesa edge and grow by ``growth`` per cell away from it (by ``far_growth`` once
 they exceed half the mesa side); in z they are min(edge_cell, height/mesa_cells) on
-both sides of the base top and grow downwards. A W/d = 1e4 mesa therefore costs a few
-dozen cells per direction, not W/d of them. Default node counts (measured): 152k for
-the 10 x 10 x 0.03 um mesa on the default 30 um base (109k on a 20 um base); up to
-~250k for a 2 um mesa with every optional layer (growth=1.4 brings that to 170k).
+both sides of the base top (finer under it for an anisotropic base: base_skin_depth) and
+grow downwards. A W/d = 1e4 mesa therefore costs a few dozen cells per direction, not
+W/d of them.
+
+Default ("medium") mesh, MEDIUM: edge cell W/20, growth 1.5 in plane and in depth, 4
+cells through the mesa, 2 through the electrode. Sized on issue 13's sample (20 x 20 x
+1 um Bi2212 mesa, gold electrode, sapphire, 4.2 K; tests/geometries/
+test_geom_default_meshes.py): 19k nodes (was 102k with W/100, growth 1.3 / 1.6), and
+R and (hA)_eff within 0.5 % of one level finer (106k nodes). The in-plane edge cell
+matters little there because the mesa's own c-axis resistance dominates; a pure
+spreading resistance from an equipotential disk into an isotropic base (rim
+singularity) needs the fine preset for 1 % (test_geom_spreading.py).
 """
 
 from __future__ import annotations
