@@ -249,13 +249,11 @@ def guard(case) -> MeshCost | None:
 
 
 def report(case) -> list[str]:
-    """`femsim check`'s lines on the mesh (empty for non-FEM cases)."""
-    cost = mesh_cost(case)
+    """`femsim check`'s lines on the mesh (empty for non-FEM cases); a mesh that `run`
+    would refuse is refused here the same way (CaseError)."""
+    cost = guard(case)
     if cost is None:
         if getattr(case, "geometry", None) is not None:
             return ["mesh: read from a file at run time (size not estimated)"]
         return []
-    line = f"mesh: {cost.describe()}"
-    if not cost.fits:
-        line += "; too large: `femsim run` will refuse it"
-    return [line]
+    return [f"mesh: {cost.describe()}"]

@@ -142,7 +142,7 @@ def test_mesh_beyond_memory_refused_before_any_array(monkeypatch):
     planar grid; the medium mesh passes."""
     import geometries.estimate as ge
     import geometries.mesa as gm
-    from femsim.meshsize import guard
+    from femsim.meshsize import guard, report
 
     monkeypatch.setattr(ge, "available_memory", lambda: 2**30)
 
@@ -156,6 +156,8 @@ def test_mesh_beyond_memory_refused_before_any_array(monkeypatch):
     msg = str(e.value)
     assert "geometry.mesh" in msg and "'fine'" in msg and "nodes" in msg and "GiB" in msg
     assert guard(parse_case(case_dict("mesa"))).fits
+    with pytest.raises(CaseError, match="geometry.mesh"):   # femsim check refuses it the same way
+        report(fine)
     # the builders' own gate (the mesh arrays alone) refuses too, before any array
     monkeypatch.setattr(ge, "available_memory", lambda: 2**20)
     with pytest.raises(GeometryError, match="mesh.*fits in memory"):
