@@ -2,7 +2,7 @@
 peak memory against unknowns, on a realistic case (the bundled Bi2212 mesa, its mesh made
 finer step by step), every size in its own process (peak memory = that process's VmHWM).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_meshsize.py [--sizes 2,1,0.5,0.3]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_meshsize.py [--sizes 2,1,0.5]
 
 Each size: edge_cell = s um (mesa 20 um), growth 1.3, natural current sweep of 4 points
 up to 2 mA (Newton from a cold start at each point; no turning point). Prints one line
@@ -56,7 +56,7 @@ def worker(edge_um: float, linear: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="2,1,0.5,0.3")
+    ap.add_argument("--sizes", default="2,1,0.5")
     ap.add_argument("--linear", default="auto")
     ap.add_argument("--worker", type=float)
     a = ap.parse_args()

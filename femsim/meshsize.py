@@ -12,9 +12,11 @@ this machine kind (2 cores shared with other jobs, OMP_NUM_THREADS=1), each size
 own process, peak memory = VmHWM:
 
   direct (PARDISO), the bundled Bi2212 mesa made finer (natural current sweep, 4 points):
-      OMP_NUM_THREADS=1 python benchmarks/bench_meshsize.py --sizes 2,1,0.5,0.3
+      OMP_NUM_THREADS=1 python benchmarks/bench_meshsize.py --sizes 2,1,0.5
       17 388 unknowns 1.58 s/point 0.38 GiB;  35 376: 4.24 s, 0.57 GiB;
-      72 818: 16.3 s, 1.07 GiB;  (see DIRECT_* below for the fit)
+      72 818: 16.3 s, 1.07 GiB (2026-12-02, machine shared with ~8 jobs). Fitted:
+      t = 25.8 s (n/1e5)^1.63, memory - BASE_GIB = 1.23 GiB (n/1e5)^1.29; the model
+      below keeps the time fit and nested dissection's n^(4/3) for the memory.
   AMG-GMRES, the reference box of benchmarks/bench_fem.py (`--only scale --big`,
   benchmarks/README.md): 1.0e5 unknowns 2.8 s/point 0.72 GiB; 2.9e5: 9.5 s, 1.86 GiB;
       9.86e5: 41.5 s, 5.68 GiB (time ~ n^1.20, memory ~ linear). A real sample's
