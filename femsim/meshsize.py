@@ -151,7 +151,6 @@ def _base_skin_depth(case, params) -> float | None:
     return min(W, L) * float(np.sqrt(ratio))
 
 
-_geometry_params = geometry_params
 
 
 def _cost(size, available) -> MeshCost:
@@ -213,7 +212,7 @@ def mesh_cost(case) -> MeshCost | None:
     """The estimate for a FEM case with a builder geometry (None for an external mesh)."""
     if getattr(case, "geometry", None) is None or case.geometry.kind == "external":
         return None
-    kind, params = _geometry_params(case)
+    kind, params = geometry_params(case)
     return _cost(_estimate(kind, params), _available_gib())
 
 
@@ -242,7 +241,7 @@ def guard(case) -> MeshCost | None:
     cost = mesh_cost(case)
     if cost is None or cost.fits:
         return cost
-    kind, params = _geometry_params(case)
+    kind, params = geometry_params(case)
     key = _culprit(kind, params, cost.available_gib) or "mesh"
     value = params.get(key, params.get("mesh", "medium") if key == "mesh" else None)
     raise CaseError(f"geometry.{key}", value,
