@@ -27,14 +27,17 @@ def cmd_check(args) -> int:
     """Validate a case and build its study up to the first solve (the set-up `run` does:
     mesh, materials over the study's temperatures, names), without solving."""
     from .case import load_case
+    from .meshsize import report
     from .studies import prepare
 
     case = load_case(args.case)
     setup = prepare(case)
     print(f"{args.case}: valid {case.study} case (schema version {case.schema_version})")
+    for line in report(case):   # mesh size, memory and time per point, before any solve
+        print(line)
     if setup is not None:
         md = setup.md
-        print(f"mesh: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements")
+        print(f"mesh built: {md.mesh.nvertices} nodes, {md.mesh.nelements} elements")
         for w in setup.warnings:
             print(f"femsim: warning: {w}")
     return 0
@@ -47,6 +50,11 @@ def cmd_run(args) -> int:
     case_path = Path(args.case)
     case = load_case(case_path)
     out_dir = Path(args.out) if args.out else Path("results") / case_path.stem
+    if args.converge:
+        from .convergence import run_converge
+
+        return run_converge(case, case_path.read_bytes(), str(case_path), out_dir, n_levels=args.converge,
+                            overwrite=args.overwrite)
     code, _ = run_case(case, case_path.read_bytes(), str(case_path), out_dir, overwrite=args.overwrite,
                        resume=args.resume)
     return code
@@ -113,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace an existing results directory")
     r.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same case in its results directory")
+    r.add_argument("--converge", nargs="?", type=int, const=2, choices=(2, 3), default=None, metavar="LEVELS",
+                   help="also run on finer meshes and report the discretisation error of the key figures: 2 "
+                        "(default) levels 0, +1 with the element's order assumed; 3: levels -1, 0, +1 with the "
+                        "order observed (convergence.json beside the results)")
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("sweep", help="run a case for a range of parameter values, in parallel")

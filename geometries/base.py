@@ -21,6 +21,7 @@ place, only rebuilt (`make_mesh_data`).
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -35,7 +36,9 @@ __all__ = [
     "MeshData", "GeometryError", "make_mesh_data", "select", "names",
     "aspect_ratios", "aspect_report", "boundary_facet_table", "subdomain_volume",
     "boundary_area", "check_positive", "check_greater", "check_choice", "check_ratio",
-    "check_count",
+    "check_count", "MESH_PRESETS", "MESH_CONTROLS", "mesh_level", "refined", "control",
+    "MAX_LAYER_CELLS", "MAX_CIRCLE", "MAX_LENGTH", "RATIO_MIN", "RATIO_MAX",
+    "check_edge_cell", "BOUNDS_OFF",
 ]
 
 
@@ -51,14 +54,46 @@ class GeometryError(FemsimError, ValueError):
         super().__init__(f"{parameter} = {value!r}: expected {expected}")
 
 
-def check_positive(name: str, value, what: str = "length in m") -> float:
-    """A finite number > 0 (thicknesses, widths)."""
+#: largest length a builder accepts [m]: a chip is at most a centimetre; a 1 m substrate
+#: under a 20 um mesa only makes the thermal problem ill-conditioned and slow
+MAX_LENGTH = 1e-2
+#: grading ratios a builder accepts: closer to 1 than RATIO_MIN is a uniform mesh that
+#: costs up to 1e4 times the cells of a graded one (use a larger edge_cell instead)
+RATIO_MIN, RATIO_MAX = 1.05, 10.0
+#: finest edge cell relative to the feature it resolves (mesa side, bridge width, ...)
+EDGE_CELL_MIN_FRACTION = 1e-4
+
+#: switched on only by femsim.meshsize to size a refused mesh (bounds off, never built)
+BOUNDS_OFF = contextvars.ContextVar("geometries_bounds_off", default=False)
+
+
+_LENGTH = "length in m"
+
+
+def check_positive(name: str, value, what: str = _LENGTH, max: float | None = None) -> float:
+    """A finite number > 0 (thicknesses, widths), at most ``max`` (for a length, the
+    default, at most MAX_LENGTH)."""
+    if max is None and what == _LENGTH:
+        max = MAX_LENGTH
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise GeometryError(name, value, f"a positive {what} (a float)") from None
     if not np.isfinite(v) or v <= 0:
         raise GeometryError(name, value, f"a positive finite {what}")
+    if max is not None and v > max and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"a {what} of at most {max:g} (no sample is larger)")
+    return v
+
+
+def check_edge_cell(name: str, value, feature: float, feature_name: str) -> float:
+    """An edge cell: positive, and not finer than EDGE_CELL_MIN_FRACTION of ``feature``."""
+    v = check_positive(name, value)
+    lo = EDGE_CELL_MIN_FRACTION * feature
+    if v < lo and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"at least {lo:.3g} m, 1/{1 / EDGE_CELL_MIN_FRACTION:.0f} of the "
+                                         f"{feature_name} (finer cells make the system ill-conditioned and slow; "
+                                         "`femsim run --converge` shows what a finer mesh changes)")
     return v
 
 
@@ -72,21 +107,98 @@ def check_greater(name: str, value: float, other_name: str, other: float,
 
 
 def check_ratio(name: str, value) -> float:
-    """A cell-to-cell growth ratio: finite and >= 1."""
+    """A cell-to-cell growth ratio from RATIO_MIN to RATIO_MAX."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise GeometryError(name, value, "a cell-to-cell ratio >= 1 (a float)") from None
     if not (np.isfinite(v) and v >= 1):
         raise GeometryError(name, value, "a cell-to-cell ratio >= 1")
+    if not RATIO_MIN <= v <= RATIO_MAX and not BOUNDS_OFF.get():
+        raise GeometryError(name, value, f"a cell-to-cell ratio from {RATIO_MIN:g} to {RATIO_MAX:g} (closer to 1 "
+                                         "is a uniform mesh: use a larger edge_cell for a coarser one)")
     return v
 
 
-def check_count(name: str, value) -> int:
-    """A number of cells: an integer >= 1."""
-    if isinstance(value, bool) or not float(value).is_integer() or value < 1:
-        raise GeometryError(name, value, "an integer >= 1")
+#: most cells a builder puts through one layer (mesa_cells, electrode_cells, film_cells,
+#: thickness_cells): a layer is thin; 1000 cells through it are already absurd and
+#: cost 1000 copies of the planar mesh
+MAX_LAYER_CELLS = 1000
+#: most vertices of a disk polygon (n_circle)
+MAX_CIRCLE = 4096
+
+
+def check_count(name: str, value, max: int = MAX_LAYER_CELLS, per: str = "") -> int:
+    """A number of cells: an integer from 1 to ``max``. ``per`` says what one more cell
+    costs (appended to the message), so a refusal carries its size estimate."""
+    try:
+        ok = not isinstance(value, bool) and float(value).is_integer() and 1 <= value <= max
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise GeometryError(name, value, f"an integer from 1 to {max}{per}")
     return int(value)
+
+
+# ----------------------------------------------------------------- mesh presets and levels
+#
+# One knob for the whole mesh: ``mesh = "coarse" | "medium" | "fine"`` is a refinement
+# level -1, 0, +1 applied to the builder's default mesh controls. A level halves every
+# cell per step: lengths (edge cells) scale by 2^-level, cell-to-cell ratios by the power
+# 2^-level (so a graded run keeps its end cells and gets twice the cells), counts through
+# layers by 2^level. The same rule refines a resolved mesh for `femsim run --converge`
+# (`refined`), so "one level finer" means one thing everywhere.
+
+MESH_PRESETS = {"coarse": -1, "medium": 0, "fine": 1}
+
+#: mesh-control parameter -> how a refinement level scales it
+MESH_CONTROLS = {"edge_cell": "length", "base_top_cell": "length", "substrate_top_cell": "length",
+                 "growth": "ratio",
+                 "far_growth": "ratio", "mesa_cells": "count", "electrode_cells": "count",
+                 "thickness_cells": "count", "film_cells": "count", "n_circle": "circle"}
+
+
+def mesh_level(mesh) -> int:
+    """The refinement level of a ``mesh`` preset name (or an integer level)."""
+    if isinstance(mesh, str) and mesh in MESH_PRESETS:
+        return MESH_PRESETS[mesh]
+    if isinstance(mesh, (int, np.integer)) and not isinstance(mesh, bool) and -3 <= mesh <= 3:
+        return int(mesh)
+    raise GeometryError("mesh", mesh, f"one of {list(MESH_PRESETS)}")
+
+
+def _scale(kind: str, value, level: int):
+    if value is None or level == 0:
+        return value
+    f = 2.0 ** level
+    if kind == "length":
+        return float(value) / f
+    if kind == "ratio":
+        return float(value) ** (1.0 / f)
+    if kind == "count":
+        return max(1, int(round(value * f)))
+    if kind == "circle":
+        return max(16, 8 * int(round(value * f / 8)))
+    raise ValueError(kind)
+
+
+def control(name: str, given, default, level: int, check=None):
+    """A mesh control: the value given explicitly (checked by ``check``), else the
+    builder's medium ``default`` scaled to the preset ``level``."""
+    if given is not None:
+        return check(name, given) if check is not None else given
+    return _scale(MESH_CONTROLS[name], default, level)
+
+
+def refined(params: Mapping[str, Any], level: int = 1) -> dict:
+    """Resolved builder parameters (``MeshData.info["params"]``) with every mesh control
+    refined by ``level`` steps (each step halves the cells; negative: coarsens)."""
+    out = dict(params)
+    for k, kind in MESH_CONTROLS.items():
+        if out.get(k) is not None:
+            out[k] = _scale(kind, out[k], level)
+    out.pop("mesh", None)
+    return out
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:

@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_greater,
-                   check_positive, check_ratio, make_mesh_data)
+from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
+                   check_greater,
+                   check_positive, check_ratio, control, make_mesh_data, mesh_level)
+from .estimate import gate, layered_size, sized
 from .grading import graded, join
 from .planar import extrude as _extrude
 from .planar import split_crack, tensor_planar
@@ -53,20 +55,30 @@ def _mirror(pos: np.ndarray) -> np.ndarray:
     return np.concatenate([-pos[:0:-1], pos])
 
 
+#: the "medium" (default) meshes; see geometries.base for the presets
+MEDIUM_DAYEM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, thickness_cells=4)
+MEDIUM_SLIT = dict(edge_divisions=400, growth=1.2, thickness_cells=1)
+
+
+@sized
 def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
                 thickness: float = 100e-9, *, bank_width: float = 10e-6,
                 bank_length: float = 10e-6, substrate_thickness: float | None = 100e-6,
-                substrate_margin: float = 0.0, edge_cell: float | None = None,
-                growth: float = 1.3, far_growth: float = 1.6,
-                thickness_cells: int = 1) -> MeshData:
+                substrate_margin: float = 0.0, mesh: str = "medium", edge_cell: float | None = None,
+                growth: float | None = None, far_growth: float | None = None,
+                thickness_cells: int | None = None,
+                substrate_top_cell: float | None = None) -> MeshData:
     """Graded hexahedral mesh of a Dayem bridge. All lengths in metres.
 
     bridge_width w, bridge_length l (0 gives a zero-width slit, see `build_slit`),
     thickness t of the film; bank_width (> w), bank_length of each bank;
     substrate_thickness (None: free-standing film), substrate_margin (substrate beyond
-    the film's bounding box, >= 0). Mesh: edge_cell (cell at the bridge corners,
-    default w/40), growth away from them, far_growth in the substrate,
-    thickness_cells through the film.
+    the film's bounding box, >= 0). Mesh: ``mesh`` preset ("coarse" | "medium" |
+    "fine") for every control not given: edge_cell (cell at the bridge corners,
+    medium w/20), growth away from them, far_growth in the substrate, thickness_cells
+    through the film, substrate_top_cell (z size of the substrate's first cell under the
+    film; default 2 edge_cell: the heat of the bridge enters the substrate over a width
+    w, so its cells there must be a fraction of w, as the film's are).
     """
     w = check_positive("bridge_width", bridge_width)
     try:
@@ -86,9 +98,12 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     margin = float(substrate_margin)
     if not np.isfinite(margin) or margin < 0:
         raise GeometryError("substrate_margin", substrate_margin, "a length >= 0 in m")
-    thickness_cells = check_count("thickness_cells", thickness_cells)
-    growth, far_growth = check_ratio("growth", growth), check_ratio("far_growth", far_growth)
-    h = w / 40 if edge_cell is None else check_positive("edge_cell", edge_cell)
+    lv, M = mesh_level(mesh), MEDIUM_DAYEM
+    thickness_cells = control("thickness_cells", thickness_cells, M["thickness_cells"], lv, check_count)
+    growth = control("growth", growth, M["growth"], lv, check_ratio)
+    far_growth = control("far_growth", far_growth, M["far_growth"], lv, check_ratio)
+    h = control("edge_cell", edge_cell, w / M["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, w, "bridge width" if l > 0 else "opening"))
 
     X = l / 2 + Lb
     xseg = []
@@ -101,6 +116,14 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
         xseg.append(graded(X, X + margin, h_a=(Wb - w) / 8, ratio=far_growth))
         yseg.append(graded(Wb / 2, Wb / 2 + margin, h_a=(Wb - w) / 8, ratio=far_growth))
     xs, ys = _mirror(join(*xseg)), _mirror(join(*yseg))
+    film_z = graded(0.0, t, n_min=thickness_cells)
+    hs = control("substrate_top_cell", substrate_top_cell, None, lv,
+                 lambda k, v: check_edge_cell(k, v, w, "bridge width")) or 2 * h
+    sub_z = graded(-ts, 0.0, h_b=hs, ratio=far_growth) if ts is not None else None
+    film_rects = [(-X, -l / 2, -Wb / 2, Wb / 2), (l / 2, X, -Wb / 2, Wb / 2)] + \
+        ([(-l / 2, l / 2, -w / 2, w / 2)] if l > 0 else [])
+    gate(layered_size(xs, ys, ([(len(sub_z) - 1, None)] if ts is not None else [])
+                      + [(len(film_z) - 1, film_rects)]))
     pl = tensor_planar(xs, ys)
     cx, cy = pl.centroids
     in_bridge = (np.abs(cx) < l / 2) & (np.abs(cy) < w / 2)
@@ -111,9 +134,7 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
 
     layers = []
     if ts is not None:
-        layers.append(("substrate", graded(-ts, 0.0, h_b=max(t, (Wb - w) / 8), ratio=far_growth),
-                       np.ones(pl.t.shape[1], dtype=bool)))
-    film_z = graded(0.0, t, n_min=thickness_cells)
+        layers.append(("substrate", sub_z, np.ones(pl.t.shape[1], dtype=bool)))
     zs = join(*[zl for _, zl, _ in layers], film_z)
     n_sub = len(zs) - len(film_z)
     keep = np.zeros((pl.t.shape[1], len(zs) - 1), dtype=bool)
@@ -143,15 +164,17 @@ def build_dayem(bridge_width: float = 1e-6, bridge_length: float = 2e-6,
     boundaries = {k: ft.where(v) for k, v in bnd.items()}
     params = dict(bridge_width=w, bridge_length=l, thickness=t, bank_width=Wb, bank_length=Lb,
                   substrate_thickness=ts, substrate_margin=margin, edge_cell=h, growth=growth,
-                  far_growth=far_growth, thickness_cells=thickness_cells)
+                  far_growth=far_growth, thickness_cells=thickness_cells,
+                  substrate_top_cell=hs if ts is not None else None)
     return make_mesh_data(mesh, subdomains, boundaries,
                           {"builder": "dayem" if l > 0 else "slit", "params": params,
                            "origin": "bridge centre on the substrate top (z = 0)"})
 
 
+@sized
 def build_slit(strip_width: float = 10e-6, opening: float = 3e-6, thickness: float = 100e-9, *,
-               strip_length: float | None = None, edge_cell: float | None = None,
-               growth: float = 1.2, thickness_cells: int = 1) -> MeshData:
+               strip_length: float | None = None, mesh: str = "medium", edge_cell: float | None = None,
+               growth: float | None = None, thickness_cells: int | None = None) -> MeshData:
     """A free-standing strip of width 2b = ``strip_width`` cut at x = 0 by a zero-width
     slit from both edges, leaving an opening 2a = ``opening`` (centred).
 
@@ -160,7 +183,7 @@ def build_slit(strip_width: float = 10e-6, opening: float = 3e-6, thickness: flo
     decayed to exp(-3 pi) ~ 1e-4). Names as in `build_dayem` with bridge_length = 0:
     "banks" (the whole film), "current_in", "current_out", "probe_left"/"probe_right"
     (the two faces of the slit), "bath" (film bottom), "cooled", "exposed_top", "sides".
-    Default mesh: edge_cell = opening / 400 at the slit tips, growth 1.2. The potential
+    Default ("medium") mesh: edge_cell = opening / 400 at the slit tips, growth 1.2. The potential
     has an r^(1/2) singularity at a slit tip; Q1 elements miss its energy by O(h_tip),
     so the tips need far smaller cells than a bridge's 90-degree corners (r^(2/3)).
     With these defaults the extra resistance of the slit is within 0.5 % for a/b = 0.1,
@@ -170,7 +193,10 @@ def build_slit(strip_width: float = 10e-6, opening: float = 3e-6, thickness: flo
     a2 = check_positive("opening", opening)
     check_greater("strip_width", W, "opening", a2)
     Ls = 6 * W if strip_length is None else check_positive("strip_length", strip_length)
-    edge_cell = a2 / 400 if edge_cell is None else edge_cell
+    lv, M = mesh_level(mesh), MEDIUM_SLIT
+    edge_cell = control("edge_cell", edge_cell, a2 / M["edge_divisions"], lv)
+    growth = control("growth", growth, M["growth"], lv)
+    thickness_cells = control("thickness_cells", thickness_cells, M["thickness_cells"], lv)
     return build_dayem(bridge_width=a2, bridge_length=0.0, thickness=thickness, bank_width=W,
                        bank_length=Ls / 2, substrate_thickness=None, edge_cell=edge_cell,
                        growth=growth, thickness_cells=thickness_cells)

@@ -14,7 +14,21 @@ import math
 
 import numpy as np
 
-__all__ = ["graded", "join", "cell_count"]
+__all__ = ["graded", "join", "cell_count", "AxisTooFine", "MAX_CELLS"]
+
+#: most cells `graded` makes in one call: beyond this the caller's edge cell, growth
+#: ratio or length is absurd for a mesh that has to fit in memory (geometries.base
+#: bounds whole axes the same way)
+MAX_CELLS = 20_000
+
+
+class AxisTooFine(ValueError):
+    """A graded spacing would need more than `MAX_CELLS` cells (stopped before making them)."""
+
+    def __init__(self, length, h, ratio):
+        self.length, self.h, self.ratio = length, h, ratio
+        super().__init__(f"graded: more than {MAX_CELLS} cells over {length:.3g} m "
+                         f"(first cell {h:.3g} m, ratio {ratio:.6g})")
 
 
 def _grow(h0: float, ratio: float, h_max: float, far_ratio: float, h_far: float):
@@ -38,6 +52,8 @@ def _cell_sizes(length: float, h_a: float | None, h_b: float | None, ratio: floa
     """
     if h_a is None and h_b is None:
         n = max(n_min, math.ceil(length / h_max - 1e-9))
+        if n > MAX_CELLS:
+            raise AxisTooFine(length, length / n, 1.0)
         return np.full(n, length / n)
     left = _grow(h_a, ratio, h_max, far_ratio, h_far) if h_a is not None else None
     right = _grow(h_b, ratio, h_max, far_ratio, h_far) if h_b is not None else None
@@ -54,8 +70,8 @@ def _cell_sizes(length: float, h_a: float | None, h_b: float | None, ratio: floa
             added.append((1, nb))
             total += nb
             nb = next(right)
-        if len(added) > 100000:  # pragma: no cover - callers check h and ratio
-            raise RuntimeError("graded spacing did not close; check h and ratio")
+        if len(added) > MAX_CELLS:
+            raise AxisTooFine(length, min(x for x in (h_a, h_b) if x is not None), ratio)
     prev = total - added[-1][1]
     if len(added) - 1 >= max(n_min, 1) and prev > 0 and \
             abs(math.log(length / prev)) < abs(math.log(length / total)):

@@ -37,8 +37,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_greater,
-                   check_positive, check_ratio, make_mesh_data)
+from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
+                   check_greater,
+                   check_positive, check_ratio, control, make_mesh_data, mesh_level)
+from .estimate import gate, layered_size, sized
+
+#: the "medium" (default) meshes; see geometries.base for the presets. edge_divisions:
+#: the edge cell is (the smaller width [cross]; min(top_width, overlap) [in-line]) / it
+MEDIUM_CROSS = dict(edge_divisions=50, growth=1.5, far_growth=1.5, film_cells=2)
+MEDIUM_INLINE = dict(edge_divisions=10, growth=1.5, far_growth=1.5, film_cells=2)
 from .grading import graded, join
 from .planar import extrude as _extrude
 from .planar import tensor_planar
@@ -73,15 +80,17 @@ def _junction(bottom, top, overlap, tb, tx, tt, ts, margin, spacer, h, growth, f
         pts.setdefault(lo, None)
         pts.setdefault(hi, None)
     xs, ys = _axis(xpts, growth), _axis(ypts, growth)
+    zl = [graded(-ts, 0.0, h_b=max(4 * h, tb), ratio=far_growth), graded(0.0, tb, n_min=film_cells),
+          np.array([tb, tb + tx]), graded(tb + tx, tb + tx + tt, n_min=film_cells)]
+    # the spacer fills the bottom-film and barrier levels under the top film: count the
+    # whole top footprint there (a bound)
+    gate(layered_size(xs, ys, [(len(zl[0]) - 1, None), (len(zl[1]) - 1, [bottom] + ([top] if spacer else [])),
+                               (1, [overlap] + ([top] if spacer else [])), (len(zl[3]) - 1, [top])]))
     pl = tensor_planar(xs, ys)
     c = pl.centroids
     in_bot, in_top, in_ov = _rect_mask(c, bottom), _rect_mask(c, top), _rect_mask(c, overlap)
-    layers = [
-        ("substrate", graded(-ts, 0.0, h_b=max(4 * h, tb), ratio=far_growth), np.ones_like(in_bot)),
-        ("bottom", graded(0.0, tb, n_min=film_cells), in_bot),
-        ("barrier", np.array([tb, tb + tx]), in_ov),
-        ("top", graded(tb + tx, tb + tx + tt, n_min=film_cells), in_top),
-    ]
+    layers = [("substrate", zl[0], np.ones_like(in_bot)), ("bottom", zl[1], in_bot),
+              ("barrier", zl[2], in_ov), ("top", zl[3], in_top)]
     zs = join(*[zl for _, zl, _ in layers])
     names = [nm for nm, _, _ in layers] + ["spacer"]
     interval_layer = np.concatenate([np.full(len(zl) - 1, i) for i, (_, zl, _) in enumerate(layers)])
@@ -138,26 +147,32 @@ def _common_checks(tb, tx, tt, ts, margin, film_cells, growth, far_growth):
     m = float(margin)
     if not np.isfinite(m) or m < 0:
         raise GeometryError("substrate_margin", margin, "a length >= 0 in m")
-    check_count("film_cells", film_cells)
-    check_ratio("growth", growth)
-    check_ratio("far_growth", far_growth)
     return tb, tx, tt, ts, m
 
 
+def _controls(mesh, medium, film_cells, growth, far_growth):
+    lv = mesh_level(mesh)
+    return (lv, control("film_cells", film_cells, medium["film_cells"], lv, check_count),
+            control("growth", growth, medium["growth"], lv, check_ratio),
+            control("far_growth", far_growth, medium["far_growth"], lv, check_ratio))
+
+
+@sized
 def build_cross_junction(bottom_width: float = 100e-6, top_width: float = 100e-6, *,
                          bottom_thickness: float = 70e-9, top_thickness: float = 70e-9,
                          barrier_thickness: float = 2e-9,
                          bottom_length: float | None = None, top_length: float | None = None,
                          substrate_thickness: float = 254e-6, substrate_margin: float = 0.0,
-                         spacer: bool = True, edge_cell: float | None = None,
-                         growth: float = 1.3, far_growth: float = 1.6,
-                         film_cells: int = 2) -> MeshData:
+                         spacer: bool = True, mesh: str = "medium", edge_cell: float | None = None,
+                         growth: float | None = None, far_growth: float | None = None,
+                         film_cells: int | None = None) -> MeshData:
     """Cross-type junction (seed 004: Sn-SnOx-Sn, ~0.1 mm square, 700 A films, 0.010 in
     substrate). The bottom strip (width ``bottom_width``, along x, total length
     ``bottom_length``, default 3 top_width) crosses the top strip (``top_width``, along y,
     ``top_length``, default 3 bottom_width); the overlap top_width x bottom_width is the
-    junction. Mesh: edge_cell at the overlap edges (default min width / 50), growth away
-    from them, far_growth in the substrate, film_cells through each film.
+    junction. Mesh: ``mesh`` preset ("coarse" | "medium" | "fine") for every control not
+    given: edge_cell at the overlap edges (medium: min width / 50), growth away from
+    them, far_growth in the substrate, film_cells through each film.
     """
     wb = check_positive("bottom_width", bottom_width)
     wt = check_positive("top_width", top_width)
@@ -168,7 +183,9 @@ def build_cross_junction(bottom_width: float = 100e-6, top_width: float = 100e-6
     Lt = 3 * wb if top_length is None else check_positive("top_length", top_length)
     check_greater("bottom_length", Lb, "top_width", wt)
     check_greater("top_length", Lt, "bottom_width", wb)
-    h = min(wb, wt) / 50 if edge_cell is None else check_positive("edge_cell", edge_cell)
+    lv, film_cells, growth, far_growth = _controls(mesh, MEDIUM_CROSS, film_cells, growth, far_growth)
+    h = control("edge_cell", edge_cell, min(wb, wt) / MEDIUM_CROSS["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, min(wb, wt), "narrower strip"))
     bottom = (-Lb / 2, Lb / 2, -wb / 2, wb / 2)
     top = (-wt / 2, wt / 2, -Lt / 2, Lt / 2)
     overlap = (-wt / 2, wt / 2, -wb / 2, wb / 2)
@@ -185,21 +202,23 @@ def build_cross_junction(bottom_width: float = 100e-6, top_width: float = 100e-6
     return md
 
 
+@sized
 def build_inline_junction(bottom_width: float = 10e-6, top_width: float = 2e-6,
                           overlap_length: float = 1e-6, *,
                           bottom_thickness: float = 70e-9, top_thickness: float = 70e-9,
                           barrier_thickness: float = 2e-9,
                           bottom_length: float = 20e-6, top_length: float = 20e-6,
                           substrate_thickness: float = 254e-6, substrate_margin: float = 0.0,
-                          spacer: bool = True, edge_cell: float | None = None,
-                          growth: float = 1.3, far_growth: float = 1.6,
-                          film_cells: int = 2) -> MeshData:
+                          spacer: bool = True, mesh: str = "medium", edge_cell: float | None = None,
+                          growth: float | None = None, far_growth: float | None = None,
+                          film_cells: int | None = None) -> MeshData:
     """Small in-line overlap junction (seed 004, Fig. 6: a narrow point of the top film
     just overlapping the end of the bottom film). Bottom strip x in
     [-overlap/2 - bottom_length, overlap/2], width bottom_width; top strip x in
     [-overlap/2, overlap/2 + top_length], width top_width (<= bottom_width); the
-    overlap (overlap_length x top_width) is the junction. edge_cell default: the smaller
-    of top_width and overlap_length over 20.
+    overlap (overlap_length x top_width) is the junction. Mesh as in
+    `build_cross_junction`; edge_cell (medium): the smaller of top_width and
+    overlap_length over 20.
     """
     wb = check_positive("bottom_width", bottom_width)
     wt = check_positive("top_width", top_width)
@@ -211,7 +230,9 @@ def build_inline_junction(bottom_width: float = 10e-6, top_width: float = 2e-6,
                                             growth, far_growth)
     Lb = check_positive("bottom_length", bottom_length)
     Lt = check_positive("top_length", top_length)
-    h = min(wt, ov) / 20 if edge_cell is None else check_positive("edge_cell", edge_cell)
+    lv, film_cells, growth, far_growth = _controls(mesh, MEDIUM_INLINE, film_cells, growth, far_growth)
+    h = control("edge_cell", edge_cell, min(wt, ov) / MEDIUM_INLINE["edge_divisions"], lv,
+                lambda k, v: check_edge_cell(k, v, min(wt, ov), "smaller of top_width and overlap_length"))
     bottom = (-ov / 2 - Lb, ov / 2, -wb / 2, wb / 2)
     top = (-ov / 2, ov / 2 + Lt, -wt / 2, wt / 2)
     overlap = (-ov / 2, ov / 2, -wt / 2, wt / 2)

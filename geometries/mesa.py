@@ -40,18 +40,29 @@ the tensor grid; the n_circle-gon keeps the disk's area exactly, its perimeter i
 (pi/n)^2/6 too long), extruded over graded z levels. Cells are ``edge_cell`` wide next
 to the mesa edge and grow by ``growth`` per cell away from it (by ``far_growth`` once
 they exceed half the mesa side); in z they are min(edge_cell, height/mesa_cells) on
-both sides of the base top and grow downwards. A W/d = 1e4 mesa therefore costs a few
-dozen cells per direction, not W/d of them. Default node counts (measured): 152k for
-the 10 x 10 x 0.03 um mesa on the default 30 um base (109k on a 20 um base); up to
-~250k for a 2 um mesa with every optional layer (growth=1.4 brings that to 170k).
+both sides of the base top (finer under it for an anisotropic base: base_skin_depth) and
+grow downwards. A W/d = 1e4 mesa therefore costs a few dozen cells per direction, not
+W/d of them.
+
+Default ("medium") mesh, MEDIUM: edge cell W/20, growth 1.5 in plane and in depth, 4
+cells through the mesa, 2 through the electrode. Sized on issue 13's sample (20 x 20 x
+1 um Bi2212 mesa, gold electrode, sapphire, 4.2 K; tests/geometries/
+test_geom_default_meshes.py): 19k nodes (was 102k with W/100, growth 1.3 / 1.6), and
+R and (hA)_eff within 0.5 % of one level finer (106k nodes). The in-plane edge cell
+matters little there because the mesa's own c-axis resistance dominates; a pure
+spreading resistance from an equipotential disk into an isotropic base (rim
+singularity) needs the fine preset for 1 % (test_geom_spreading.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import (GeometryError, MeshData, boundary_facet_table, check_choice, check_count,
-                   check_greater, check_positive, check_ratio, make_mesh_data)
+from .base import (EDGE_CELL_MIN_FRACTION, MAX_CIRCLE, GeometryError, MeshData, boundary_facet_table, check_choice,
+                   check_count, check_edge_cell, check_greater, check_positive, check_ratio, control,
+                   make_mesh_data,
+                   mesh_level)
+from .estimate import gate, layered_size, sized
 from .grading import graded, join
 from .planar import ogrid_in_frame, tensor_planar
 from .planar import extrude as _extrude
@@ -73,6 +84,12 @@ def _opt_positive(name, value):
     return None if value is None else check_positive(name, value)
 
 
+#: the "medium" mesh (the default). Measured against one refinement level
+#: (tests/geometries/test_geom_default_meshes.py): see the module docstring.
+MEDIUM = dict(edge_divisions=20, growth=1.5, far_growth=1.5, mesa_cells=4, electrode_cells=2, n_circle=64)
+
+
+@sized
 def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "square",
                length: float | None = None,
                electrode_thickness: float = 100e-9,
@@ -84,9 +101,13 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
                substrate_width: float | None = None, substrate_length: float | None = None,
                base_contact: str = "strip", base_contact_width: float | None = None,
                probes: bool = False,
-               edge_cell: float | None = None, growth: float = 1.3, far_growth: float = 1.6,
-               mesa_cells: int = 4, electrode_cells: int = 2, n_circle: int = 64,
-               base_top_cell: float | None = None) -> MeshData:
+               mesh: str = "medium",
+               edge_cell: float | None = None, growth: float | None = None,
+               far_growth: float | None = None,
+               mesa_cells: int | None = None, electrode_cells: int | None = None,
+               n_circle: int | None = None,
+               base_top_cell: float | None = None,
+               base_skin_depth: float | None = None) -> MeshData:
     """Graded hexahedral mesh of a mesa stack. All lengths in metres.
 
     width, length: mesa sides along x, y (shape "square": length = width; "rectangle":
@@ -100,14 +121,20 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
     base_contact: "strip" or "side" (see module docstring); base_contact_width: strip
         width (default a quarter of the base margin beside the mesa).
     probes: add "probe_top" and "probe_base".
-    Mesh controls: edge_cell (in-plane cell at the mesa edge; default 1/100 of the mesa
-    side along each axis), growth (cell-to-cell ratio near the mesa, in plane and below
+    Mesh: ``mesh`` = "coarse" | "medium" | "fine" sets every control below that is not
+    given (medium: see MEDIUM; each level halves the cells, geometries.base.refined).
+    Mesh controls: edge_cell (in-plane cell at the mesa edge; medium 1/EDGE_DIVISIONS of
+    the mesa side along each axis), growth (cell-to-cell ratio near the mesa, in plane and below
     the base top), base_top_cell (z size of the first base cell under the base top;
     default the mesa's own z cell, min(edge cell, height / mesa_cells)),
     far_growth (the ratio once cells exceed half the mesa's smaller side, and in the
     substrate), mesa_cells
     (minimum cells through the mesa), electrode_cells, n_circle (disk polygon vertices,
-    a multiple of 8).
+    a multiple of 8). base_skin_depth: the depth delta to which the current spreading
+    sideways in the base reaches, delta ~ (mesa side) sqrt(rho_ab / rho_c) (63 nm under a
+    20 um mesa at an anisotropy of 1e5); given, and base_top_cell not, the first base
+    cell is at most delta / 2 (scaled by the preset's level). femsim derives it from the
+    base material; without it the mesa resistance of such a base was ~3 % low.
     """
     shape = check_choice("shape", shape, ("square", "rectangle", "disk"))
     W = check_positive("width", width)
@@ -144,22 +171,33 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         if not s < gap_x * (1 - 1e-9):  # the strip must leave base top between it and the mesa
             raise GeometryError("base_contact_width", base_contact_width,
                                 f"less than the base top beside the mesa, (base_width - width)/2 = {gap_x!r}")
-    # In-plane cell at the mesa edge, per axis: 1/100 of the mesa side along that axis.
+    lv = mesh_level(mesh)
+    # In-plane cell at the mesa edge, per axis: a fixed fraction of the mesa side along it.
     if edge_cell is None:
-        hx, hy = W / 100, L / 100
+        hx = control("edge_cell", None, W / MEDIUM["edge_divisions"], lv)
+        hy = control("edge_cell", None, L / MEDIUM["edge_divisions"], lv)
     else:
-        hx = hy = check_positive("edge_cell", edge_cell)
+        hx = hy = check_edge_cell("edge_cell", edge_cell, min(W, L), "mesa's smaller side")
     h = min(hx, hy)
-    growth, far_growth = check_ratio("growth", growth), check_ratio("far_growth", far_growth)
-    mesa_cells = check_count("mesa_cells", mesa_cells)
-    electrode_cells = check_count("electrode_cells", electrode_cells)
+    growth = control("growth", growth, MEDIUM["growth"], lv, check_ratio)
+    far_growth = control("far_growth", far_growth, MEDIUM["far_growth"], lv, check_ratio)
+    mesa_cells = control("mesa_cells", mesa_cells, MEDIUM["mesa_cells"], lv, check_count)
+    electrode_cells = control("electrode_cells", electrode_cells, MEDIUM["electrode_cells"], lv, check_count)
+    n_circle = control("n_circle", n_circle, MEDIUM["n_circle"], lv,
+                       lambda k, v: check_count(k, v, MAX_CIRCLE))
     if shape == "disk" and (n_circle % 8 or n_circle < 16):
         raise GeometryError("n_circle", n_circle, "a multiple of 8, at least 16")
     hz = min(h, d / mesa_cells)               # z cells of the mesa next to its faces
     # First base cell under the mesa: the mesa's own by default. In a strongly anisotropic
     # base the current enters only ~ (lateral scale) sqrt(rho_ab / rho_c) deep, which is
     # why this is not simply the in-plane edge cell.
-    hz_base = hz if base_top_cell is None else check_positive("base_top_cell", base_top_cell)
+    if base_top_cell is not None:
+        hz_base = check_edge_cell("base_top_cell", base_top_cell, d, "mesa height")
+    elif base_skin_depth is not None:
+        skin = check_positive("base_skin_depth", base_skin_depth)
+        hz_base = min(hz, max(control("base_top_cell", None, skin / 2, lv), EDGE_CELL_MIN_FRACTION * d))
+    else:
+        hz_base = hz
 
     # Cells grow by `growth` near the mesa and by `far_growth` once they exceed half the
     # mesa's smaller side: farther out the fields are smooth on that scale. (Switching at
@@ -194,35 +232,51 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         core = 0.5
         lam_in = graded(0.0, 1.0, h_b=min(h / ((1 - core) * a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
         lam_out = graded(0.0, 1.0, h_a=min(h / (c * np.sqrt(2) - a), 0.25), ratio=growth, h_max=1 / 3)[1:-1]
-        pl = ogrid_in_frame(xs, ys, a, c, lam_in, lam_out, core=core)
-        in_mesa = pl.tags["disk"]
+        # O-grid (planar.ogrid_in_frame): an m x m core and rings of 4 m quads
+        ring = 4 * m
+        mesa_rect = ("quads", m * m + ring * (len(lam_in) + 1), (m + 1) ** 2 + ring * (len(lam_in) + 1))
+        extra = ring * (len(lam_in) + len(lam_out) + 2)
     else:
         xin = graded(0.0, W / 2, h_b=hx, ratio=growth, h_max=W / 6)
         yin = graded(0.0, L / 2, h_b=hy, ratio=growth, h_max=L / 6)
         xs = _half_axis([xin] + outside(W / 2, Bx / 2, Sx / 2, hx))
         ys = _half_axis([yin] + outside(L / 2, By / 2, Sy / 2, hy))
+        mesa_rect, extra = (-W / 2, W / 2, -L / 2, L / 2), 0
+
+    # ---- z levels, bottom to top: (name, z levels of the layer, footprint) ----
+    layers = []
+    z_bot = -tb - (tg or 0.0) - (ts or 0.0)
+    if ts is not None:
+        z0 = -tb - (tg or 0.0)
+        layers.append(("substrate", graded(z0 - ts, z0, h_b=max(4 * h, tb / 8), ratio=far_growth), "sub"))
+    if tg is not None:
+        layers.append(("glue", graded(-tb - tg, -tb, n_min=2), "base"))
+    layers.append(("base", graded(-tb, 0.0, h_b=hz_base, **grade), "base"))
+    layers.append(("mesa", graded(0.0, d, h_a=hz, h_b=hz, ratio=growth, n_min=mesa_cells), "mesa"))
+    top = d
+    if tc is not None:
+        layers.append(("contact", np.array([d, d + tc]), "mesa"))
+        top = d + tc
+    layers.append(("electrode", graded(top, top + te, n_min=electrode_cells), "mesa"))
+
+    # The size is known now: refuse (or, for geometries.estimate, report) it before any
+    # planar or 3D array exists.
+    rects = {"sub": None, "base": [(-Bx / 2, Bx / 2, -By / 2, By / 2), ("quads", extra, extra)],
+             "mesa": [mesa_rect]}
+    gate(layered_size(xs, ys, [(len(zl) - 1, rects[f]) for _, zl, f in layers], extra_quads=extra))
+
+    if shape == "disk":
+        pl = ogrid_in_frame(xs, ys, a, c, lam_in, lam_out, core=core)
+        in_mesa = pl.tags["disk"]
+    else:
         pl = tensor_planar(xs, ys)
         cen = pl.centroids
         in_mesa = (np.abs(cen[0]) < W / 2) & (np.abs(cen[1]) < L / 2)
     cen = pl.centroids
     in_base = (np.abs(cen[0]) < Bx / 2) & (np.abs(cen[1]) < By / 2)
     in_sub = np.ones(pl.t.shape[1], dtype=bool)
-
-    # ---- z levels, bottom to top ----
-    layers = []  # (name, z levels of the layer, footprint mask)
-    z_bot = -tb - (tg or 0.0) - (ts or 0.0)
-    if ts is not None:
-        z0 = -tb - (tg or 0.0)
-        layers.append(("substrate", graded(z0 - ts, z0, h_b=max(4 * h, tb / 8), ratio=far_growth), in_sub))
-    if tg is not None:
-        layers.append(("glue", graded(-tb - tg, -tb, n_min=2), in_base))
-    layers.append(("base", graded(-tb, 0.0, h_b=hz_base, **grade), in_base))
-    layers.append(("mesa", graded(0.0, d, h_a=hz, h_b=hz, ratio=growth, n_min=mesa_cells), in_mesa))
-    top = d
-    if tc is not None:
-        layers.append(("contact", np.array([d, d + tc]), in_mesa))
-        top = d + tc
-    layers.append(("electrode", graded(top, top + te, n_min=electrode_cells), in_mesa))
+    masks = {"sub": in_sub, "base": in_base, "mesa": in_mesa}
+    layers = [(nm, zl, masks[f]) for nm, zl, f in layers]
 
     zs = join(*[zl for _, zl, _ in layers])
     region_names = [n for n, _, _ in layers]

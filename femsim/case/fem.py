@@ -22,9 +22,29 @@ _RATIOS = {"growth", "far_growth"}
 
 
 def _param_type(name: str, p: inspect.Parameter):
+    from geometries.base import MESH_CONTROLS, MESH_PRESETS
+
     ann = p.annotation
     default = None if p.default is inspect.Parameter.empty else p.default
     args = set(typing.get_args(ann)) or {ann}
+    if name == "mesh":
+        return (Literal[tuple(MESH_PRESETS)],   # (default None: the builder's medium)
+                Field(None, description="mesh preset: 'coarse', 'medium' (default) or 'fine'; each step halves "
+                                        "every cell (edge cells, growth ratios, cells through layers); the mesh "
+                                        "controls below, when given, override it"))
+    if name == "base_skin_depth":
+        return (Q("length", positive=True, max=L_SANE, description="base skin depth") | None,
+                Field(None, description="depth the current spreading sideways in an anisotropic base reaches; the "
+                                        "first base cell is at most half of it (default: (mesa side) "
+                                        "sqrt(rho_ab / rho_c) of the base material at T_bath)"))
+    if name in MESH_CONTROLS and default is None:
+        what = "grading ratio" if name in _RATIOS else name.replace("_", " ")
+        if float in args and name not in _RATIOS:
+            t = Q("length", positive=True, max=L_SANE, description=what)
+            return (t | None, Field(None, description=f"{what} (default: set by the mesh preset)"))
+        if float in args:
+            return (float | None, Field(None, gt=1, description=f"{what} (default: set by the mesh preset)"))
+        return (int | None, Field(None, ge=1, description=f"{what} (default: set by the mesh preset)"))
     if float in args and name not in _RATIOS:
         t = Q("length", positive=name not in ("substrate_margin", "bridge_length"), nonnegative=True, max=L_SANE,
               min=L_MIN, description=f"{name.replace('_', ' ')}")

@@ -40,8 +40,11 @@ def build_mesh(case):
     try:
         if g.kind == "external":
             return geometries.load_mesh(g.path, scale=g.unit)
-        params = {k: v for k, v in g.model_dump(exclude={"kind"}).items() if v is not None}
-        return geometries.build(g.kind, **params)
+        from ..meshsize import geometry_params, guard
+
+        guard(case)   # refuses a mesh that cannot be solved in memory, before building it
+        kind, params = geometry_params(case)
+        return geometries.build(kind, **params)
     except geometries.GeometryError as e:
         raise CaseError(f"geometry.{e.parameter}", e.value, e.expected) from None
 
