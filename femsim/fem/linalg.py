@@ -450,9 +450,10 @@ def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30, budg
             if len(hist) > stall and res > 0.9 * hist[-1 - stall]:
                 stop = "stagnated"
                 break
-            if budget is not None and its >= window and res > floor * bn:
-                # iterations still needed at the rate of the last `window` ones
-                rate = (res / hist[-1 - window]) ** (1.0 / window) if hist[-1 - window] > 0 else 0.0
+            win = min(window, budget) if budget is not None else 0
+            if budget is not None and its >= win and res > floor * bn:
+                # iterations still needed at the rate of the last `win` ones
+                rate = (res / hist[-1 - win]) ** (1.0 / win) if hist[-1 - win] > 0 else 0.0
                 need = np.inf if rate >= 1.0 else (np.log(target / res) / np.log(rate) if rate > 0 else 0.0)
                 if its + need > budget:
                     stop = "predicted"
@@ -661,6 +662,8 @@ class AMGSolver:
         t0 = time.perf_counter()
         if not np.any(b):
             return np.zeros_like(b)
+        if self.direct is not None:   # a handle prepared before the fallback
+            return self.direct(A, b)
         lay = self._layout
         A_T = A[lay.n_phi:] if lay.n > lay.n_phi else None
         info = {}
