@@ -39,6 +39,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+#: DOLFINx 0.5.2 with MUMPS, the reference problem's 5-voltage sweep on one core (the
+#: published figure for this machine kind, tracker issue 13)
+DOLFINX_5V_S = 62.0
+
 # meshes (nx, ny, nz) by part
 REFERENCE = (40, 40, 16)
 SCALE = {"1e5": (50, 50, 20), "3e5": (72, 72, 28), "1e6": (108, 108, 42)}
@@ -72,6 +76,7 @@ def one_linear_solve(mesh, kind, V=0.4, repeat=1):
     from femsim.fem.solver import _Jacobian
     s = ElectroThermalSolver(reference_box(*mesh), linear_solve=kind)
     sysd = s.system
+    kind = sysd.linear_solve.name     # ("auto": the solver it picked for this system)
     z = _state_at(s, V, mesh[2])
     eq = s.equation("voltage", V)
     s._set_G_ref(sysd, z)
@@ -212,6 +217,9 @@ def part_reference(results, solvers=("pardiso", "amg")):
         print(f"   one linear solve (fresh): {lin['t_linear']:.2f} s (prepare {lin['t_prepare']:.2f} + solve "
               f"{lin['t_solve']:.2f}); time per converged point {sw['t_per_point']:.2f} s; "
               f"ratio {ratio:.2f} (target <= 2)")
+        total = sw["t_setup"] + sw["t_sweep"]
+        print(f"   whole 5-voltage run {total:.2f} s; DOLFINx 0.5.2 + MUMPS, one core, published for this "
+              f"machine kind: {DOLFINX_5V_S:.0f} s; ratio DOLFINx / femsim = {DOLFINX_5V_S / total:.1f} (target >= 10)")
 
 
 def part_sweep100(results, kind="auto"):
@@ -280,7 +288,7 @@ CASES = [os.path.join(HERE, "..", "cases", c) for c in ("mesa_backbending.toml",
         [os.path.join(HERE, "cases", c) for c in ("mesa_4K2_au_equipotential.toml", "mesa_4K2_au.toml")]
 
 
-def part_cases(results, solvers=("auto",), cases=None):
+def part_cases(results, solvers=("auto",), cases=None, max_points=None):
     """Realistic cases, whole sweep each (issue 13): target < 2 min on 2 cores and
     <= 2 linear solves per converged point."""
     print("\n== realistic cases: whole I-V sweep ==")
@@ -289,7 +297,7 @@ def part_cases(results, solvers=("auto",), cases=None):
     for path in cases or CASES:
         for kind in solvers:
             try:
-                r = run_task(task="case", path=os.path.abspath(path), solver=kind)
+                r = run_task(task="case", path=os.path.abspath(path), solver=kind, max_points=max_points)
             except RuntimeError as e:
                 print(f"   {os.path.basename(path):34s} {kind:8s} failed: {str(e)[-300:]}")
                 continue
@@ -305,11 +313,12 @@ def part_cases(results, solvers=("auto",), cases=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="reference problem (5 voltages, PARDISO) only")
+    ap.add_argument("--quick", action="store_true", help="reference problem (5 voltages, default solver) only")
     ap.add_argument("--big", action="store_true", help="include the ~1e6-unknown AMG run (~5 min, ~6 GiB)")
     ap.add_argument("--only", choices=("reference", "sweep100", "linear", "scale", "cases"), action="append")
     ap.add_argument("--solvers", default="auto", help="cases part: comma-separated linear solvers (auto,pardiso,amg)")
     ap.add_argument("--case", action="append", help="cases part: these case files instead of the default set")
+    ap.add_argument("--max-points", type=int, help="cases part: stop each sweep after this many points")
     ap.add_argument("--json", help="write all results to this file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -320,7 +329,7 @@ def main(argv=None):
     parts = a.only or (["reference"] if a.quick else ["reference", "sweep100", "linear", "scale", "cases"])
     print(f"femsim FEM benchmark on {os.cpu_count()} cores, MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS', 'unset')}")
     if "reference" in parts:
-        part_reference(results, ("pardiso",) if a.quick else ("pardiso", "amg"))
+        part_reference(results, ("auto",) if a.quick else ("auto", "pardiso", "amg"))
     if "sweep100" in parts:
         part_sweep100(results)
     if "linear" in parts:
@@ -328,7 +337,7 @@ def main(argv=None):
     if "scale" in parts:
         part_scale(results, a.big)
     if "cases" in parts:
-        part_cases(results, tuple(a.solvers.split(",")), a.case)
+        part_cases(results, tuple(a.solvers.split(",")), a.case, a.max_points)
     print(f"\nbench_fem total {time.perf_counter() - t0:.0f} s")
     if a.json:
         with open(a.json, "w") as f:

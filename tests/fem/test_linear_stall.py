@@ -71,7 +71,8 @@ def test_amg_falls_back_to_direct_with_a_note(capsys, monkeypatch):
     rng = np.random.default_rng(0)
     b = rng.standard_normal(sysd.n)
     x_ref = _Jacobian(DirectSolver("superlu"), sysd, data, nat, "voltage", s._coeffs).solve(b)
-    amg = AMGSolver(budget=1)                 # every solve "needs" more than one iteration
+    # every solve "needs" more than one iteration, and only the tolerance itself will do
+    amg = AMGSolver(budget=1, floor=1e-14)
     jac = _Jacobian(amg, sysd, data, nat, "voltage", s._coeffs)
     x = jac.solve(b, rtol=1e-10)
     assert np.abs(x - x_ref).max() <= 1e-10 * np.abs(x_ref).max()
@@ -87,13 +88,13 @@ def test_amg_falls_back_to_direct_with_a_note(capsys, monkeypatch):
 def test_amg_without_fallback_raises_a_convergence_error():
     from femsim.fem.solver import _Jacobian
     s, sysd, data, nat = _reference_jacobian()
-    jac = _Jacobian(AMGSolver(budget=1, fallback=False), sysd, data, nat, "voltage", s._coeffs)
+    jac = _Jacobian(AMGSolver(budget=1, fallback=False, floor=1e-14), sysd, data, nat, "voltage", s._coeffs)
     with pytest.raises(ConvergenceError, match="stalled"):
         jac.solve(np.ones(sysd.n), rtol=1e-10)
 
 
 def test_sweep_survives_a_fallback_and_matches_the_1d_solution():
-    s = ElectroThermalSolver(reference_box(6, 6, 4), linear_solve=AMGSolver(budget=1))
+    s = ElectroThermalSolver(reference_box(6, 6, 4), linear_solve=AMGSolver(budget=1, floor=1e-14))
     pts = list(s.sweep("voltage", [0.1, 0.2]))
     for p in pts:
         assert p.I == pytest.approx(reference_1d(p.V, nz=4)["I"], rel=1e-10)
