@@ -147,13 +147,14 @@ def sweep_bar(points, mode, **kw):
     unchanged; silent when not a terminal or --quiet."""
     prog = SweepProgress(mode, **kw)
     show = enabled()
-    t = tqdm(total=prog.total, desc=f"{mode} sweep", unit="pt", disable=not show, leave=False,
-             bar_format="{desc}: {postfix}", dynamic_ncols=True)
+    head = f"{mode} sweep"
+    t = tqdm(total=prog.total, desc=head, unit="pt", disable=not show, leave=False, bar_format="{desc}",
+             dynamic_ncols=True)
     try:
         for p in points:
             line = prog.update(p)
             if show:
-                t.set_postfix_str(line, refresh=False)
+                t.set_description_str(f"{head}: {line}", refresh=False)
                 t.update(1)
             yield p
     finally:

@@ -325,6 +325,11 @@ class ElectroThermalSolver:
                 kind = ls or "auto"
                 spread = self.conductivity_spread() if kind == "auto" and sys.n > linalg.AUTO_AMG_MIN else None
                 ls = linalg.make_linear_solver(kind, sys.n, spread)
+                if not self._systems:   # the main system: say what was chosen, and why
+                    from .. import progress
+                    why = (f" (auto: {sys.n} unknowns" + (f", conductivity spread {spread:.2g}" if spread else "")
+                           + ")") if kind == "auto" else ""
+                    progress.say(f"linear solver: {ls.name}{why}", "verbose")
             sys.linear_solve = ls
             self._systems[key] = sys
         return self._systems[key]
