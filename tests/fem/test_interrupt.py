@@ -28,7 +28,9 @@ def test_sigint_during_a_sweep_exits_130_with_the_converged_points(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     p = subprocess.Popen([sys.executable, "-c", "import sys; from femsim.cli import main; sys.exit(main())", "run", str(ROOT / "cases" / "mesa_backbending.toml"),
-                          "--out", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--out", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         # a shell's background job ignores SIGINT, and a child inherits that
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 600
         while len(_rows(out / "points.csv")) < 3:      # a few converged points, then mid-sweep
