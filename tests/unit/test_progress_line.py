@@ -3,8 +3,6 @@ Newton steps, time left; -v adds the linear-solver work."""
 
 from types import SimpleNamespace
 
-import pytest
-
 from femsim import progress
 
 
