@@ -39,6 +39,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+#: DOLFINx 0.5.2 with MUMPS, the reference problem's 5-voltage sweep on one core (the
+#: published figure for this machine kind, tracker issue 13)
+DOLFINX_5V_S = 62.0
+
 # meshes (nx, ny, nz) by part
 REFERENCE = (40, 40, 16)
 SCALE = {"1e5": (50, 50, 20), "3e5": (72, 72, 28), "1e6": (108, 108, 42)}
@@ -72,6 +76,7 @@ def one_linear_solve(mesh, kind, V=0.4, repeat=1):
     from femsim.fem.solver import _Jacobian
     s = ElectroThermalSolver(reference_box(*mesh), linear_solve=kind)
     sysd = s.system
+    kind = sysd.linear_solve.name     # ("auto": the solver it picked for this system)
     z = _state_at(s, V, mesh[2])
     eq = s.equation("voltage", V)
     s._set_G_ref(sysd, z)
@@ -123,6 +128,41 @@ def sweep(mesh, kind, voltages):
                 t_per_point=t_sweep / max(n_pts, 1), timings=list(s.timings().values())[0])
 
 
+def case_sweep(path, kind, max_points=None):
+    """The whole I-V sweep of a case file as `femsim run` drives it (mesh, problem, sweep;
+    no files written), with linear solver ``kind``: wall time, unknowns, points, Newton
+    steps and linear solves per point (every solve with a Jacobian: Newton steps, chord
+    steps, tangents and their refinements)."""
+    from femsim.case import load_case
+    from femsim.fem import ElectroThermalSolver, NewtonOptions
+    from femsim.studies.fem import _sweep, build_mesh, build_problem
+    t0 = time.perf_counter()
+    case = load_case(path)
+    md = build_mesh(case)
+    problem = build_problem(case, md)
+    fem = case.fem
+    s = ElectroThermalSolver(problem, linear_solve=kind,
+                             options=NewtonOptions(rtol=fem.solver.rtol, max_newton=fem.solver.max_newton))
+    sysd = s.system
+    t_setup = time.perf_counter() - t0
+    pts, failure = [], None
+    sw = _sweep(s, fem.bias)
+    for p in sw:
+        pts.append(p)
+        if max_points and len(pts) >= max_points:
+            break
+    failure = getattr(sw, "failure", None)
+    t_sweep = time.perf_counter() - t0 - t_setup
+    ls = sysd.linear_solve
+    stats = ls.stats() if hasattr(ls, "stats") else {}
+    n_conv = max(len(pts), 1)
+    return dict(case=os.path.basename(path), n=sysd.n, nodes=md.mesh.nvertices, t_setup=t_setup, t_sweep=t_sweep,
+                points=len(pts), failure=str(failure)[:200] if failure else None,
+                newton_per_point=sum(p.newton_steps for p in pts) / n_conv,
+                solves_per_point=sysd.n_solve / n_conv, solver=stats,
+                T_max=max(p.T_max["all"] for p in pts) if pts else None)
+
+
 def reference_box_(mesh):
     from femsim.fem.reference import reference_box
     return reference_box(*mesh)
@@ -134,6 +174,8 @@ def worker(task):
         out = one_linear_solve(tuple(task["mesh"]), task["solver"], repeat=task.get("repeat", 1))
     elif t == "sweep":
         out = sweep(tuple(task["mesh"]), task["solver"], task["voltages"])
+    elif t == "case":
+        out = case_sweep(task["path"], task["solver"], task.get("max_points"))
     elif t == "scale":
         out = sweep(tuple(task["mesh"]), task["solver"], task["voltages"])
         out.update(one_linear_solve(tuple(task["mesh"]), task["solver"]))
@@ -175,6 +217,9 @@ def part_reference(results, solvers=("pardiso", "amg")):
         print(f"   one linear solve (fresh): {lin['t_linear']:.2f} s (prepare {lin['t_prepare']:.2f} + solve "
               f"{lin['t_solve']:.2f}); time per converged point {sw['t_per_point']:.2f} s; "
               f"ratio {ratio:.2f} (target <= 2)")
+        total = sw["t_setup"] + sw["t_sweep"]
+        print(f"   whole 5-voltage run {total:.2f} s; DOLFINx 0.5.2 + MUMPS, one core, published for this "
+              f"machine kind: {DOLFINX_5V_S:.0f} s; ratio DOLFINx / femsim = {DOLFINX_5V_S / total:.1f} (target >= 10)")
 
 
 def part_sweep100(results, kind="auto"):
@@ -238,11 +283,42 @@ def part_scale(results, big=False):
         print(f"   AMG path: time per point ~ n^{k:.2f} over n = {', '.join(f'{int(x)}' for x in n)}")
 
 
+CASES = [os.path.join(HERE, "..", "cases", c) for c in ("mesa_backbending.toml", "dayem_bridge.toml",
+                                                         "cross_junction.toml")] + \
+        [os.path.join(HERE, "cases", c) for c in ("mesa_4K2_au_equipotential.toml", "mesa_4K2_au.toml")]
+
+
+def part_cases(results, solvers=("auto",), cases=None, max_points=None):
+    """Realistic cases, whole sweep each (issue 13): target < 2 min on 2 cores and
+    <= 2 linear solves per converged point."""
+    print("\n== realistic cases: whole I-V sweep ==")
+    print(f"   {'case':34s} {'solver':8s} {'unknowns':>8s} {'points':>6s} {'setup':>7s} {'sweep':>8s} "
+          f"{'s/pt':>6s} {'Newton/pt':>9s} {'solves/pt':>9s} {'peak GiB':>8s}  linear solver")
+    for path in cases or CASES:
+        for kind in solvers:
+            try:
+                r = run_task(task="case", path=os.path.abspath(path), solver=kind, max_points=max_points)
+            except RuntimeError as e:
+                print(f"   {os.path.basename(path):34s} {kind:8s} failed: {str(e)[-300:]}")
+                continue
+            results[f"case_{r['case']}_{kind}"] = r
+            st = r["solver"]
+            lin = (f"{st.get('n_factor', 0)} factorisations" if "n_factor" in st else
+                   f"{st.get('n_setup')} AMG setups, {st.get('n_iter')} GMRES its"
+                   + (f", fell back to direct ({st['direct']['n_factor']} factorisations)" if st.get("direct") else ""))
+            print(f"   {r['case']:34s} {kind:8s} {r['n']:8d} {r['points']:6d} {r['t_setup']:6.1f}s {r['t_sweep']:7.1f}s "
+                  f"{r['t_sweep'] / max(r['points'], 1):6.2f} {r['newton_per_point']:9.2f} {r['solves_per_point']:9.2f} "
+                  f"{r['peak_gib']:8.2f}  {lin}" + (f"  FAILED: {r['failure']}" if r["failure"] else ""))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="reference problem (5 voltages, PARDISO) only")
+    ap.add_argument("--quick", action="store_true", help="reference problem (5 voltages, default solver) only")
     ap.add_argument("--big", action="store_true", help="include the ~1e6-unknown AMG run (~5 min, ~6 GiB)")
-    ap.add_argument("--only", choices=("reference", "sweep100", "linear", "scale"), action="append")
+    ap.add_argument("--only", choices=("reference", "sweep100", "linear", "scale", "cases"), action="append")
+    ap.add_argument("--solvers", default="auto", help="cases part: comma-separated linear solvers (auto,pardiso,amg)")
+    ap.add_argument("--case", action="append", help="cases part: these case files instead of the default set")
+    ap.add_argument("--max-points", type=int, help="cases part: stop each sweep after this many points")
     ap.add_argument("--json", help="write all results to this file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -250,16 +326,18 @@ def main(argv=None):
         return worker(json.loads(a.worker))
     results = {}
     t0 = time.perf_counter()
-    parts = a.only or (["reference"] if a.quick else ["reference", "sweep100", "linear", "scale"])
+    parts = a.only or (["reference"] if a.quick else ["reference", "sweep100", "linear", "scale", "cases"])
     print(f"femsim FEM benchmark on {os.cpu_count()} cores, MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS', 'unset')}")
     if "reference" in parts:
-        part_reference(results, ("pardiso",) if a.quick else ("pardiso", "amg"))
+        part_reference(results, ("auto",) if a.quick else ("auto", "pardiso", "amg"))
     if "sweep100" in parts:
         part_sweep100(results)
     if "linear" in parts:
         part_linear(results)
     if "scale" in parts:
         part_scale(results, a.big)
+    if "cases" in parts:
+        part_cases(results, tuple(a.solvers.split(",")), a.case, a.max_points)
     print(f"\nbench_fem total {time.perf_counter() - t0:.0f} s")
     if a.json:
         with open(a.json, "w") as f:

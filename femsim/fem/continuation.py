@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import progress
 from ..errors import ConvergenceError, OutOfRangeError
 from .solver import BiasEquation, Point
 
@@ -374,10 +375,14 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
             # the undriven axis no longer than the heating scale: the cold conductance
             # alone would put a self-heated curve's whole voltage range (current bias)
             # into a sliver of the plane, and its turn into a single step
+            progress.say(f"arclength trace: cold conductance {progress.si(G0, 'S')}; heating scale from the "
+                         f"isothermal R(T) and the low-power (hA)_eff ...", "verbose")
             try:
                 V_th, I_th = solver.heating_scales()
             except (ConvergenceError, OutOfRangeError, FloatingPointError):
                 V_th = I_th = math.inf
+            progress.say(f"arclength trace: heating scale V_th = {progress.si(V_th, 'V')}, "
+                         f"I_th = {progress.si(I_th, 'A')}", "verbose")
             if mode != "voltage":
                 Vs = min(Vs, V_th)
             if mode != "current":

@@ -32,15 +32,26 @@ ElectroThermalSolver, which takes the same strings as the case file's
   anisotropy of the reference problem took 140-280 CG iterations, with 'evolution' 13-15.
   The hierarchy is kept across Newton steps and bias points and rebuilt only when GMRES
   needs clearly more iterations than it did right after the last setup.
-* ``"auto"`` (default): PARDISO up to `AUTO_DIRECT_MAX` unknowns, AMG above (a direct
-  factorisation of a 3D problem grows like n^2 in time and n^(4/3) in memory: ~3 s and
-  0.4 GiB at 5e4 unknowns, out of reach at 1e6); SuperLU when pypardiso is missing and
-  pyamg too.
+  GMRES watches its own reduction rate: a solve predicted to need more than ``budget``
+  iterations, or stagnating, is stopped within a few dozen iterations; if its residual
+  is then above 1e-3 (relative) the solve has failed, the hierarchy rebuilt once, and then the solver falls back to a direct
+  solve for the rest of the run, saying so in one line (`AMGSolver._fall_back`).
+* ``"auto"`` (default, `make_linear_solver`): PARDISO for small systems and for
+  high-contrast ones up to `AUTO_DIRECT_MAX` unknowns, AMG for large, or uniform enough,
+  systems (a direct factorisation of a 3D problem grows like n^2 in time and n^(4/3) in
+  memory: ~3 s and 0.4 GiB at 5e4 unknowns, out of reach at 1e6); SuperLU when pypardiso
+  is missing and pyamg too.
+
+Interruption: factorisations of large systems run on a worker thread (`run_interruptible`)
+while the main thread waits in 0.1 s slices, so Ctrl-C is honoured during a C-level
+factorisation too; GMRES is Python-level and is interrupted between iterations.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -48,6 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
+
+from ..errors import ConvergenceError
 
 try:  # pragma: no cover - depends on the installation
     from pypardiso import PyPardisoSolver
@@ -60,8 +73,24 @@ except Exception:
     pyamg = None
 
 LINEAR_SOLVERS = ("auto", "pardiso", "superlu", "amg")
-#: "auto" uses a direct solver up to this many unknowns, AMG above (benchmarks/README.md)
+#: an AMG-GMRES solve predicted (from its reduction rate) to need more iterations than this
+#: has failed: the measured solves of realistic cases need 15-90 (benchmarks/README.md)
+GMRES_BUDGET = 300
+#: no direct fallback above this many unknowns (a factorisation needs ~10 GiB at 1e6)
+FALLBACK_DIRECT_MAX = 600_000
+
+
+class LinearSolverStall(ConvergenceError):
+    """An iterative solve failed and no direct fallback is possible or allowed (a
+    ConvergenceError: the sweep stops there and keeps its converged points)."""
+#: "auto" (make_linear_solver): direct up to AUTO_AMG_MIN unknowns; AMG up to AUTO_DIRECT_MAX
+#: only when the conductivity spread is at most AUTO_AMG_SPREAD; AMG above (benchmarks/README.md)
+AUTO_AMG_MIN = 20_000
 AUTO_DIRECT_MAX = 150_000
+AUTO_AMG_SPREAD = 1e6
+#: GMRES budget of an AMG solver that "auto" chose: the uniform problems it is chosen for
+#: need 10-50 iterations a solve; a case that needs more is faster on the direct path
+AUTO_GMRES_BUDGET = 100
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,73 @@ class BiasRow:
     vals: np.ndarray
     alpha: float
     beta: float
+
+
+# -- interruptible calls ------------------------------------------------------------------
+
+#: factorisations of systems at least this large run on the worker thread (below, they
+#: take well under a second and Ctrl-C waits for them)
+INTERRUPTIBLE_MIN = 20_000
+
+
+class _Worker:
+    """One daemon thread that runs long C-level calls (a PARDISO or SuperLU factorisation),
+    so that the main thread can wait for them in short timed joins and Ctrl-C raises
+    KeyboardInterrupt there within ~0.1 s: a C call holds off Python's signal handler
+    until it returns (80+ s for a 1e5-unknown factorisation on a busy machine), but
+    ctypes (pypardiso) and SuperLU release the GIL while they compute.
+
+    One thread for all calls, not one per call: MKL/OpenMP keep per-thread state. After an
+    interrupt the thread is abandoned (it finishes its call in the background and exits;
+    the result is dropped) and the next call starts a new worker."""
+
+    def __init__(self):
+        self.q = queue.Queue()
+        self.abandoned = False
+        self.thread = threading.Thread(target=self._loop, name="femsim-factorise", daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.abandoned:
+            fn, args, box, done = self.q.get()
+            try:
+                box["out"] = fn(*args)
+            except BaseException as e:  # handed to the waiting thread
+                box["err"] = e
+            done.set()
+
+    def run(self, fn, *args):
+        box, done = {}, threading.Event()
+        self.q.put((fn, args, box, done))
+        while not done.wait(0.1):
+            pass
+        if "err" in box:
+            raise box["err"]
+        return box["out"]
+
+
+_worker = None
+_worker_lock = threading.Lock()
+
+
+def run_interruptible(fn, *args):
+    """fn(*args) on the worker thread, the caller waiting so that Ctrl-C is honoured at
+    once (`_Worker`). On KeyboardInterrupt the call is abandoned: whatever state fn
+    was changing must be discarded by the caller. From a thread other than the main one
+    (signals arrive only there) fn is called directly."""
+    global _worker
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    with _worker_lock:
+        if _worker is None or _worker.abandoned or not _worker.thread.is_alive():
+            _worker = _Worker()
+        w = _worker
+    try:
+        return w.run(fn, *args)
+    except KeyboardInterrupt:
+        w.abandoned = True
+        w.q.put((lambda: None, (), {}, threading.Event()))   # wake it up to exit when done
+        raise
 
 
 # -- direct ------------------------------------------------------------------------------
@@ -224,19 +320,30 @@ class DirectSolver:
             self._owner = A
             return
         t0 = time.perf_counter()
-        if self.backend == "superlu":
-            self._lu = splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
-            self._pattern = (A.indptr.copy(), A.indices.copy())
-        else:
-            ps = self._pardiso
-            ps._check_A(A)
-            if not same_pattern:
-                ps.set_phase(11)
-                ps._call_pardiso(A, np.zeros((A.shape[0], 1)))
+        call = run_interruptible if A.shape[0] >= INTERRUPTIBLE_MIN else (lambda fn, *a: fn(*a))
+        try:
+            if self.backend == "superlu":
+                self._lu = None
+                self._lu = call(splu, A.tocsc(), "MMD_AT_PLUS_A")
                 self._pattern = (A.indptr.copy(), A.indices.copy())
-                self.n_analyse += 1
-            ps.set_phase(22)
-            ps._call_pardiso(A, np.zeros((A.shape[0], 1)))
+            else:
+                ps = self._pardiso
+                ps._check_A(A)
+                if not same_pattern:
+                    self._pattern = None
+                    ps.set_phase(11)
+                    call(ps._call_pardiso, A, np.zeros((A.shape[0], 1)))
+                    self._pattern = (A.indptr.copy(), A.indices.copy())
+                    self.n_analyse += 1
+                ps.set_phase(22)
+                call(ps._call_pardiso, A, np.zeros((A.shape[0], 1)))
+        except KeyboardInterrupt:
+            # the abandoned call still works on this PARDISO instance: leave it to it
+            self._pattern = self._data = self._owner = self._lu = None
+            if self.backend == "pardiso":
+                self._pardiso = _new_pardiso()
+                _set_pardiso_iparm(self._pardiso)
+            raise
         self._data = A.data.copy()
         self._owner = A
         self.n_factor += 1
@@ -277,7 +384,8 @@ class DirectSolver:
 
 # -- AMG-preconditioned GMRES --------------------------------------------------------------
 
-def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30):
+def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30, budget=None, floor=1e-3,
+                window=15, info=None):
     """Restarted GMRES, right-preconditioned by the callable M, on the true residual.
 
     Stops when ||b - A x|| <= rtol ||b||, after maxiter iterations, or when the residual
@@ -285,7 +393,16 @@ def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30):
     between a gold electrode and the layer below, the scaled Jacobian has a condition
     number ~1e10 and its residual a roundoff floor ~1e-9 relative, below which no
     iteration helps (the Newton iteration only needs the reduction it asked for, and
-    re-evaluates the exact residual anyway). Returns (x, iterations, converged)."""
+    re-evaluates the exact residual anyway). A solve stopped early counts as converged
+    only at or below ``floor`` (relative): above it the preconditioner has failed.
+
+    budget: stop early when, from a third of the budget on, the reduction rate of the last
+    ``window`` iterations predicts more than ``budget`` iterations in all (a
+    preconditioner that does not fit the problem shows it within a few dozen iterations,
+    long before maxiter; this is what keeps a bad case from iterating silently for
+    minutes). ``info`` (a dict) receives the
+    reason of the stop: "converged", "stagnated", "predicted" or "maxiter", and the
+    relative residual. Returns (x, iterations, converged)."""
     n = b.size
     bn = np.linalg.norm(b)
     x = np.zeros(n) if x0 is None else np.array(x0, dtype=float)
@@ -294,14 +411,16 @@ def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30):
     its, hist = 0, [beta]
     m = max(1, min(restart, maxiter))
     V = np.empty((m + 1, n))
-    while beta > rtol * bn and its < maxiter:
+    reason = "converged"
+    target = rtol * bn
+    while beta > target and its < maxiter:
         V[0] = r / beta
         H = np.zeros((m + 1, m))
         cs, sn = np.zeros(m), np.zeros(m)
         g = np.zeros(m + 1)
         g[0] = beta
         k = 0
-        stalled = False
+        stop = None
         for j in range(m):
             w = A @ M(V[j])
             # classical Gram-Schmidt, twice (BLAS-2, and as stable as modified GS)
@@ -327,19 +446,41 @@ def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30):
             its += 1
             res = abs(g[j + 1])
             hist.append(res)
-            if res <= rtol * bn or hn == 0.0 or its >= maxiter:
+            if res <= target or hn == 0.0 or its >= maxiter:
                 break
             if len(hist) > stall and res > 0.9 * hist[-1 - stall]:
-                stalled = True
+                stop = "stagnated"
                 break
+            win = min(window, budget) if budget is not None else 0
+            # (not before a third of the budget: GMRES often sits on a plateau before it
+            # converges superlinearly; a plain standstill is caught by the stagnation test)
+            if budget is not None and its >= max(win, budget // 3):
+                # iterations still needed at the rate of the last `win` ones
+                rate = (res / hist[-1 - win]) ** (1.0 / win) if hist[-1 - win] > 0 else 0.0
+                need = np.inf if rate >= 1.0 else (np.log(target / res) / np.log(rate) if rate > 0 else 0.0)
+                if its + need > budget:
+                    stop = "predicted"
+                    break
             V[j + 1] = w / hn
         y = np.linalg.solve(np.triu(H[:k, :k]), g[:k]) if k else np.zeros(0)
         x += M(V[:k].T @ y)
         r = b - A @ x
         beta = np.linalg.norm(r)
-        if stalled:
+        if stop:
+            reason = stop
             break
-    return x, its, bool(beta <= rtol * bn) or beta <= 10 * min(hist)
+    if beta > target and reason == "converged":
+        reason = "maxiter"
+    # stopped early (stagnation, the iteration limit or the budget) at a relative residual
+    # <= floor: the roundoff floor of an ill-conditioned matrix (the bundled mesa's AMG
+    # solves stagnate at 2e-4), still a direction on which Newton converges at that rate
+    # (it re-evaluates the exact residual). Above it (the 4.2 K mesa with a modelled gold
+    # film stagnated at 1.0, making no progress at all): a failure.
+    ok = bool(beta <= target) or beta <= floor * bn
+    if info is not None:
+        info.update(reason=reason, rel_residual=float(beta / bn) if bn else 0.0, iterations=its,
+                    history=np.asarray(hist) / bn if bn else np.asarray(hist))
+    return x, its, ok
 
 
 def pcg(A, b, M, rtol, maxiter=500, stall=20):
@@ -428,12 +569,18 @@ class AMGSolver:
     amg: keyword arguments of pyamg.smoothed_aggregation_solver for both blocks;
     rebuild_factor: rebuild the hierarchies when a solve needs more than
     max(rebuild_factor x, +20) the iterations of the first solve after the last setup.
+    budget: a solve whose reduction rate predicts more GMRES iterations than this is
+    stopped (`gmres_right`), the hierarchy rebuilt once, and if that does not help either
+    the solver falls back to a direct solve for the rest of the run, with a one-line
+    note (``fallback=False``: raise `LinearSolverStall` instead); floor: a solve stopped
+    early counts as converged at or below this relative residual (`gmres_right`).
     """
 
     iterative = True
     name = "amg"
 
-    def __init__(self, rtol=1e-10, restart=50, maxiter=1000, amg=None, rebuild_factor=2.0):
+    def __init__(self, rtol=1e-10, restart=50, maxiter=1000, amg=None, rebuild_factor=2.0, budget=GMRES_BUDGET,
+                 fallback=True, floor=1e-3):
         if pyamg is None:
             raise ImportError("pyamg is not importable; use a direct solver")
         self._bias = None
@@ -443,6 +590,10 @@ class AMGSolver:
                         presmoother=gs, postsmoother=gs, max_coarse=500, coarse_solver="splu")
         self.amg.update(amg or {})
         self.rebuild_factor = rebuild_factor
+        self.budget, self.fallback, self.floor = budget, fallback, floor
+        self.direct = None        # the DirectSolver taken over after a stall
+        self.n_fallback = 0
+        self.fallback_note = None
         self._pre = None          # preconditioner state (from the last setup)
         self._layout = None
         self._built_for = None
@@ -473,7 +624,12 @@ class AMGSolver:
                 # w = K0^-1 c to near roundoff: the current-bias Schur complement
                 # s0 = nat_u - nat_f . w cancels to ~1e-7 of nat_u for a gold electrode
                 w = pcg(K0, c, pre["Kp"], 1e-13) if np.any(c) else 0 * c
-                s0 = nat[u] - nat[phi] @ w
+                # in the energy form v^T K v, v = (1 at u, -w): stationary in w, so that an
+                # error dw of w enters s0 only as dw^T K0 dw. The plain nat_u - nat_f . w
+                # takes it at first order: at 4.2 K (Au/Bi2212 ~1e12) PCG stops at 5e-6
+                # while s0 is 3e-10 of nat_u, and the plain s0 came out wrong by orders of
+                # magnitude, GMRES then made no progress at all on a current-bias row.
+                s0 = nat[u] - nat[phi] @ w - (c - K0 @ w) @ w
                 if not s0 > 1e-13 * abs(nat[u]):
                     s0 = 1e-13 * abs(nat[u])
                 pre.update(w=w, nat_f=nat[phi], s0=s0)
@@ -513,27 +669,59 @@ class AMGSolver:
         t0 = time.perf_counter()
         if not np.any(b):
             return np.zeros_like(b)
+        if self.direct is not None:   # a handle prepared before the fallback
+            return self.direct(A, b)
         lay = self._layout
         A_T = A[lay.n_phi:] if lay.n > lay.n_phi else None
-        x, its, ok = gmres_right(A, b, lambda v: self._apply(A_T, v, ab), rtol, self.restart, self.maxiter)
+        info = {}
+
+        def run(x0=None):
+            return gmres_right(A, b, lambda v: self._apply(A_T, v, ab), rtol, self.restart, self.maxiter,
+                               x0=x0, budget=self.budget, floor=self.floor, info=info)
+
+        x, its, ok = run()
         if not ok and self._built_for is not A:
             # no progress with this hierarchy: rebuild it from this matrix and continue
             self._setup(A, lay, self._bias)
-            x, its2, ok = gmres_right(A, b, lambda v: self._apply(A_T, v, ab), rtol, self.restart,
-                                      self.maxiter, x0=x)
+            x, its2, ok = run(x0=x)
             its += its2
         self.last_iterations = its
         self.n_iter += its
         self.n_solve += 1
+        self.t_solve += time.perf_counter() - t0
+        if not ok:
+            return self._fall_back(A, b, its, info)
         if self._its_ref is None:
             self._its_ref = max(its, 1)
         elif its > max(self.rebuild_factor * self._its_ref, self._its_ref + 20):
             self._stale = True
-        self.t_solve += time.perf_counter() - t0
         return x
+
+    def _fall_back(self, A, b, its, info):
+        """GMRES failed (stalled, or predicted to need more than ``budget`` iterations):
+        solve directly, and keep the direct solver for the rest of the run (the next
+        Jacobians are alike). Above `FALLBACK_DIRECT_MAX` unknowns a factorisation would
+        exhaust memory: raise instead."""
+        n = A.shape[0]
+        what = (f"GMRES with AMG stalled ({its} iterations, residual {info.get('rel_residual', np.nan):.1e} of "
+                f"the {info.get('reason', '')} kind)")
+        if not self.fallback:
+            raise LinearSolverStall(f"{what}; no direct fallback (fallback=False)")
+        if n > FALLBACK_DIRECT_MAX or PyPardisoSolver is None and n > 200_000:
+            raise LinearSolverStall(f"{what}; {n} unknowns are too many for a direct solve here")
+        self.direct = DirectSolver()
+        self.n_fallback += 1
+        self.fallback_note = (f"note: {what}; switching to a direct solve ({self.direct.name}) for the rest of "
+                              f"the run")
+        from .. import progress
+        progress.say(f"femsim: {self.fallback_note}")
+        self._pre = None
+        return self.direct(A, b)
 
     # -- interface -----------------------------------------------------------------------
     def prepare(self, A, layout: Layout | None = None, bias: BiasRow | None = None) -> _Handle:
+        if self.direct is not None:     # fell back after a stall: direct from now on
+            return self.direct.prepare(A, layout, bias)
         A = sp.csr_matrix(A)
         if layout is None:
             layout = Layout(A.shape[0], A.shape[0], None)
@@ -550,26 +738,45 @@ class AMGSolver:
         return self.prepare(A).solve(b)
 
     def stats(self):
-        return dict(name=self.name, n_setup=self.n_setup, n_solve=self.n_solve, n_iter=self.n_iter,
-                    t_setup=self.t_setup, t_solve=self.t_solve)
+        out = dict(name=self.name, n_setup=self.n_setup, n_solve=self.n_solve, n_iter=self.n_iter,
+                   t_setup=self.t_setup, t_solve=self.t_solve, n_fallback=self.n_fallback)
+        if self.direct is not None:
+            out["direct"] = self.direct.stats()
+        return out
 
     def free(self):
         self._pre = None
+        if self.direct is not None:
+            self.direct.free()
 
 
 # -- choosing ---------------------------------------------------------------------------------
 
-def make_linear_solver(kind: str = "auto", n: int | None = None):
-    """A linear solver for ``kind`` in LINEAR_SOLVERS ("auto" picks by the number of
-    unknowns n and the installed packages; see module docstring)."""
+def make_linear_solver(kind: str = "auto", n: int | None = None, spread: float | None = None):
+    """A linear solver for ``kind`` in LINEAR_SOLVERS. "auto" picks by the number of
+    unknowns n, the coefficient spread (largest / smallest principal conductivity over the
+    mesh at the bath temperature, `ElectroThermalSolver` measures it; None: unknown) and
+    the installed packages (module docstring; the measurements behind the rule are in
+    benchmarks/README.md):
+
+    * n <= AUTO_AMG_MIN: direct (a factorisation costs under a second or two);
+    * up to AUTO_DIRECT_MAX: AMG only if spread <= AUTO_AMG_SPREAD (a uniform-enough
+      problem, where GMRES needs ~15 iterations a solve), else direct: with a gold film
+      on Bi2212 or a 1e8 anisotropy at 4.2 K GMRES needs 170-440;
+    * above AUTO_DIRECT_MAX: AMG (a factorisation would take minutes and many GiB),
+      with the direct fallback when GMRES stalls.
+    AMG chosen by "auto" gives up earlier (`AUTO_GMRES_BUDGET`) than AMG asked for by name.
+    """
     if kind not in LINEAR_SOLVERS:
         raise ValueError(f"linear solver must be one of {LINEAR_SOLVERS}, not {kind!r}")
     if kind == "auto":
-        big = n is not None and n > AUTO_DIRECT_MAX
-        if pyamg is not None and (big or PyPardisoSolver is None and n is not None and n > 20_000):
-            kind = "amg"
-        else:
-            kind = "pardiso" if PyPardisoSolver is not None else "superlu"
+        direct = "pardiso" if PyPardisoSolver is not None else "superlu"
+        if pyamg is None or n is None:
+            return DirectSolver(direct)
+        uniform = spread is not None and spread <= AUTO_AMG_SPREAD
+        if n > AUTO_DIRECT_MAX or (n > AUTO_AMG_MIN and uniform) or (direct == "superlu" and n > 20_000):
+            return AMGSolver(budget=AUTO_GMRES_BUDGET)
+        return DirectSolver(direct)
     if kind == "amg":
         return AMGSolver()
     return DirectSolver(kind)

@@ -322,10 +322,36 @@ class ElectroThermalSolver:
             # one linear solver per configuration, so each keeps its own factorisation
             ls = self._user_linear_solve
             if ls is None or isinstance(ls, str):
-                ls = linalg.make_linear_solver(ls or "auto", sys.n)
+                kind = ls or "auto"
+                spread = self.conductivity_spread() if kind == "auto" and sys.n > linalg.AUTO_AMG_MIN else None
+                ls = linalg.make_linear_solver(kind, sys.n, spread)
+                if not self._systems:   # the main system: say what was chosen, and why
+                    from .. import progress
+                    why = (f" (auto: {sys.n} unknowns" + (f", conductivity spread {spread:.2g}" if spread else "")
+                           + ")") if kind == "auto" else ""
+                    progress.say(f"linear solver: {ls.name}{why}", "verbose")
             sys.linear_solve = ls
             self._systems[key] = sys
         return self._systems[key]
+
+    def conductivity_spread(self) -> float | None:
+        """Largest over smallest principal conductivity (sigma_ab, sigma_c of every
+        conducting material, and kappa likewise) at the bath temperature: what decides
+        whether AMG-GMRES converges fast (linalg.make_linear_solver). None if a property
+        cannot be evaluated there."""
+        from ..errors import OutOfRangeError
+        sig, kap = [], []
+        T = np.array([self.T_bath])
+        try:
+            for g in self.qd.groups:
+                m = g.material
+                if not (g.insulator or g.ideal):
+                    sig += [1.0 / float(m.rho_ab(T)[0]), 1.0 / float(m.rho_c(T)[0])]
+                kap += [float(m.kappa_ab(T)[0]), float(m.kappa_c(T)[0])]
+        except (OutOfRangeError, ValueError, FloatingPointError):
+            return None
+        spreads = [max(v) / min(v) for v in (sig, kap) if v and min(v) > 0]
+        return max(spreads) if spreads else None
 
     # -- evaluation ---------------------------------------------------------------------------
     def _evaluate(self, sys: DofSystem, z, eq: BiasEquation | None, w=None) -> _Eval:

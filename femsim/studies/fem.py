@@ -408,6 +408,13 @@ def _sweep(solver, bias, start=None):
                         ds=min(0.5, 1.0 / bias.points), raise_on_failure=False, **kw)
 
 
+def _progress_extent(bias, done=0) -> dict:
+    """What the progress line knows of the sweep's length (progress.SweepProgress)."""
+    if bias.continuation == "natural":
+        return {"total": max(bias.points - done, 1)}
+    return {"stop": bias.stop, "T_limit": bias.T_max_limit, "max_points": bias.max_points}
+
+
 def _regions_sidecar(md) -> dict:
     return {"regions": {n: k for k, n in enumerate(md.subdomains)},
             "boundaries": {n: k for k, n in enumerate(md.boundaries)}}
@@ -533,7 +540,8 @@ def run(case, out) -> StudyResult:
         sweep = _sweep(solver, fem.bias)
     failure, interrupted = None, False
     try:
-        for p in progress.bar(sweep or (), desc=f"{fem.bias.mode} sweep"):
+        for p in progress.sweep_bar(sweep or (), fem.bias.mode, linear=solver.system.linear_solve,
+                                    T_bath=problem.T_bath, **_progress_extent(fem.bias, len(points))):
             points.append(p)
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))

@@ -131,10 +131,12 @@ def test_linear_solver_selection(monkeypatch):
         ElectroThermalSolver(pr, linear_solve="mumps")
     with pytest.raises(ValueError, match="must be one of"):
         make_linear_solver("cholmod")
-    # auto: direct up to AUTO_DIRECT_MAX unknowns, AMG above
+    # auto: direct up to AUTO_DIRECT_MAX unknowns (unless the system is large and uniform
+    # enough for AMG: test_linear_stall.py), AMG above
     assert isinstance(make_linear_solver("auto", 1000), DirectSolver)
     assert isinstance(make_linear_solver("auto", linalg.AUTO_DIRECT_MAX + 1), AMGSolver)
     monkeypatch.setattr(linalg, "AUTO_DIRECT_MAX", 10)
+    monkeypatch.setattr(linalg, "AUTO_AMG_MIN", 10)
     assert isinstance(ElectroThermalSolver(pr).system.linear_solve, AMGSolver)
     # a plain callable still works (shared by every system configuration)
     calls = []
