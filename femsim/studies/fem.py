@@ -328,7 +328,7 @@ def run(case, out) -> StudyResult:
                                history=getattr(e, "history", [])) from None
     curves.attrs["fields_saved_at"] = np.array(saved)
     curves.attrs["turning_points"] = [{"kind": p.turning, "I": p.I, "V": p.V_4p if problem.four_probe else p.V,
-                                       "T": p.T_mean[region]} for p in points if p.turning]
+                                       "P": p.P, "T": p.T_mean[region]} for p in points if p.turning]
     curves.attrs["bias"] = {"current": "I", "voltage": "V", "power": "P"}[fem.bias.mode]
     T_grid = np.linspace(problem.T_bath, max(float(curves["T_max"].max()), problem.T_bath + 1.0), 41)
     tables = isothermal_resistance(solver, T_grid)
@@ -414,16 +414,31 @@ def _failure_message(failure, mode, continuation, points) -> str:
     return f"{msg}. Suggestion: {hint}"
 
 
+def _finite(x):
+    """JSON-safe: inf (holds over the whole sweep) as "inf", NaN (nowhere) as None."""
+    x = float(x)
+    return x if np.isfinite(x) else ("inf" if x > 0 else None)
+
+
 def _figures(curves, md, solver, points) -> dict:
     a = curves.attrs
     eb = curves["energy_balance"].values
     return {
         "points": len(points),
         "newton_steps": int(np.nansum(curves["newton_steps"].values)),
-        "hA_eff_W_per_K": float(a["hA_eff"]),
+        "hA_eff_W_per_K": float(a["hA_eff"]),   # the low-power limit (the lumped model's hA0)
+        "hA_eff_top_W_per_K": float(a["hA_eff_top"]),
+        "hA_eff_top_at_P_W": float(a["hA_eff_top_at_P"]),
         "hA_region": a["hA_region"],
+        "area_m2": float(a["area_m2"]),
         "lumped_max_rel_error": float(a["lumped_max_rel_error"]),
+        "lumped_max_dT_K": float(a["lumped_max_dT_K"]),
+        "lumped_holds_up_to_P_W": _finite(a["lumped_holds_up_to_P"]),
+        "lumped_holds_up_to_I_A": _finite(a["lumped_holds_up_to_I"]),
+        "lumped_error_budget": json.loads(a["lumped_error_budget"]),
+        "lumped_dominant_cause": a["lumped_dominant_cause"],
         "nonuniformity_max_K": float(a["nonuniformity_max_K"]),
+        "power_balance_max": float(a["power_balance_max"]),
         "lumped_holds": bool(a["lumped_holds"]),
         "verdict": a["verdict"],
         "T_max_K": float(np.nanmax(curves["T_max"].values)),
