@@ -128,17 +128,17 @@ def explain_plot(result, path=None, *, formats=FORMATS):
     Vs = np.concatenate([c.V for c in curves])
     fx, ux = display_scale("V", Vs)
     fi, ui = display_scale("A", np.concatenate([c.I for c in curves]))
+    fg, ug = display_scale("S", *[c.G_model for c in curves])
     with style():
         fig, axes = _figure(rows=4, height=2.0, sharex=False)
         for k, c in enumerate(curves):
             col = f"C{k % 10}"
             lab = f"T_bath = {c.T_bath:g} K"
             axes[0].plot(c.V * fx, c.I * fi, ".", ms=1.5, color=col, gid=f"measured_iv[{k}]", label=lab)
-            axes[0].plot(c.V_model * fx, c.I * fi, "-", lw=0.8, color=col, gid=f"model_iv[{k}]")
-            fg, ug = display_scale("S", c.G, c.G_model)
-            axes[1].plot(c.V * fx, c.G, ".", ms=1.5, color=col, gid=f"measured_didv[{k}]")
-            axes[1].plot(c.V * fx, c.G_model, "-", lw=0.8, color=col, gid=f"model_didv[{k}]")
-            fr, ur = display_scale("V", c.residual)
+            axes[0].plot(c.V_model * fx, c.I * fi, "--", lw=0.8, color="k", gid=f"model_iv[{k}]",
+                         label="heating model (fitted hA)" if k == 0 else None)
+            axes[1].plot(c.V * fx, c.G * fg, ".", ms=1.5, color=col, gid=f"measured_didv[{k}]")
+            axes[1].plot(c.V * fx, c.G_model * fg, "--", lw=0.8, color="k", gid=f"model_didv[{k}]")
             axes[2].plot(c.V * fx, c.residual * 1e6, ".", ms=1.5, color=col, gid=f"residual[{k}]")
             for f in c.intrinsic:
                 for a in axes[:3]:
@@ -149,7 +149,7 @@ def explain_plot(result, path=None, *, formats=FORMATS):
         axes[0].set_ylabel(f"I [{ui}]")
         axes[0].legend(loc="best", fontsize=5.5, title=f"hA = {result.hA * 1e6:.4g} ± {result.sigma * 1e6:.2g} µW/K",
                        title_fontsize=6)
-        axes[1].set_ylabel("dI/dV [S]")
+        axes[1].set_ylabel(f"dI/dV [{ug}]")
         axes[2].set_ylabel("V − V_model [µV]")
         for a in axes[:3]:
             a.set_xlabel(f"V [{ux}]")
