@@ -172,7 +172,13 @@ def _explain_curve(c: Curve, R, hA, delta, n_sigma, noise, window) -> ExplainedC
     sig_s = sigma / np.sqrt(w * edge)
     flagged = np.abs(rs) > n_sigma * sig_s
     intrinsic = []
-    for a, b in _runs(flagged):
+    runs = []
+    for a, b in _runs(flagged):    # runs closer than a window are one feature (its shoulders)
+        if runs and a - runs[-1][1] <= w:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+    for a, b in runs:
         if b - a < max(3, w // 2):
             continue
         k = a + int(np.argmax(np.abs(rs[a:b])))
