@@ -163,7 +163,8 @@ def _explain_curve(c: Curve, R, hA, delta, n_sigma, noise, window) -> ExplainedC
     w = _window(I.size, window)
     G = 1.0 / _derivative(V, I, w)
     Gm = 1.0 / _derivative(Vm, I, w)
-    sigma = float(noise) if noise else _noise(r)
+    # (floor: the precision of V itself, for noise-free synthetic data)
+    sigma = float(noise) if noise else max(_noise(r), 1e-9 * float(np.max(np.abs(V))))
     # residual averaged over one window: its noise is sigma / sqrt(w)
     kern = np.ones(w) / w
     rs = np.convolve(r, kern, mode="same")

@@ -159,6 +159,60 @@ def explain_plot(result, path=None, *, formats=FORMATS):
     return _finish(fig, path, formats)
 
 
+def fit_hA(curves: xr.Dataset, measured: xr.Dataset, curves_fit: xr.Dataset | None = None, path=None, *,
+           formats=FORMATS):
+    """A lumped run with a measured I-V and fit_hA: I-V and dI/dV of the model with the
+    case's hA (grey) and with the fitted hA (red dashed) beside the measurement (points);
+    bottom: the input R(T) beside R(T) reconstructed from the I-V with the fitted hA
+    (seed Fig. 1B)."""
+    hA_fit = float(measured.attrs.get("hA_fit_W_per_K", np.nan))
+    sig = float(measured.attrs.get("hA_fit_sigma_W_per_K", np.nan))
+    hA = float(curves.attrs.get("hA", np.nan))
+    fx, ux = display_scale("V", measured["V"].values)
+    fi, ui = display_scale("A", measured["I"].values)
+    fg, ug = display_scale("S", measured["dIdV_model"].values)
+
+    def members(ds):
+        if ds is None:
+            return []
+        fam = [d for d in ds["I"].dims if d != "point"]
+        return [ds.isel({fam[0]: k}) for k in range(ds.sizes[fam[0]])] if fam else [ds]
+
+    with style():
+        fig, axes = _figure(rows=3, height=2.2, sharex=False)
+        for k, m in enumerate(members(curves)):
+            lab = f"model, case hA = {hA * 1e6:.4g} µW/K" if k == 0 else None
+            axes[0].plot(m["V"].values * fx, m["I"].values * fi, color="0.6", lw=0.8, gid="iv_case_hA", label=lab)
+            axes[1].plot(m["V"].values * fx, m["dIdV"].values * fg, color="0.6", lw=0.8, gid="didv_case_hA")
+            axes[2].plot(m["T_mean"].values, m["R"].values, color="0.3", lw=0.8, gid="R_input",
+                         label="R(T) input" if k == 0 else None)
+        for k, m in enumerate(members(curves_fit)):
+            lab = f"model, fitted hA = {hA_fit * 1e6:.4g} ± {sig * 1e6:.2g} µW/K" if k == 0 else None
+            axes[0].plot(m["V"].values * fx, m["I"].values * fi, color="C3", ls="--", lw=0.9, gid="iv_fit_hA", label=lab)
+            axes[1].plot(m["V"].values * fx, m["dIdV"].values * fg, color="C3", ls="--", lw=0.9, gid="didv_fit_hA")
+        V, I = measured["V"].values, measured["I"].values
+        axes[0].plot(V * fx, I * fi, ".", ms=2, color="C0", gid="measured_iv", label="measured")
+        axes[1].plot(V * fx, measured["dIdV"].values * fg, ".", ms=2, color="C0", gid="measured_didv")
+        axes[2].plot(measured["T_mean"].values, measured["R"].values, ".", ms=2, color="C3", gid="R_reconstructed",
+                     label="reconstructed: T_bath + IV/hA_fit, V/I")
+        Vmax = np.nanmax(V) * fx
+        for a in axes[:2]:
+            a.set_xlim(0, 1.05 * Vmax)
+            a.set_xlabel(f"V [{ux}]")
+        axes[0].set_ylabel(f"I [{ui}]")
+        axes[1].set_ylabel(f"dI/dV [{ug}]")
+        gm = measured["dIdV_model"].values * fg
+        lo, hi = np.nanmin(gm), np.nanmax(gm)
+        axes[1].set_ylim(lo - 0.3 * (hi - lo + 1e-12 * hi), hi + 0.3 * (hi - lo + 1e-12 * hi))
+        Tm = measured["T_mean"].values
+        axes[2].set_xlim(np.nanmin(Tm) - 5, np.nanmax(Tm) + 5)
+        axes[2].set_xlabel("T [K]")
+        axes[2].set_ylabel("R [Ohm]")
+        axes[0].legend(loc="best", fontsize=5.5)
+        axes[2].legend(loc="best", fontsize=5.5)
+    return _finish(fig, path, formats)
+
+
 #: comparison plot name -> (function, variables it needs)
 COMPARISON_PLOTS = {
     "hA_eff": (hA_eff, ("P", "T_mean", "hA_eff")),
@@ -169,11 +223,14 @@ COMPARISON_PLOTS = {
 
 def make_comparison_plots(ds, outdir, *, formats=FORMATS) -> dict[str, list[Path]]:
     """Every comparison plot the (FEM) curve dataset supports, as ``outdir/<name>.<fmt>``."""
+    written = {}
     if isinstance(ds, dict):
+        if ds.get("measured_fit_hA") is not None and ds.get("curves") is not None:
+            fig = fit_hA(ds["curves"], ds["measured_fit_hA"], ds.get("curves_fit_hA"))
+            written["fit_hA"] = save(fig, Path(outdir) / "fit_hA", formats)
         ds = ds.get("curves")
     if ds is None or any(d != "point" for d in ds.dims):
-        return {}
-    written = {}
+        return written
     for name, (fn, needs) in COMPARISON_PLOTS.items():
         if all(v in ds.variables for v in needs):
             written[name] = save(fn(ds), Path(outdir) / name, formats)

@@ -801,6 +801,7 @@ def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True,
     fit (see `step_response`); ``measured`` maps a plot name to its overlay list.
     Returns name -> written paths."""
     timeseries = step = None
+    datasets = ds if isinstance(ds, dict) else None
     if isinstance(ds, dict):
         if turning_points is True and "turning_points" in ds:
             turning_points = ds["turning_points"]
@@ -814,7 +815,7 @@ def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True,
             fig = fn(ds, measured=(measured or {}).get(name), turning=turning_points, formats=formats, **extra)
             written[name] = save(fig, outdir / name, formats)
     from .comparison_plots import make_comparison_plots   # FEM beside lumped: hA_eff, error budget, P/A
-    written.update(make_comparison_plots(ds, outdir, formats=formats))
+    written.update(make_comparison_plots(datasets if datasets is not None else ds, outdir, formats=formats))
     if timeseries is not None:
         written["time_traces"] = save(time_traces(timeseries), outdir / "time_traces", formats)
     if step is not None:
