@@ -91,6 +91,12 @@ def build_problem(case, md):
                 raise CaseError(key, n, f"a boundary of the mesh: {sorted(md.boundaries)}")
     if fem.region is not None and fem.region not in md.subdomains:
         raise CaseError("fem.region", fem.region, f"a subdomain of the mesh: {sorted(md.subdomains)}")
+    T_B = case.environment.T_bath[0]
+    for k, c in enumerate(th.cooling):
+        if c.boiling == "liquid_helium" and not HELIUM_LAMBDA <= T_B <= HELIUM_CRITICAL_T:
+            raise CaseError(f"fem.thermal.cooling[{k}].boiling", c.boiling,
+                            f"a bath of boiling liquid helium I, {HELIUM_LAMBDA} K <= T_bath <= {HELIUM_CRITICAL_T} K "
+                            f"(T_bath is {T_B:g} K)")
     as_tuple = lambda b: b if isinstance(b, str) else tuple(b)  # noqa: E731
     ideal = _equipotential_contacts(md, el, materials)
     try:
@@ -99,7 +105,7 @@ def build_problem(case, md):
                                    Electrode(as_tuple(el.ground), "ground", name="ground", regions=ideal["ground"])],
                        T_bath=case.environment.T_bath[0],
                        baths=[Bath(tuple(th.bath))] if th.bath else [],
-                       coolings=[Cooling(tuple(c.boundaries), c.h) for c in th.cooling],
+                       coolings=[Cooling(tuple(c.boundaries), c.law()) for c in th.cooling],
                        four_probe=tuple(el.four_probe) if el.four_probe else None, three_probe=el.three_probe,
                        hA_region=fem.region or "all")
     except (KeyError, ValueError) as e:
@@ -356,6 +362,8 @@ def run(case, out) -> StudyResult:
 #: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)
 HELIUM_CRITICAL_FLUX = 1e4  # W/m^2
 HELIUM_BOILING_T = 4.5      # K: a bath at or below this is taken to be liquid helium
+HELIUM_LAMBDA = 2.17        # K: below, superfluid He II (no boiling curve)
+HELIUM_CRITICAL_T = 5.2     # K: critical point of 4He
 RESOLVABLE_CONTRAST = 1e9  # s_hi/s_lo above which the current keeps < ~1e-7 relative precision
 
 
@@ -376,12 +384,14 @@ def sanity_warnings(case, md, problem, points) -> list[str]:
         from geometries import boundary_area
 
         for k, c in enumerate(cooling):
+            if c.h is None:     # h(T) or the boiling curve: the user modelled it
+                continue
             area = boundary_area(md, c.boundaries)
             q = max(p.heat_out.get("cooling:" + "+".join(c.boundaries), 0.0) for p in points) / area
             if q > HELIUM_CRITICAL_FLUX:
                 out.append(f"fem.thermal.cooling[{k}]: the heat flux reaches {q / 1e4:.3g} W/cm^2 at T_bath = "
                            f"{T_B:g} K, above liquid helium's ~1 W/cm^2 critical flux: the film-boiling regime "
-                           "is not a constant-h Newton cooling")
+                           "is not a constant-h Newton cooling (use boiling = \"liquid_helium\")")
     for name, m in problem.materials.items():
         spec = case.materials.get(name)
         if spec is not None and (spec.builtin or "").lower() in ("bi2212", "bscco", "bi-2212"):

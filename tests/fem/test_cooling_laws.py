@@ -104,3 +104,42 @@ def test_boiling_curve_shape_and_derivative():
     ok = (np.abs(dT - BOIL.dT_chf) > 1e-3) & (np.abs(dT - BOIL.dT_min) > 1e-3)
     fd = (BOIL.flux(TB + dT + h, TB) - BOIL.flux(TB + dT - h, TB)) / (2 * h)
     np.testing.assert_allclose(dq[ok], fd[ok], rtol=1e-6, atol=1e-6 * BOIL.q_chf)
+
+
+# ------------------------------------------------------------------ case file
+
+def _mesa_case(cooling, T_bath="4.2 K", **bias):
+    import tomllib
+    from pathlib import Path
+
+    from femsim.case import parse_case
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "cases" / "mesa_backbending.toml").read_text())
+    data["environment"]["T_bath"] = T_bath
+    data["fem"]["thermal"]["cooling"] = cooling
+    for name in ("mesa", "base"):   # a milder activation keeps rho_c resolvable at 4.2 K
+        m = data["materials"][name]
+        data["materials"][name] = {**m, "rho_c": {**m["rho_c"], "Delta": "20 K"}}
+    if bias:
+        data["fem"]["bias"] = bias
+    return parse_case(data, "test.toml", root / "cases")
+
+
+def test_case_cooling_entries_take_one_law():
+    from femsim.errors import CaseError
+    from femsim.studies.fem import build_mesh, build_problem
+
+    c = _mesa_case([{"boundaries": ["cooled"], "boiling": "liquid_helium"},
+                    {"boundaries": ["sides"], "h_T": {"model": "linear", "f0": "1 W/(cm^2*K)",
+                                                         "alpha": "0.01 1/K", "T0": "4.2 K"}}])
+    laws = [x.law() for x in c.fem.thermal.cooling]
+    assert isinstance(laws[0], HeliumBoiling) and laws[1](np.array([14.2]))[0] == pytest.approx(1e4 * 1.1)
+    for bad in ([{"boundaries": ["cooled"]}], [{"boundaries": ["cooled"], "h": "1 W/(cm^2*K)", "boiling": "liquid_helium"}]):
+        with pytest.raises(CaseError) as e:
+            _mesa_case(bad)
+        assert "exactly one of h" in str(e.value)
+    warm = _mesa_case([{"boundaries": ["cooled"], "boiling": "liquid_helium"}], T_bath="20 K")
+    with pytest.raises(CaseError) as e:
+        build_problem(warm, build_mesh(warm))
+    assert "fem.thermal.cooling[0].boiling" in str(e.value) and "5.2 K" in str(e.value)
