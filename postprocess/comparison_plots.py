@@ -101,20 +101,24 @@ def r_vs_load(ds: xr.Dataset, path=None, *, formats=FORMATS):
     A = _attr(ds, "area_m2")
     P, R = ds["P"].values, ds["R"].values
     ok = (P > 0) & np.isfinite(R)
-    R0 = R[ok][np.argmin(P[ok])]
+    R0 = _attr(ds, "R0_ohm")          # the isothermal R at T_bath: the true P -> 0 limit
+    if not np.isfinite(R0):
+        R0 = R[ok][np.argmin(P[ok])]
     with style():
         fig, (ax,) = _figure()
         ax.plot(P[ok] / A * 1e-4, R[ok] / R0, color="C0", gid="R_norm", label="FEM")
         if {"P_lumped", "V_lumped"} <= set(ds.variables):
-            Pl, Rl = ds["P_lumped"].values, ds["V_lumped"].values / ds["I"].values
+            I = ds["I"].values
+            Pl = ds["P_lumped"].values
+            Rl = ds["V_lumped"].values / np.where(I != 0, I, np.nan)
             okl = ok & np.isfinite(Pl) & (Pl > 0)
             if okl.any():
-                ax.plot(Pl[okl] / A * 1e-4, Rl[okl] / Rl[okl][np.argmin(Pl[okl])], color="C0", ls="--",
+                ax.plot(Pl[okl] / A * 1e-4, Rl[okl] / R0, color="C0", ls="--",
                         gid="R_norm_lumped", label="lumped")
         ax.axvline(1.0, color="0.4", ls=":", lw=0.8, gid="helium_critical_flux", label="liquid He ~1 W/cm²")
         ax.set_xscale("log")
         ax.set_xlabel(f"P/A [W/cm²] (A = {A * 1e12:.3g} µm²)")
-        ax.set_ylabel("R/R(P→0) [1]")
+        ax.set_ylabel("R/R(T_bath) [1]")
         ax.legend(loc="best")
     return _finish(fig, path, formats)
 

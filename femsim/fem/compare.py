@@ -331,6 +331,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
             "hA_eff_top_at_P": float(d["P"][top]) if n else np.nan,
             "hA_region": reg, "T_bath": TB, "T_bath_units": "K",
             "area_m2": float(area),
+            "R0_ohm": float(R_V(np.array([TB]))[0]),   # isothermal R of the measured voltage at T_bath
             "V_reading": "V_4p" if use4 else "V_contact",
             "turning_point_kind": ",".join(p.turning for p in tps),
             "turning_point_V": np.array([p.V_4p if use4 else p.V for p in tps], dtype=float),
