@@ -395,10 +395,17 @@ def _budget_lines(f: dict) -> list[str]:
                    f"T_max − T_mean = {fmt(b.get('T_max_minus_T_mean_K'), 'K')}, spread {fmt(b.get('T_spread_K'), 'K')}")
         rows.append(f"| {name} | {pct(b.get(kv))} | {fmt(b.get(kt), 'K')} | {measure} |")
     rows.append(f"| **total** | {pct(b.get('dV_rel'))} | {fmt(b.get('dT_K'), 'K')} | |")
-    rows += ["", "Heat-load bookkeeping (enters the lumped model through hA_eff, not as a separate error): "
-             f"{pct(b.get('P_outside')).lstrip('+')} of P is dissipated outside the hA region (contacts, electrodes, base); "
-             f"taking I V_4probe as P would miss {pct(b.get('P_4probe_error')).lstrip('+')} of it; V_4probe/V_2probe "
-             f"changed by {pct(b.get('probe_ratio_change'))} from its low-power value.", ""]
+    book = []
+    if b.get("P_outside") is not None and np.isfinite(b["P_outside"]):
+        book.append(f"{pct(b['P_outside']).lstrip('+')} of P is dissipated outside the hA region "
+                    "(contacts, electrodes, base)")
+    if b.get("P_4probe_error") is not None and np.isfinite(b["P_4probe_error"]):
+        book.append(f"taking I V_4probe as P would miss {pct(b['P_4probe_error']).lstrip('+')} of it; "
+                    f"V_4probe/V_2probe changed by {pct(b.get('probe_ratio_change'))} from its low-power value")
+    if book:
+        rows += ["", "Heat-load bookkeeping (enters the lumped model through hA_eff, not as a separate error): "
+                 + "; ".join(book) + "."]
+    rows.append("")
     if f.get("lumped_dominant_cause"):
         rows += [f"Dominant cause: **{dict(conductance='the thermal conductance changing with T', nonuniform='the non-uniform temperature')[f['lumped_dominant_cause']]}**.", ""]
     return rows

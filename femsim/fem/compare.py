@@ -226,7 +226,10 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     if T_grid is None:
         Tmax = max(p.T_max["all"] for p in pts)
         top = min(TB + 2 * (Tmax - TB) + 1.0, valid_T_max(pr))   # the lumped curve runs past the FEM's
-        T_grid = np.linspace(TB, max(top * (1 - 1e-12), Tmax), 61)
+        hi = max(top * (1 - 1e-12), Tmax)
+        # uniform, plus geometric towards T_B: a steep R(T) (activated rho_c) is interpolated
+        # to well below the 1 % tolerance also where the overheating is a fraction of a kelvin
+        T_grid = np.unique(np.concatenate([np.linspace(TB, hi, 61), TB + (hi - TB) * np.geomspace(1e-5, 1.0, 40)]))
     tables = isothermal_resistance(solver, T_grid)
     R_heat = tables["R"]
     R_V = tables.get("R_4p", R_heat)
