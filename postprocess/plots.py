@@ -468,7 +468,8 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
         ax.set_xscale("log")
         ax.set_xlabel(axis_label("P", ux))
         ax.set_ylabel("R/R(P→0) [1]" if normalised else axis_label("R", uy))
-        _legend(ax, [("FEM", "-"), ("lumped", "--")] if show_lumped else [], "k" if fam else "C0")
+        _legend(ax, [("FEM", "-"), ("lumped (equal I, at its own P)", "--")] if show_lumped else [],
+                "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
@@ -515,7 +516,7 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
         ax.set_xlabel(axis_label("P", ux))
         ax.set_ylabel("T [K]")
         series = [(_label(t) + (" FEM" if show_lumped else ""), _LS[t]) for t in temps]
-        series += [("T_mean lumped", _LS["lumped"])] if show_lumped else []
+        series += [("T_mean lumped (equal I, at its own P)", _LS["lumped"])] if show_lumped else []
         _legend(ax, series, "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
