@@ -29,6 +29,10 @@ _LIVE = {
 }
 
 
+#: points.csv headers that say which voltage is which (P is the whole dissipation, I V_2probe)
+_LIVE_LABELS = {"V": "V_2probe", "V_4p": "V_4probe", "V_3p": "V_3probe"}
+
+
 def build_mesh(case):
     """The case's mesh as geometries.MeshData; builder errors become case errors."""
     import geometries
@@ -300,7 +304,8 @@ def run(case, out) -> StudyResult:
             points.append(p)
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))
-            live = xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1]}) for k, v in rows.items()})
+            live = xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1], "label": _LIVE_LABELS.get(k, k)})
+                               for k, v in rows.items()})
             write_csv(out.file("points.csv"), live)
             k = len(points) - 1
             if k % fem.fields.every == 0 or (fem.fields.turning_points and p.turning):
