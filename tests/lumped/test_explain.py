@@ -127,3 +127,32 @@ def test_cli_explain(tmp_path, capsys):
     assert main(["explain", str(iv), str(iv), "--R", str(rt), "--T-bath", "60K", "70K", "80K"]) == 2
     err = capsys.readouterr().err
     assert err.count("femsim: error:") == 3 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("stem", ["fig2_pseudogap_family", "fig5_threshold"])
+def test_bundled_seed_cases_explained_by_their_own_heating(stem):
+    # the bundled cases' own forward runs (lumped study), resampled with noise, then
+    # explained with the case's R(T) table / model: hA comes back, nothing is flagged
+    from pathlib import Path
+
+    from femsim.case import load_case
+    from femsim.studies.lumped import run
+
+    case = load_case(Path(__file__).resolve().parents[2] / "cases" / f"{stem}.toml")
+    curves = run(case).datasets["curves"]
+    rng = np.random.default_rng(4)
+    measured_curves = []
+    for tb in curves["T_bath"].values:
+        c = curves.sel(T_bath=tb)
+        I = np.linspace(0.0, 0.999 * float(c["I"].max()), 250)
+        V = np.interp(I, c["I"].values, c["V"].values)
+        noise = 1e-5 * float(V.max())
+        measured_curves.append(Curve(I, V + rng.normal(0.0, noise, I.size), float(tb)))
+    ex = explain(measured_curves, case.lumped.R)
+    print(stem, ex.text().splitlines()[0])
+    assert abs(ex.hA - case.lumped.hA) < 4 * ex.sigma
+    assert ex.heating_explains_all
+    for c, (pc, spc) in zip(ex.curves, ex.P_c):
+        truth = lumped.threshold_power_exact(case.lumped.R, case.lumped.hA, c.T_bath, 0.01)
+        if np.isfinite(truth):
+            assert abs(pc - truth) < 4 * spc + 1e-9 * truth
