@@ -287,6 +287,15 @@ def _case_name(summary: dict) -> str:
     return str(case) if case is not None else "case"
 
 
+def _load(w_per_cm2) -> str:
+    """A heat load in W/cm^2 with the prefix a reader compares with helium's ~1 W/cm^2."""
+    x = float(w_per_cm2)
+    for mult, prefix in ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ")):
+        if abs(x) >= mult:
+            return f"{x / mult:.3g} {prefix}W/cm²"
+    return f"{x:.3g} W/cm²"
+
+
 def _thermal_lines(f: dict, study: str) -> list[str]:
     lines = []
     bath = f"T_bath = {_q(f, 'T_bath')}" + (" (estimated from T at the lowest power)" if f.get("_T_bath_estimated") else "")
@@ -298,7 +307,7 @@ def _thermal_lines(f: dict, study: str) -> list[str]:
                      f"(T_mean = {_q(f, 'T_mean_peak')}" + (f", at P = {_q(f, 'P_at_peak')}" if f.get("P_at_peak") is not None else "")
                      + ("" if f.get("dT_max_peak") is not None else f", {bath}") + ").")
     if f.get("P_per_area_at_peak") is not None:
-        lines.append(f"- **Heat load** at the highest power: P/A = {_q(f, 'P_per_area_at_peak')}"
+        lines.append(f"- **Heat load** at the highest power: P/A = {_load(f['P_per_area_at_peak'])}"
                      + (f" (A = {fmt(f['area_m2'] * 1e12, '1')} µm² in plane)" if f.get("area_m2") else "")
                      + "; liquid helium carries about 1 W/cm² before film boiling (seeds/000).")
     if study == "lumped" and f.get("hA") is not None:

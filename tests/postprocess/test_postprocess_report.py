@@ -179,3 +179,13 @@ def test_report_explains_the_lumped_error_by_its_causes(tmp_path):
     assert "52 % of P is dissipated outside" in text and "miss 30 %" in text
     assert "Dominant cause: **the non-uniform temperature**" in text
     assert "holds up to P = 5.8e-05 W" in key_line(text, "Verdict")
+
+
+def test_heat_load_per_area_is_stated_beside_P(tmp_path):
+    ds = pp_synthetic.curve_dataset()
+    A = 400e-12                                           # a 20 x 20 um mesa
+    ds["P_per_area"] = ("point", ds["P"].values / A * 1e-4, {"units": "W/cm^2"})
+    text = write_report(tmp_path, {"study": "fem", "case": "c", "figures": {"area_m2": A}}, ds=ds).read_text()
+    line = key_line(text, "Heat load")
+    # P_max = 1.2 mW over 400 um^2 = 300 W/cm^2, against liquid helium's ~1 W/cm^2
+    assert "P/A = 300 W/cm²" in line and "A = 400 µm²" in line and "1 W/cm²" in line
