@@ -156,3 +156,15 @@ def test_bundled_seed_cases_explained_by_their_own_heating(stem):
         truth = lumped.threshold_power_exact(case.lumped.R, case.lumped.hA, c.T_bath, 0.01)
         if np.isfinite(truth):
             assert abs(pc - truth) < 4 * spc + 1e-9 * truth
+
+
+def test_symmetric_spectrum_gap_and_humps_are_heating():
+    # a +-V measurement: the zero-bias conductance dip (the heating 'gap') and the humps at
+    # +-0.63 V are all reproduced by heating; the fit uses both branches
+    c = measured(MOTHER, 60.0, n=150, rng=np.random.default_rng(0))
+    I = np.concatenate([-c.I[::-1], c.I[1:]])
+    V = np.concatenate([-c.V[::-1], c.V[1:]])
+    ex = explain([Curve(I, V, 60.0)], MOTHER)
+    assert abs(ex.hA - HA) < 3 * ex.sigma and ex.heating_explains_all
+    kinds = [(f["kind"], np.sign(round(f["V_V"], 1))) for f in ex.curves[0].features]
+    assert ("peak", -1.0) in kinds and ("peak", 1.0) in kinds and ("dip", 0.0) in kinds
