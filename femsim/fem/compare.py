@@ -22,7 +22,8 @@ Causes of the lumped model's error at equal current (each computed per point):
   T_l(hA) the lumped temperature at this current;
 - the non-uniform temperature: with the right conductance the lumped model still
   evaluates R at the uniform T_mean where the device has a spread (T_max - T_mean,
-  T_spread); dT_nonuniform = T_l(hA_eff(P)) - T_mean. The two parts add up exactly to
+  T_spread within the region; the contacts, banks or base between the probes at other
+  temperatures); dT_nonuniform = T_l(hA_eff(P)) - T_mean. The two parts add up exactly to
   dT_lumped = T_mean_lumped - T_mean (and likewise for the voltage);
 - heating outside the region (contacts, electrodes, base): P_outside, the fraction of P
   dissipated outside the hA region (it enters the lumped model only through hA_eff);
@@ -188,7 +189,7 @@ def _holds_up_to(ok, x):
 
 CAUSES = {
     "conductance": "the thermal conductance changing with T (hA_eff(P) != hA0)",
-    "nonuniform": "the non-uniform temperature (R evaluated at T_mean)",
+    "nonuniform": "the non-uniform temperature (R evaluated at T_mean, in the region and the rest of the device)",
 }
 
 
