@@ -1,4 +1,4 @@
-"""The `femsim` command: check, run, sweep, view, schema.
+"""The `femsim` command: check, run, sweep, view, explain, schema.
 
 This is the application layer: it composes the stages (case -> study -> results ->
 postprocess) and is the one module of femsim that calls postprocess. User errors exit
@@ -102,6 +102,61 @@ def cmd_view(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    """Fit hA of the heating model to measured I-V curves and say what heating explains."""
+    import json
+
+    from .case.base import _table, read_csv_columns, read_table_csv
+    from .explain import Curve, explain
+    from .units import UnitError, to_si
+
+    if len(args.T_bath) not in (1, len(args.iv)):
+        raise CaseError("--T-bath", args.T_bath, f"one bath temperature, or one per I-V file ({len(args.iv)})")
+    baths = []
+    for t in args.T_bath:
+        try:
+            baths.append(to_si(t, "temperature"))
+        except UnitError as e:
+            raise CaseError("--T-bath", t, str(e)) from None
+    baths = baths * len(args.iv) if len(baths) == 1 else baths
+    curves = []
+    for path, tb in zip(args.iv, baths):
+        try:
+            cols = read_csv_columns(Path(path), {"I": "current", "V": "voltage"})
+        except ValueError as e:
+            raise CaseError("iv", path, str(e)) from None
+        curves.append(Curve(cols["I"], cols["V"], tb))
+    try:
+        T, R = read_table_csv(Path(args.R), "resistance")
+        Rt = _table(T, R, "pchip", "error", f"R(T) {Path(args.R).name}")
+    except ValueError as e:
+        raise CaseError("--R", args.R, str(e)) from None
+    noise = None
+    if args.noise:
+        try:
+            noise = to_si(args.noise, "voltage")
+        except UnitError as e:
+            raise CaseError("--noise", args.noise, str(e)) from None
+    if not 0 < args.delta < 1:
+        raise CaseError("--delta", args.delta, "a relative departure between 0 and 1, e.g. 0.01")
+    try:
+        ex = explain(curves, Rt, delta=args.delta, n_sigma=args.n_sigma, noise=noise)
+    except ValueError as e:   # e.g. no hA keeps the data inside R's table
+        raise CaseError("iv", ", ".join(args.iv), f"an I-V the heating model can be fitted to ({e})") from None
+    print(ex.text())
+    if args.out:
+        from postprocess.comparison_plots import explain_plot
+
+        from .results import write_json
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "explain.json", ex.summary())
+        explain_plot(ex, out / "explain", formats=("png", "pdf"))
+        progress.say(f"written: {out / 'explain.json'}, {out / 'explain.png'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="femsim", description="Electro-thermal and rf simulation of superconducting "
                                 "micro-structures. Run `femsim run cases/<case>.toml`.")
@@ -151,6 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --streamlines: seed on this named boundary of the file instead ('cells': in "
                         "random conducting cells)")
     v.set_defaults(func=cmd_view)
+
+    e = sub.add_parser("explain", help="is this I-V feature a heating artefact? fit hA of the lumped heating "
+                                       "model to measured I-V curves and R(T)")
+    e.add_argument("iv", nargs="+", help="measured I-V CSV file(s), columns 'I [unit]' and 'V [unit]'")
+    e.add_argument("--R", required=True, help="low-bias R(T) CSV file, columns 'T [K]' and 'R [unit]'")
+    e.add_argument("--T-bath", dest="T_bath", nargs="+", required=True,
+                   help="bath temperature(s) with unit, one for all files or one per file (e.g. 60K 90K)")
+    e.add_argument("--delta", type=float, default=0.01, help="relative R departure defining P_c (default 0.01)")
+    e.add_argument("--n-sigma", dest="n_sigma", type=float, default=4.0,
+                   help="significance for features and residuals (default 4)")
+    e.add_argument("--noise", default=None, help="rms noise of V with unit (default: estimated from the data)")
+    e.add_argument("--out", default=None, help="directory for explain.json and explain.png")
+    e.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("schema", help="print the case-file reference (markdown)")
     s.set_defaults(func=cmd_schema)

@@ -600,6 +600,9 @@ def _v_at_current(I, V0, R, hA, T_bath, max_iter=60):
 def fit_hA(I, V, R: Property, T_bath: float, hA0: float | None = None, residual: str = "V") -> HAFit:
     """Fit hA [W/K] to a measured I-V at bath temperature T_bath given a measured R(T).
 
+    ``T_bath`` is a number or one value per point: a family of I-V curves at several
+    bath temperatures (seed Fig. 2) is fitted with one hA at once.
+
     residual="V" (default): r_i = V_i - V_model(I_i), V_model solving the implicit Eq. 1
     V = I R(T_B + I V / hA) at the measured current by Newton (started at the measured V,
     so the branch nearest the data is used; ill-defined only at I turning points). With
@@ -618,8 +621,13 @@ def fit_hA(I, V, R: Property, T_bath: float, hA0: float | None = None, residual:
     V = np.asarray(V, dtype=float).ravel()
     if I.shape != V.shape:
         raise ValueError("I and V must have the same length")
+    try:
+        T_bath = np.broadcast_to(np.asarray(T_bath, dtype=float).ravel() if np.ndim(T_bath) else
+                                 np.asarray(T_bath, dtype=float), I.shape)
+    except ValueError:
+        raise ValueError("T_bath must be one number or one value per point") from None
     keep = np.isfinite(I) & np.isfinite(V) & (I != 0)
-    I, V = I[keep], V[keep]
+    I, V, T_bath = I[keep], V[keep], T_bath[keep]
     m = I.size
     if m < 2:
         raise ValueError("need at least two points with nonzero current to fit hA")
@@ -639,8 +647,8 @@ def fit_hA(I, V, R: Property, T_bath: float, hA0: float | None = None, residual:
 
     if hA0 is None:
         P_max = float(np.max(np.abs(I * V)))
-        hi = R.T_range[1] if np.isfinite(R.T_range[1]) else T_bath + 1e4
-        grid = np.geomspace(P_max / max(hi - T_bath, 1e-9), P_max / 1e-6, 160)
+        hi = R.T_range[1] if np.isfinite(R.T_range[1]) else float(np.max(T_bath)) + 1e4
+        grid = np.geomspace(P_max / max(hi - float(np.max(T_bath)), 1e-9), P_max / 1e-6, 160)
         cost = np.full(grid.size, np.inf)
         for j, h in enumerate(grid):
             try:

@@ -409,10 +409,19 @@ def _r0(P: np.ndarray, R: np.ndarray) -> float:
     return float(R[ok][np.argmin(P[ok])])
 
 
+def _lumped_p(sub: xr.Dataset) -> np.ndarray:
+    """The lumped model's P on the FEM's definition (whole Joule dissipation, P_lumped =
+    I^2 R_2probe(T_lumped)); I V_lumped only for datasets without it (V_lumped may be a
+    4-probe voltage, which is not the device's dissipation)."""
+    if "P_lumped" in sub:
+        return sub["P_lumped"].values
+    return sub["I"].values * sub["V_lumped"].values
+
+
 def _lumped_pr(sub: xr.Dataset):
     I, V = sub["I"].values, sub["V_lumped"].values
     with np.errstate(divide="ignore", invalid="ignore"):
-        return I * V, np.where(I != 0, V / np.where(I != 0, I, 1.0), np.nan)
+        return _lumped_p(sub), np.where(I != 0, V / np.where(I != 0, I, 1.0), np.nan)
 
 
 def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None, lumped: bool = True,
@@ -455,16 +464,23 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
         tps = turning_points(ds, turning)
         if tps:
             ax_r0 = _tp_r0(tps, fam, members, r0) if normalised else [1.0] * len(tps)
-            _draw_turning(ax, [dict(t, _r0=n) for t, n in zip(tps, ax_r0)], lambda t: t["I"] * t["V"],
+            _draw_turning(ax, [dict(t, _r0=n) for t, n in zip(tps, ax_r0)], _tp_power,
                           lambda t: t["V"] / t["I"] / t["_r0"], fx, fy)
         _draw_measured(ax, measured, fx, fy)
         ax.set_xscale("log")
         ax.set_xlabel(axis_label("P", ux))
         ax.set_ylabel("R/R(P→0) [1]" if normalised else axis_label("R", uy))
-        _legend(ax, [("FEM", "-"), ("lumped", "--")] if show_lumped else [], "k" if fam else "C0")
+        _legend(ax, [("FEM", "-"), ("lumped (equal I, at its own P)", "--")] if show_lumped else [],
+                "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
     return _finish(fig, path, formats)
+
+
+def _tp_power(t: dict) -> float:
+    """P of a turning point: its recorded whole dissipation, else I V."""
+    P = t.get("P")
+    return float(P) if P is not None and np.isfinite(P) else t["I"] * t["V"]
 
 
 def _tp_r0(tps, fam, members, r0) -> list[float]:
@@ -479,11 +495,12 @@ def _tp_r0(tps, fam, members, r0) -> list[float]:
 def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True,
                       turning=True, formats=FORMATS) -> Figure:
     """T_mean (solid) and T_max (dash-dot) versus P; lumped T_mean_lumped (dashed) versus
-    its own power I V_lumped at the same current. Turning points at (I V, T)."""
+    its own whole dissipation P_lumped at the same current (one definition of P for both
+    models, see `_lumped_p`). Turning points at (I V, T)."""
     _require(ds, "P", "T_mean")
     show_lumped = lumped and {"T_mean_lumped", "V_lumped", "I"} <= set(ds.variables)
     fam, members = _members(ds, "T_mean")
-    lumped_p = {k: sub["I"].values * sub["V_lumped"].values for k, _, sub in members} if show_lumped else {}
+    lumped_p = {k: _lumped_p(sub) for k, _, sub in members} if show_lumped else {}
     fx, ux = display_scale("W", ds["P"].values, *lumped_p.values())
     temps = [t for t in ("T_mean", "T_max") if t in ds]
     with style():
@@ -496,12 +513,12 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
                 ax.plot(lumped_p[k] * fx, sub["T_mean_lumped"].values, color=colour, ls=_LS["lumped"],
                         gid=_gid("T_mean_lumped", fam, k))
         tps = [t for t in turning_points(ds, turning) if "T" in t]
-        _draw_turning(ax, tps, lambda t: t["I"] * t["V"], lambda t: t["T"], fx, 1.0)
+        _draw_turning(ax, tps, _tp_power, lambda t: t["T"], fx, 1.0)
         _draw_measured(ax, measured, fx, 1.0)
         ax.set_xlabel(axis_label("P", ux))
         ax.set_ylabel("T [K]")
         series = [(_label(t) + (" FEM" if show_lumped else ""), _LS[t]) for t in temps]
-        series += [("T_mean lumped", _LS["lumped"])] if show_lumped else []
+        series += [("T_mean lumped (equal I, at its own P)", _LS["lumped"])] if show_lumped else []
         _legend(ax, series, "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
@@ -787,6 +804,7 @@ def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True,
     fit (see `step_response`); ``measured`` maps a plot name to its overlay list.
     Returns name -> written paths."""
     timeseries = step = None
+    datasets = ds if isinstance(ds, dict) else None
     if isinstance(ds, dict):
         if turning_points is True and "turning_points" in ds:
             turning_points = ds["turning_points"]
@@ -799,6 +817,8 @@ def make_plots(ds, outdir, *, measured: dict | None = None, turning_points=True,
             extra = {"P_c": P_c} if fn is r_vs_p else {}
             fig = fn(ds, measured=(measured or {}).get(name), turning=turning_points, formats=formats, **extra)
             written[name] = save(fig, outdir / name, formats)
+    from .comparison_plots import make_comparison_plots   # FEM beside lumped: hA_eff, error budget, P/A
+    written.update(make_comparison_plots(datasets if datasets is not None else ds, outdir, formats=formats))
     if timeseries is not None:
         written["time_traces"] = save(time_traces(timeseries), outdir / "time_traces", formats)
     if step is not None:

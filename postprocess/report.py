@@ -9,7 +9,10 @@ Figures come from ``summary["figures"]`` (the solver's own numbers win) and, for
 the summary lacks, from the curve dataset (`key_figures`). Names of figures, all SI:
 
     T_bath [K]; T_max_peak, dT_max_peak, T_mean_peak, dT_mean_peak [K]; P_at_peak [W];
-    hA_eff [W/K] (P / (T_mean - T_bath) at the highest power); P_c [W];
+    P_per_area_at_peak [W/cm^2] (P/A, A the in-plane area of the hA region, area_m2);
+    hA_eff [W/K] (the low-power limit of P / (T_mean - T_bath), the lumped model's hA0;
+    from a curve without it: the value at the smallest positive P); hA_eff_top [W/K]
+    (P / (T_mean - T_bath) at the highest power); P_c [W];
     lumped_dV_rel_max [1] with lumped_dV_rel_max_at_I [A] / _at_P [W];
     lumped_departs_at_P [W], lumped_departs_at_I [A] (first point beyond
     lumped_tolerance [1], default 0.01); lumped_dT_mean_max [K];
@@ -31,7 +34,8 @@ from postprocess.plots import display_scale, turning_points
 
 FIGURE_UNITS = {
     "T_bath": "K", "T_max_peak": "K", "dT_max_peak": "K", "T_mean_peak": "K", "dT_mean_peak": "K",
-    "P_at_peak": "W", "hA_eff": "W/K", "hA": "W/K", "hA_lumped": "W/K", "P_c": "W",
+    "P_at_peak": "W", "hA_eff": "W/K", "hA_eff_top": "W/K", "P_per_area_at_peak": "W/cm^2", "area_m2": "m^2",
+    "lumped_holds_up_to_P": "W", "lumped_holds_up_to_I": "A", "lumped_max_dT": "K", "hA": "W/K", "hA_lumped": "W/K", "P_c": "W",
     "lumped_dV_rel_max": "1", "lumped_dV_rel_max_at_I": "A", "lumped_dV_rel_max_at_P": "W",
     "lumped_departs_at_P": "W", "lumped_departs_at_I": "A", "lumped_tolerance": "1",
     "lumped_dT_mean_max": "K", "energy_balance_max": "1", "current_balance_max": "1",
@@ -144,7 +148,14 @@ def _member_figures(sub: xr.Dataset, T_B: float | None, tolerance: float) -> dic
             if T_B is not None:
                 f[f"d{t}_peak"] = f[f"{t}_peak"] - T_B
     if k is not None and "T_mean" in sub and T_B is not None and sub["T_mean"].values[k] > T_B:
-        f["hA_eff"] = float(P[k] / (sub["T_mean"].values[k] - T_B))
+        Tm = sub["T_mean"].values
+        f["hA_eff_top"] = float(P[k] / (Tm[k] - T_B))
+        low = np.flatnonzero((P > 0) & (Tm > T_B))
+        if low.size:   # the curve's own low-power end (the solver's exact limit wins if given)
+            j = low[np.argmin(P[low])]
+            f["hA_eff"] = float(P[j] / (Tm[j] - T_B))
+    if k is not None and "P_per_area" in sub:
+        f["P_per_area_at_peak"] = float(sub["P_per_area"].values[k])
     if {"V", "V_lumped", "I"} <= set(sub.variables):
         V, Vl, I = sub["V"].values, sub["V_lumped"].values, sub["I"].values
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -206,7 +217,21 @@ def key_figures(summary: dict, ds: xr.Dataset | None = None, *, tolerance: float
         if pc is not None:
             pc = json.loads(pc) if isinstance(pc, (str, bytes)) else pc
             computed["P_c"] = pc if np.ndim(pc) == 0 else [float(x) for x in np.ravel(pc)]
-    return computed | {k: v for k, v in given.items() if v is not None}
+    merged = computed | {k: v for k, v in given.items() if v is not None}
+    if computed.get("_family") is not None:
+        # one member stands for the family: its own T_bath, T_mean, T_max and power, never a
+        # maximum over all members from the summary (which mixes members)
+        for key in _MEMBER_KEYS:
+            if key in computed:
+                merged[key] = computed[key]
+            else:
+                merged.pop(key, None)
+    return merged
+
+
+#: figures that belong to one family member
+_MEMBER_KEYS = ("T_bath", "T_max_peak", "dT_max_peak", "T_mean_peak", "dT_mean_peak", "P_at_peak",
+                "P_per_area_at_peak", "hA_eff_top", "_T_bath_estimated")
 
 
 def figures_from_curves(ds: xr.Dataset, *, tolerance: float = TOLERANCE) -> dict:
@@ -262,6 +287,15 @@ def _case_name(summary: dict) -> str:
     return str(case) if case is not None else "case"
 
 
+def _load(w_per_cm2) -> str:
+    """A heat load in W/cm^2 with the prefix a reader compares with helium's ~1 W/cm^2."""
+    x = float(w_per_cm2)
+    for mult, prefix in ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ")):
+        if abs(x) >= mult:
+            return f"{x / mult:.3g} {prefix}W/cm²"
+    return f"{x:.3g} W/cm²"
+
+
 def _thermal_lines(f: dict, study: str) -> list[str]:
     lines = []
     bath = f"T_bath = {_q(f, 'T_bath')}" + (" (estimated from T at the lowest power)" if f.get("_T_bath_estimated") else "")
@@ -272,10 +306,23 @@ def _thermal_lines(f: dict, study: str) -> list[str]:
         lines.append(f"- **Mean overheating**: T_mean − T_bath = {_q(f, 'dT_mean_peak')} "
                      f"(T_mean = {_q(f, 'T_mean_peak')}" + (f", at P = {_q(f, 'P_at_peak')}" if f.get("P_at_peak") is not None else "")
                      + ("" if f.get("dT_max_peak") is not None else f", {bath}") + ").")
+    if f.get("P_per_area_at_peak") is not None:
+        lines.append(f"- **Heat load** at the highest power: P/A = {_load(f['P_per_area_at_peak'])}"
+                     + (f" (A = {fmt(f['area_m2'] * 1e12, '1')} µm² in plane)" if f.get("area_m2") else "")
+                     + "; liquid helium carries about 1 W/cm² before film boiling (seeds/000).")
     if study == "lumped" and f.get("hA") is not None:
         lines.append(f"- **hA** = {_q(f, 'hA')} (the lumped model's heat-transfer conductance).")
+        if f.get("hA_fit") and isinstance(f["hA_fit"], dict):
+            fit = f["hA_fit"]
+            lines.append(f"- **hA fitted** to the measured I-V = {fmt(fit.get('hA_W_per_K'), 'W/K')} ± "
+                         f"{fmt(fit.get('sigma_W_per_K'), 'W/K')} (1 σ; residual {fmt(fit.get('residual_std_V'), 'V')} "
+                         f"rms over {fit.get('points')} points); the curves_fit_hA files and plots use it.")
     elif f.get("hA_eff") is not None:
-        lines.append(f"- **(hA)_eff** = {_q(f, 'hA_eff')} (P/(T_mean − T_bath) at the highest power).")
+        line = f"- **(hA)_eff** = {_q(f, 'hA_eff')} in the low-power limit (P/(T_mean − T_bath) as P → 0, the lumped model's hA)"
+        if f.get("hA_eff_top") is not None:
+            line += (f"; {_q(f, 'hA_eff_top')} at the highest power" +
+                     (f" P = {_q(f, 'P_at_peak')}" if f.get("P_at_peak") is not None else ""))
+        lines.append(line + ".")
     if f.get("P_c") is not None:
         pcs = f["P_c"] if isinstance(f["P_c"], list) else [f["P_c"]]
         members = f.get("_members")
@@ -302,7 +349,75 @@ def _lumped_lines(f: dict) -> list[str]:
         line += f"it stays within {_q(f, 'lumped_tolerance')} over the whole sweep."
     if f.get("lumped_dT_mean_max") is not None:
         line += f" Mean temperatures differ by up to {_q(f, 'lumped_dT_mean_max')}."
-    return [line]
+    out = [line]
+    if f.get("verdict"):
+        out.append(f"- **Verdict**: {f['verdict']}.")
+    return out
+
+
+def _rf_lines(summary: dict) -> list[str]:
+    """The rf key figures (femsim.studies.rf.key_figures) with units."""
+    k = (summary.get("figures") or {}).get("key") or {}
+    if not k:
+        return []
+    rows = ["## rf key figures", ""]
+    if k.get("eq12_classical_vs_quantum_rel") is not None:
+        per = k.get("eq12_classical_vs_quantum_rel_per_drive") or {}
+        rows.append(f"- **Eq. 12 (classical) vs Tien-Gordon (Eq. 5)**: max |I_pumped − I_classical| / max |I_classical| = "
+                    f"{100 * k['eq12_classical_vs_quantum_rel']:.3g} %" +
+                    (" (" + ", ".join(f"{100 * v:.3g} % at V_rf0 = {d}" for d, v in per.items()) + ")" if per else "") + ".")
+    if k.get("V_rf0_first_J0_zero_V") is not None:
+        line = (f"- **First zero of J_0²** (e V_rf0/hf = 2.405) at V_rf0 = {fmt(k['V_rf0_first_J0_zero_V'], 'V')}: ")
+        if k.get("first_J0_zero_inside_drives"):
+            w = k.get("qp_weight_at_first_J0_zero") or {}
+            a = k.get("qp_step_at_first_J0_zero_A") or {}
+            line += "step weights " + ", ".join(f"{n}: {v:.3g}" for n, v in w.items())
+            if a:
+                line += "; quasiparticle step heights " + ", ".join(f"{n}: {fmt(v, 'A')}" for n, v in a.items())
+            line += " (interpolated between the computed drives)."
+        else:
+            w = k.get("uniform_Jn2_at_first_J0_zero") or {}
+            line += ("outside the computed drives; a uniform drive would give step weights J_n² = "
+                     + ", ".join(f"{n}: {v:.3g}" for n, v in w.items()) + ".")
+        rows.append(line)
+    return rows + [""]
+
+
+_BUDGET = (("conductance changing with T (hA0 instead of hA_eff(P))", "dV_rel_conductance", "dT_conductance_K"),
+           ("non-uniform temperature (R at T_mean)", "dV_rel_nonuniform", "dT_nonuniform_K"))
+
+
+def _budget_lines(f: dict) -> list[str]:
+    """The lumped model's error at its worst point split into its computed causes."""
+    b = f.get("lumped_error_budget")
+    if isinstance(b, str):
+        b = json.loads(b) if b else {}
+    if not b:
+        return []
+    pct = lambda x: "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.3g} %"  # noqa: E731
+    rows = ["## Why the lumped model departs", "",
+            f"At the point of the largest voltage error (I = {fmt(b.get('at_I_A'), 'A')}, P = {fmt(b.get('at_P_W'), 'W')}), "
+            "at equal current:", "",
+            "| cause | ΔV/V | ΔT_mean | measure |", "|---|---|---|---|"]
+    for name, kv, kt in _BUDGET:
+        measure = (f"hA_eff/hA0 = {b.get('hA_eff_over_hA0', np.nan):.4g}" if kv == "dV_rel_conductance" else
+                   f"T_max − T_mean = {fmt(b.get('T_max_minus_T_mean_K'), 'K')}, spread {fmt(b.get('T_spread_K'), 'K')}")
+        rows.append(f"| {name} | {pct(b.get(kv))} | {fmt(b.get(kt), 'K')} | {measure} |")
+    rows.append(f"| **total** | {pct(b.get('dV_rel'))} | {fmt(b.get('dT_K'), 'K')} | |")
+    book = []
+    if b.get("P_outside") is not None and np.isfinite(b["P_outside"]):
+        book.append(f"{pct(b['P_outside']).lstrip('+')} of P is dissipated outside the hA region "
+                    "(contacts, electrodes, base)")
+    if b.get("P_4probe_error") is not None and np.isfinite(b["P_4probe_error"]):
+        book.append(f"taking I V_4probe as P would miss {pct(b['P_4probe_error']).lstrip('+')} of it; "
+                    f"V_4probe/V_2probe changed by {pct(b.get('probe_ratio_change'))} from its low-power value")
+    if book:
+        rows += ["", "Heat-load bookkeeping (enters the lumped model through hA_eff, not as a separate error): "
+                 + "; ".join(book) + "."]
+    rows.append("")
+    if f.get("lumped_dominant_cause"):
+        rows += [f"Dominant cause: **{dict(conductance='the thermal conductance changing with T', nonuniform='the non-uniform temperature')[f['lumped_dominant_cause']]}**.", ""]
+    return rows
 
 
 def _energy_lines(f: dict) -> list[str]:
@@ -423,11 +538,18 @@ def write_report(result_dir, summary: dict, plots=None, *, ds: xr.Dataset | None
             lines += _lumped_lines(f) + _energy_lines(f)
         lines.append("")
     lines += ["## Solver statistics", ""] + _solver_lines(f, summary) + [""]
+    lines += _rf_lines(summary) if study == "rf" else _budget_lines(f)
     lines += _turning_lines(ds, f) + _member_lines(f) + _plot_lines(result_dir, plots) + _all_figures(summary)
     versions = summary.get("versions") or {}
     if versions:
         lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
     return write_text(result_dir / "report.md", "\n".join(lines).rstrip() + "\n")
+
+
+def ds_units(summary: dict, name: str):
+    """Unit of an rf figure from its "<name>_units" companion ("frequency_units": "Hz")."""
+    u = (summary.get("figures") or {}).get(f"{name}_units")
+    return u if isinstance(u, str) else None
 
 
 def terminal_summary(summary: dict) -> str:
@@ -452,7 +574,8 @@ def terminal_summary(summary: dict) -> str:
             lines.append(f"  T_mean up to {_q(f, 'T_mean_peak')}" +
                          (f" at P up to {_q(f, 'P_max')}" if f.get("P_max") is not None else ""))
         if f.get("hA_eff") is not None:
-            lines.append(f"  (hA)_eff = {_q(f, 'hA_eff')}")
+            lines.append(f"  (hA)_eff = {_q(f, 'hA_eff')} (low power)" +
+                         (f", {_q(f, 'hA_eff_top')} at the highest power" if f.get("hA_eff_top") is not None else ""))
         elif f.get("hA") is not None:
             lines.append(f"  hA = {_q(f, 'hA')}")
         pcs = [p for p in (f["P_c"] if isinstance(f.get("P_c"), list) else [f.get("P_c")]) if p is not None]
@@ -464,13 +587,21 @@ def terminal_summary(summary: dict) -> str:
             lines.append(f"  lumped vs FEM: V differs by up to {_q(f, 'lumped_dV_rel_max')}" +
                          (f", beyond {fmt(tol, '1', 'lumped_tolerance')} above P = {_q(f, 'lumped_departs_at_P')}"
                           if f.get("lumped_departs_at_P") is not None else ""))
+        if f.get("verdict"):
+            lines.append(f"  {f['verdict']}")
         if f.get("energy_balance_max") is not None:
             lines.append(f"  energy balance residual <= {_q(f, 'energy_balance_max')}")
     else:
+        k = (summary.get("figures") or {}).get("key") or {}
+        if k.get("eq12_classical_vs_quantum_rel") is not None:
+            lines.append(f"  Eq. 12 classical vs Tien-Gordon: max |dI|/max|I| = {100 * k['eq12_classical_vs_quantum_rel']:.3g} %")
+        if k.get("V_rf0_first_J0_zero_V") is not None:
+            lines.append(f"  first zero of J_0^2 at V_rf0 = {fmt(k['V_rf0_first_J0_zero_V'], 'V')}")
         shown = []
         for name, entry in (summary.get("figures") or {}).items():
             value, unit = _figure_value(entry)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
+                unit = unit or (ds_units(summary, name))
                 shown.append(f"{split_unit(name)[0]} = {_show(name, value, unit)}")
         if shown:
             lines.append("  " + "; ".join(shown[:4]))

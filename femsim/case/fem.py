@@ -183,10 +183,34 @@ class Electrical(StrictModel):
 
 
 class CoolingSpec(StrictModel):
-    """Newton cooling -kappa dT/dn = h (T - T_bath) on a group of surfaces."""
+    """Cooling of a group of surfaces into the coolant at T_bath: Newton cooling
+    -kappa dT/dn = h (T - T_bath) with a constant h or an h(T), or the pool-boiling curve
+    of liquid helium (femsim.cooling.HeliumBoiling). Give exactly one of h, h_T, boiling."""
 
     boundaries: list[str] = Field(min_length=1, description="boundary names")
-    h: Q("heat_transfer_coefficient", nonnegative=True, description="heat transfer coefficient")
+    h: Q("heat_transfer_coefficient", nonnegative=True, description="constant heat transfer coefficient") | None = None
+    h_T: Prop("heat_transfer_coefficient", positive=True,
+              description="temperature-dependent heat transfer coefficient h(T) of the surface temperature: "
+                          "{model = ...}, {table = 'h.csv'} or an inline table") | None = None
+    boiling: Literal["liquid_helium"] | None = Field(
+        None, description="'liquid_helium': the pool-boiling curve of saturated liquid helium I (nucleate boiling "
+                          "up to the critical flux ~1 W/cm^2, then film boiling; Brentari & Smith 1965, Schmidt "
+                          "1981); needs T_bath between 2.17 K and 5.2 K")
+
+    @model_validator(mode="after")
+    def _one_law(self):
+        given = [k for k in ("h", "h_T", "boiling") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("exactly one of h (constant), h_T (h(T)) or boiling = 'liquid_helium' "
+                             f"(got {', '.join(given) or 'none'})")
+        return self
+
+    def law(self):
+        """What femsim.fem.Cooling takes as h: a number, a Property or a CoolingLaw."""
+        if self.boiling == "liquid_helium":
+            from ..cooling import HeliumBoiling
+            return HeliumBoiling()
+        return self.h if self.h is not None else self.h_T
 
 
 class Thermal(StrictModel):

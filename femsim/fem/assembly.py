@@ -26,6 +26,7 @@ from skfem.assembly import Dofs
 from skfem.quadrature import get_quadrature
 from skfem.element import ElementHex1, ElementTetP1
 
+from ..cooling import as_law
 from ..materials import is_insulator
 from . import forms
 from .linalg import Layout
@@ -580,13 +581,23 @@ class DofSystem:
         self.M_h = sp.csr_matrix((N, N))
         self.b_h = np.zeros(N)
         self.cool_groups = []
+        self.cool_laws = []     # temperature-dependent cooling: residual M q(T), Jacobian M diag(q'(T))
         for c in self.problem.coolings:
             dofs, area, m, M = qd.facet_data(c.boundary)
             Tref = self.problem.T_bath if c.T_ref is None else c.T_ref
+            self.cool_groups.append((c, m, Tref, area))
+            law = as_law(c.h)
+            if law is not None:
+                # q interpolated nodally (product approximation): exact for a constant h, and
+                # residual and Jacobian stay on the facet mass matrix's pattern
+                Mc = sp.coo_matrix(M)
+                pos = (self.positions(self.red[N + Mc.row], self.red[N + Mc.col]) if self.thermal
+                       else np.full(Mc.nnz, self.nnz, dtype=np.int64))
+                self.cool_laws.append((law, sp.csr_matrix(M), Tref, Mc.col, Mc.data, pos))
+                continue
             self.M_h = self.M_h + c.h * M
             # relative to T_bath, so that T = T_bath = T_ref gives exactly zero
             self.b_h += c.h * (Tref - self.problem.T_bath) * m
-            self.cool_groups.append((c, m, Tref, area))
         # stored sparse (positions, values): a full nnz-long array would be mostly zeros
         self.robin_pos = np.zeros(0, dtype=np.int64)
         self.robin_val = np.zeros(0)
@@ -597,6 +608,27 @@ class DofSystem:
             pos, inv = np.unique(p[ok], return_inverse=True)
             self.robin_pos = pos
             self.robin_val = np.bincount(inv, M.data[ok], minlength=pos.size)
+
+    def robin_nonlinear(self, T):
+        """Residual of the temperature-dependent cooling laws, sum over groups of M q(T) [W]
+        (full node numbering; zeros when there are none)."""
+        r = np.zeros(self.N)
+        for law, M, Tref, _, _, _ in self.cool_laws:
+            r += M @ law.flux(T, Tref)
+        return r
+
+    def add_robin_jacobian(self, data, T):
+        """data += d(robin_nonlinear)/dT: entry (i, j) of M times q'(T_j)."""
+        for law, _, Tref, cols, vals, pos in self.cool_laws:
+            ok = pos < self.nnz
+            np.add.at(data, pos[ok], (vals * law.dflux(T, Tref)[cols])[ok])
+        return data
+
+    def cooling_heat(self, group, T) -> float:
+        """Heat [W] leaving through one entry of cool_groups at nodal temperatures T."""
+        c, m, Tref, _ = group
+        law = as_law(c.h)
+        return float(c.h * (m @ (T - Tref))) if law is None else float(m @ law.flux(T, Tref))
 
     @property
     def robin_data(self):

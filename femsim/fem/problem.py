@@ -101,10 +101,12 @@ class Bath:
 @dataclass(frozen=True)
 class Cooling:
     """Newton cooling -kappa dT/dn = h (T - T_ref) on ``boundary``; h in W/(m^2 K),
-    T_ref defaults to the problem's T_bath."""
+    T_ref defaults to the problem's T_bath. ``h`` may also depend on temperature: a
+    Property h(T), or any femsim.cooling.CoolingLaw q(T) such as the liquid-helium
+    boiling curve (`femsim.cooling.HeliumBoiling`)."""
 
     boundary: str | tuple[str, ...]
-    h: float
+    h: object          # float [W/(m^2 K)], Property h(T) or femsim.cooling.CoolingLaw
     T_ref: float | None = None
 
 
@@ -194,7 +196,7 @@ class Problem:
         for c in self.coolings:
             for n in _names(c.boundary):
                 self._need_boundary(n, "cooling")
-            if c.h < 0:
+            if isinstance(c.h, (int, float)) and c.h < 0:
                 raise ValueError(f"cooling on {c.boundary!r}: h must be >= 0, got {c.h}")
         if self.four_probe is not None:
             for n in self.four_probe:

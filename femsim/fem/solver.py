@@ -413,6 +413,8 @@ class ElectroThermalSolver:
         N = sys.N
         ev.R_phi = np.bincount(qd.edofs.ravel(), r_phi.ravel(), minlength=N)
         robin = sys.M_h @ (T - self.T_bath) - sys.b_h if sys.M_h.nnz else np.zeros(N)
+        if sys.cool_laws:
+            robin = robin + sys.robin_nonlinear(T)
         ev.R_T = np.bincount(qd.edofs.ravel(), r_T.ravel(), minlength=N) + robin
         ev.S_phi = float(np.abs(r_phi).sum())
         load = np.abs(q if self.s_T is None else q + self.s_T) * qd.dx
@@ -460,6 +462,8 @@ class ElectroThermalSolver:
         natural bias row (d(current)/dz) as (cols, values)."""
         t0 = time.perf_counter()
         data = sys.scatter({})
+        if sys.cool_laws:
+            sys.add_robin_jacobian(data, ev.T)
         for blk in sys.blocks:          # one block at a time: a quarter of the peak memory
             K = forms.coupled_jacobian(self.qd, ev.gphi, ev.gT, ev.sig, ev.dsig, ev.kap, ev.dkap,
                                        blocks=(blk,))[blk]
@@ -714,8 +718,8 @@ class ElectroThermalSolver:
         if sys.thermal:
             for name, dofs in sys.bath_dofs.items():
                 heat["bath:" + "+".join(_names(name))] = -float(ev.R_T[dofs].sum())
-            for c, m, Tref, _ in sys.cool_groups:
-                heat["cooling:" + "+".join(_names(c.boundary))] = float(c.h * (m @ (T - Tref)))
+            for g in sys.cool_groups:
+                heat["cooling:" + "+".join(_names(g[0].boundary))] = sys.cooling_heat(g, T)
             out = sum(heat.values())
             den = ev.P + abs(src_Q)
             if den == 0:

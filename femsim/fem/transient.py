@@ -484,6 +484,8 @@ class TransientAssembler:
         N = sys.N
         R_phi = np.bincount(qd.edofs.ravel(), r_phi.ravel(), minlength=N)
         robin = sys.M_h @ (T - self.T_bath) - sys.b_h if sys.M_h.nnz else np.zeros(N)
+        if sys.cool_laws:
+            robin = robin + sys.robin_nonlinear(T)
         R_T = np.bincount(qd.edofs.ravel(), r_T.ravel(), minlength=N) + robin
         for f, m, _ in self.fluxes:
             R_T = R_T - (f.q(t) if callable(f.q) else f.q) * m
@@ -548,6 +550,8 @@ class TransientAssembler:
         qd, sys = self.qd, self.sys
         Ke = forms.coupled_jacobian(qd, ev.gphi, ev.gT, ev.sig, ev.dsig, ev.kap, ev.dkap, blocks=sys.blocks)
         data = sys.scatter(Ke)
+        if sys.cool_laws:
+            sys.add_robin_jacobian(data, ev.T)
         if step is not None:
             a0h = step[0]
             d = np.zeros(sys.N)
@@ -742,8 +746,8 @@ class TransientAssembler:
         for dofs in sys.bath_dofs.values():
             bath -= float(ev.R_T_steady[dofs].sum())
         cool = 0.0
-        for c, m, Tref, _ in sys.cool_groups:
-            cool += float(c.h * (m @ (T - Tref)))
+        for g in sys.cool_groups:
+            cool += sys.cooling_heat(g, T)
         out["Q_bath"], out["Q_cooling"] = bath, cool
         out["Q_in"] = self.flux_in(t) + (float(np.sum(self.s_T * qd.dx)) if self.s_T is not None else 0.0)
         out["storage_rate"] = float(ev.store[self.free_T].sum()) if ev.store is not None else 0.0

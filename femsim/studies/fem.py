@@ -32,6 +32,10 @@ _LIVE = {
 }
 
 
+#: points.csv headers that say which voltage is which (P is the whole dissipation, I V_2probe)
+_LIVE_LABELS = {"V": "V_2probe", "V_4p": "V_4probe", "V_3p": "V_3probe"}
+
+
 def build_mesh(case):
     """The case's mesh as geometries.MeshData; builder errors become case errors."""
     import geometries
@@ -132,6 +136,12 @@ def build_problem(case, md):
                 raise CaseError(key, n, f"a boundary of the mesh: {sorted(md.boundaries)}")
     if fem.region is not None and fem.region not in md.subdomains:
         raise CaseError("fem.region", fem.region, f"a subdomain of the mesh: {sorted(md.subdomains)}")
+    T_B = case.environment.T_bath[0]
+    for k, c in enumerate(th.cooling):
+        if c.boiling == "liquid_helium" and not HELIUM_LAMBDA <= T_B <= HELIUM_CRITICAL_T:
+            raise CaseError(f"fem.thermal.cooling[{k}].boiling", c.boiling,
+                            f"a bath of boiling liquid helium I, {HELIUM_LAMBDA} K <= T_bath <= {HELIUM_CRITICAL_T} K "
+                            f"(T_bath is {T_B:g} K)")
     as_tuple = lambda b: b if isinstance(b, str) else tuple(b)  # noqa: E731
     ideal = _equipotential_contacts(md, el, materials)
     try:
@@ -140,7 +150,7 @@ def build_problem(case, md):
                                    Electrode(as_tuple(el.ground), "ground", name="ground", regions=ideal["ground"])],
                        T_bath=case.environment.T_bath[0],
                        baths=[Bath(tuple(th.bath))] if th.bath else [],
-                       coolings=[Cooling(tuple(c.boundaries), c.h) for c in th.cooling],
+                       coolings=[Cooling(tuple(c.boundaries), c.law()) for c in th.cooling],
                        four_probe=tuple(el.four_probe) if el.four_probe else None, three_probe=el.three_probe,
                        hA_region=fem.region or "all")
     except ProblemError as e:   # an ill-posed problem, found before anything is solved
@@ -497,7 +507,8 @@ def _stopped(bias, points, state) -> bool:
 
 
 def _readouts(rows) -> xr.Dataset:
-    return xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1]}) for k, v in rows.items()})
+    return xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1], "label": _LIVE_LABELS.get(k, k)})
+                       for k, v in rows.items()})
 
 
 def run(case, out) -> StudyResult:
@@ -597,7 +608,7 @@ def _after_sweep(case, out, md, problem, solver, points, saved, failure, interru
                                history=getattr(e, "history", [])) from None
     curves.attrs["fields_saved_at"] = np.array(saved)
     curves.attrs["turning_points"] = [{"kind": p.turning, "I": p.I, "V": p.V_4p if problem.four_probe else p.V,
-                                       "T": p.T_mean[region]} for p in points if p.turning]
+                                       "P": p.P, "T": p.T_mean[region]} for p in points if p.turning]
     curves.attrs["bias"] = {"current": "I", "voltage": "V", "power": "P"}[fem.bias.mode]
     T_grid = np.linspace(problem.T_bath, max(float(curves["T_max"].max()), problem.T_bath + 1.0), 41)
     tables = isothermal_resistance(solver, T_grid)
@@ -700,6 +711,8 @@ def calibration_figures(res, case) -> dict:
 #: liquid 4He carries at most ~1 W/cm^2 before film boiling (seeds/000, introduction)
 HELIUM_CRITICAL_FLUX = 1e4  # W/m^2
 HELIUM_BOILING_T = 4.5      # K: a bath at or below this is taken to be liquid helium
+HELIUM_LAMBDA = 2.17        # K: below, superfluid He II (no boiling curve)
+HELIUM_CRITICAL_T = 5.2     # K: critical point of 4He
 RESOLVABLE_CONTRAST = 1e9  # s_hi/s_lo above which the current keeps < ~1e-7 relative precision
 
 
@@ -720,12 +733,14 @@ def sanity_warnings(case, md, problem, points) -> list[str]:
         from geometries import boundary_area
 
         for k, c in enumerate(cooling):
+            if c.h is None:     # h(T) or the boiling curve: the user modelled it
+                continue
             area = boundary_area(md, c.boundaries)
             q = max(p.heat_out.get("cooling:" + "+".join(c.boundaries), 0.0) for p in points) / area
             if q > HELIUM_CRITICAL_FLUX:
                 out.append(f"fem.thermal.cooling[{k}]: the heat flux reaches {q / 1e4:.3g} W/cm^2 at T_bath = "
                            f"{T_B:g} K, above liquid helium's ~1 W/cm^2 critical flux: the film-boiling regime "
-                           "is not a constant-h Newton cooling")
+                           "is not a constant-h Newton cooling (use boiling = \"liquid_helium\")")
     for name, m in problem.materials.items():
         spec = case.materials.get(name)
         if spec is not None and (spec.builtin or "").lower() in ("bi2212", "bscco", "bi-2212"):
@@ -758,16 +773,31 @@ def _failure_message(failure, mode, continuation, points) -> str:
     return f"{msg}. Suggestion: {hint}"
 
 
+def _finite(x):
+    """JSON-safe: inf (holds over the whole sweep) as "inf", NaN (nowhere) as None."""
+    x = float(x)
+    return x if np.isfinite(x) else ("inf" if x > 0 else None)
+
+
 def _figures(curves, md, solver, points) -> dict:
     a = curves.attrs
     eb = curves["energy_balance"].values
     return {
         "points": len(points),
         "newton_steps": int(np.nansum(curves["newton_steps"].values)),
-        "hA_eff_W_per_K": float(a["hA_eff"]),
+        "hA_eff_W_per_K": float(a["hA_eff"]),   # the low-power limit (the lumped model's hA0)
+        "hA_eff_top_W_per_K": float(a["hA_eff_top"]),
+        "hA_eff_top_at_P_W": float(a["hA_eff_top_at_P"]),
         "hA_region": a["hA_region"],
+        "area_m2": float(a["area_m2"]),
         "lumped_max_rel_error": float(a["lumped_max_rel_error"]),
+        "lumped_max_dT_K": float(a["lumped_max_dT_K"]),
+        "lumped_holds_up_to_P_W": _finite(a["lumped_holds_up_to_P"]),
+        "lumped_holds_up_to_I_A": _finite(a["lumped_holds_up_to_I"]),
+        "lumped_error_budget": json.loads(a["lumped_error_budget"]),
+        "lumped_dominant_cause": a["lumped_dominant_cause"],
         "nonuniformity_max_K": float(a["nonuniformity_max_K"]),
+        "power_balance_max": float(a["power_balance_max"]),
         "lumped_holds": bool(a["lumped_holds"]),
         "verdict": a["verdict"],
         "T_max_K": float(np.nanmax(curves["T_max"].values)),

@@ -13,8 +13,11 @@ from ..errors import CaseError, OutOfRangeError
 from . import StudyResult
 
 
-def _family(case) -> xr.Dataset:
+def _family(case, hA=None) -> xr.Dataset:
+    """The case's family of curves; ``hA`` replaces the case's (the fitted one)."""
     sec, T_baths = case.lumped, case.environment.T_bath
+    if hA is not None:
+        sec = sec.model_copy(update={"hA": hA})
     if sec.three_probe is not None:
         tp = sec.three_probe
         return lumped.three_probe_family(sec.R, sec.hA, T_baths[0], tp.dRc0, tp.Tc, sec.top(T_baths[0]), sec.points)
@@ -52,12 +55,32 @@ def _measured(case) -> tuple[dict[str, xr.Dataset], dict]:
     T, R = lumped.reconstruct_resistance(I, V, sec.hA, m.T_bath)
     rec = xr.Dataset({"T_mean": ("point", T), "R": ("point", R), "I": ("point", I), "V": ("point", V)},
                      attrs={"hA_W_per_K": sec.hA, "T_bath_K": m.T_bath})
-    figures = {}
+    figures, datasets = {}, {"reconstructed_R": rec}
     if m.fit_hA:
-        fit = lumped.fit_hA(I, V, sec.R, m.T_bath)
+        from ..explain import Curve, explain
+
+        ex = explain([Curve(I, V, m.T_bath)], sec.R)     # the fit is lumped.fit_hA's
+        fit = ex.fit
         figures["hA_fit"] = {"hA_W_per_K": fit.hA, "sigma_W_per_K": fit.sigma, "residual_std_V": fit.residual_std,
                              "points": fit.n_points, "success": bool(fit.success), "message": fit.message}
-    return {"reconstructed_R": rec}, figures
+        figures["explain"] = ex.summary()
+        c = ex.curves[0]
+        unit = {"I": "A", "V": "V", "V_model": "V", "dIdV": "S", "dIdV_model": "S", "residual": "V",
+                "T_mean": "K", "R": "Ohm"}
+        data = {"I": c.I, "V": c.V, "V_model": c.V_model, "dIdV": c.G, "dIdV_model": c.G_model,
+                "residual": c.residual, "T_mean": c.T_rec, "R": c.R_rec}
+        datasets["measured_fit_hA"] = xr.Dataset(
+            {k: ("point", v, {"units": unit[k]}) for k, v in data.items()},
+            attrs={"hA_fit_W_per_K": fit.hA, "hA_fit_sigma_W_per_K": fit.sigma, "T_bath_K": m.T_bath,
+                   "meaning": "measured I-V beside the heating model with the fitted hA; T_mean, R: R(T) "
+                              "reconstructed from the I-V with the fitted hA (seeds/000 Fig. 1B)"})
+        try:
+            curves_fit, _, _ = _split(_family(case, hA=fit.hA))
+            curves_fit.attrs.update(hA=fit.hA, hA_sigma=fit.sigma, hA_source="fitted to the measured I-V")
+            datasets["curves_fit_hA"] = curves_fit
+        except (OutOfRangeError, ValueError):   # the fitted hA heats past R's table: no curves
+            figures["curves_fit_hA"] = "not drawn: with the fitted hA the curves leave R's temperature range"
+    return datasets, figures
 
 
 def run(case, out=None) -> StudyResult:

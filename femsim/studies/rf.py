@@ -76,4 +76,50 @@ def run(case, out=None) -> StudyResult:
     except ValueError as e:  # the kernel's own checks of physically impossible input
         raise CaseError("rf", "these parameters", str(e)) from None
     figures = {k: _scalar(v) for k, v in datasets["vrf"].attrs.items()}
+    figures["key"] = key_figures(datasets)
     return StudyResult(datasets=datasets, figures=figures)
+
+
+#: first zero of the Bessel function J_0
+J0_FIRST_ZERO = 2.404825557695773
+
+
+def key_figures(datasets) -> dict:
+    """The rf numbers a reader checks first, unit-suffixed (seeds/004):
+
+    - Eq. 12 against the Tien-Gordon sum (Eq. 5): max over V of |I_pumped - I_classical|
+      divided by max |I_classical|, per drive and the largest (the paper's 'agreement to
+      better than 1 %' at 5 GHz);
+    - the drive V_rf0 where e V_rf0/(h f) reaches the first zero of J_0 (2.405), and the
+      step weights <J_n^2>_X and quasiparticle step heights [A] there, interpolated in the
+      computed drives when that drive lies inside them, else the uniform-drive J_n^2.
+    """
+    from scipy.constants import e, h
+    from scipy.special import jv
+
+    out = {}
+    iv = datasets.get("iv")
+    if iv is not None and {"I_pumped", "I_classical"} <= set(iv.variables):
+        diff = np.abs(iv["I_pumped"] - iv["I_classical"]).max("V")
+        rel = diff / np.abs(iv["I_classical"]).max("V")
+        out["eq12_classical_vs_quantum_rel"] = float(rel.max())
+        out["eq12_classical_vs_quantum_rel_per_drive"] = {f"{v * 1e3:g} mV": float(r) for v, r in
+                                                          zip(iv["V_rf0"].values, rel.values)}
+    steps = datasets.get("steps")
+    if steps is not None and "frequency" in steps.attrs:
+        f = float(steps.attrs["frequency"])
+        V0 = J0_FIRST_ZERO * h * f / e
+        out["V_rf0_first_J0_zero_V"] = V0
+        drives = steps["V_rf0"].values
+        inside = drives.size > 1 and drives.min() <= V0 <= drives.max()
+        for name, unit in (("qp_weight", ""), ("qp_step", "_A")):
+            if name not in steps:
+                continue
+            if inside:
+                at = steps[name].interp(V_rf0=V0)
+                out[f"{name}_at_first_J0_zero{unit}"] = {f"n={int(n)}": float(v) for n, v in zip(steps["n"].values, at.values)}
+            elif name == "qp_weight":
+                out["uniform_Jn2_at_first_J0_zero"] = {f"n={int(n)}": float(jv(int(n), J0_FIRST_ZERO) ** 2)
+                                                      for n in steps["n"].values}
+        out["first_J0_zero_inside_drives"] = bool(inside)
+    return out

@@ -16,6 +16,7 @@ from skfem.helpers import dot
 
 from femsim.fem import (Bath, BiasEquation, Cooling, DirectSolver, Electrode, ElectroThermalSolver,
                         Problem, contact_layer_material, forms, isothermal_resistance, point_fields)
+from femsim.cooling import HeliumBoiling
 from femsim.materials import Material
 from femsim.properties import Constant, Linear, Pseudogap
 
@@ -24,7 +25,7 @@ from fem_helpers import InverseLinear, assert_balances, box, face, tag_box_faces
 TB = 10.0
 
 
-def two_material_problem(kind="hex", rotation=True, floating=False):
+def two_material_problem(kind="hex", rotation=True, floating=False, cooling_laws=False):
     x = np.linspace(0, 1e-5, 4)
     m = tag_box_faces(box(x, x, np.linspace(0, 1e-5, 5), kind), 1e-9)
     # a patch on the x = 0 face that touches neither electrode
@@ -38,14 +39,16 @@ def two_material_problem(kind="hex", rotation=True, floating=False):
     el = [Electrode("zmax", "bias"), Electrode("zmin", "ground")]
     if floating:
         el.append(Electrode("patch", "floating"))
+    cool = [Cooling("zmax", 3e4), Cooling(("ymin", "ymax"), 1e4, T_ref=TB + 2)]
+    if cooling_laws:   # h(T) on x = 1e-5 and the liquid-helium boiling curve on the patch
+        cool += [Cooling("xmax", Linear(2e4, 0.05)), Cooling("patch", HeliumBoiling(), T_ref=TB - 1)]
     return Problem(m, {"lower": lower, "upper": upper}, el, T_bath=TB, baths=[Bath("zmin")],
-                   coolings=[Cooling("zmax", 3e4), Cooling(("ymin", "ymax"), 1e4, T_ref=TB + 2)],
-                   rotations=rot)
+                   coolings=cool, rotations=rot)
 
 
-@pytest.mark.parametrize("kind", ["hex", "tet"])
-def test_jacobian_matches_finite_differences(kind):
-    s = ElectroThermalSolver(two_material_problem(kind, floating=True))
+@pytest.mark.parametrize("kind,laws", [("hex", False), ("tet", False), ("hex", True)])
+def test_jacobian_matches_finite_differences(kind, laws):
+    s = ElectroThermalSolver(two_material_problem(kind, floating=True, cooling_laws=laws))
     sys = s.system
     rng = np.random.default_rng(1)
     z = s.initial_state()

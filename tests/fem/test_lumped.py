@@ -10,6 +10,8 @@ rho_c = f0 exp(Ea/T), V(T) has a maximum where d[(T - T_B) R(T)]/dT = 0 - the
 back-bending (negative differential resistance) of the I-V.
 """
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -170,7 +172,29 @@ def test_compare_dataset_fem_beside_lumped(tmp_path):
     # here the mesa heats non-uniformly (T_max - T_mean of several K): the lumped
     # model misses the curve and the verdict says so
     assert ds.attrs["lumped_max_rel_error"] > 1e-2
-    assert not ds.attrs["lumped_holds"] and "does not hold" in ds.attrs["verdict"]
+    assert not ds.attrs["lumped_holds"] and "holds up to P" in ds.attrs["verdict"]
+    # one definition of P: the volume integral equals I V_2probe (invariant), and the lumped
+    # model's own P at equal current is I^2 R_2probe(T_lumped) = hA (T_lumped - T_B)
+    assert ds.attrs["power_balance_max"] <= 1e-8
+    R2 = isothermal_resistance(s, np.linspace(TB, 45, 61))["R"]
+    ok = np.isfinite(ds["T_mean_lumped"].values) & (ds["I"].values > 0)
+    Tl, I = ds["T_mean_lumped"].values[ok], ds["I"].values[ok]
+    np.testing.assert_allclose(ds["P_lumped"].values[ok], I**2 * R2(Tl), rtol=2e-3)
+    # the quarter mesa is 5 um x 5 um in plane: P/A in W/cm^2
+    assert ds.attrs["area_m2"] == pytest.approx(25e-12, rel=1e-12)
+    np.testing.assert_allclose(ds["P_per_area"].values, ds["P"].values / 25e-12 * 1e-4, rtol=1e-12)
+    # the error budget: conductance + non-uniformity parts make up the whole error at
+    # equal current, and the stated dominant cause is the larger part at the worst point
+    np.testing.assert_allclose((ds["dT_conductance"] + ds["dT_nonuniform"]).values[ok],
+                               ds["dT_lumped"].values[ok], rtol=1e-9, atol=1e-9)
+    b = json.loads(ds.attrs["lumped_error_budget"])
+    big = "conductance" if abs(b["dV_rel_conductance"]) > abs(b["dV_rel_nonuniform"]) else "nonuniform"
+    assert ds.attrs["lumped_dominant_cause"] == big
+    # the region heats up non-uniformly: its spread is positive and below T_max - T_mean
+    j = int(np.nanargmax(ds["P"].values))
+    assert 0 < ds["T_spread"][j] < ds["T_max"][j] - ds["T_mean"][j]
+    # some Joule heat is dissipated in the base (outside the mesa), not all of it
+    assert 0 < ds["P_outside"][j] < 1
     assert ds.attrs["turning_point_kind"] == "V_max"
     # the lumped model at equal current (root finding) inverts femsim.lumped's parametric curve
     R = isothermal_resistance(s, np.linspace(TB, 45, 41))["R"]
@@ -187,6 +211,9 @@ def test_compare_dataset_verdict_in_lumped_limit():
                              T_grid=np.linspace(TB, 32, 121))
     print(ds.attrs["verdict"])
     assert ds.attrs["lumped_holds"] and ds.attrs["lumped_max_rel_error"] < 1e-4
+    # uniform temperature and constant conductance: both error parts vanish
+    assert np.nanmax(np.abs(ds["dT_nonuniform"].values)) < 1e-3
+    assert np.nanmax(np.abs(ds["hA_eff"].values[1:] / ds.attrs["hA_eff"] - 1)) < 1e-3
     assert ds.attrs["hA_eff"] == pytest.approx(cooled_hA(s), rel=1e-4)
 
 

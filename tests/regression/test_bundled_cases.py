@@ -123,7 +123,7 @@ def test_fem_case_invariants_and_fields_from_the_files(runs, case):
     assert np.nanmax(col["current_balance [1]"]) <= 1e-10
     assert np.all(col["T_max [K]"] >= col["T_mean [K]"] - 1e-9)
     # Joule power equals I times the contact voltage (V is the 4-probe voltage when probes exist)
-    assert np.allclose(col["P [W]"], col["I [A]"] * col["V_contact [V]"], rtol=1e-7, atol=1e-15)
+    assert np.allclose(col["P [W]"], col["I [A]"] * col["V_2probe [V]"], rtol=1e-7, atol=1e-15)
     summary = json.loads((d / "summary.json").read_text())
     entries = read_pvd(d / "fields.pvd")
     assert len(entries) == len(list((d / "fields").glob("*.vtu"))) >= 2

@@ -71,3 +71,28 @@ def test_measured_overlay_is_read_in_si_and_drawn_on_the_iv_plot(tmp_path):
     fy = drawn.get_ydata()[0] / I[0]
     assert np.allclose(drawn.get_xdata(), V * fx, rtol=1e-12) and np.allclose(drawn.get_ydata(), I * fy, rtol=1e-12)
     assert {round(np.log10(fx)), round(np.log10(fy))} <= {0, 3, 6}
+
+
+def test_fit_hA_draws_the_curves_with_the_fitted_hA_too(tmp_path):
+    # the measurement is made with hA = 16 uW/K but the case says 20 uW/K: the fitted
+    # curves (not the case's) go through the measured points
+    case, curve = write_case(tmp_path, fit=True)
+    case = case.model_copy(update={"lumped": case.lumped.model_copy(update={"hA": 20e-6})})
+    res = run(case)
+    fit = res.figures["hA_fit"]["hA_W_per_K"]
+    assert fit == pytest.approx(HA, rel=1e-8)
+    drawn = res.datasets["curves_fit_hA"].isel(T_bath=0)
+    assert drawn.attrs["hA"] == pytest.approx(fit)
+    m = res.datasets["measured_fit_hA"]
+    # the fitted model's V at the measured current equals the measured V (exact data)
+    np.testing.assert_allclose(m["V_model"].values, m["V"].values, rtol=1e-8)
+    V_drawn = np.interp(m["I"].values, drawn["I"].values, drawn["V"].values)
+    np.testing.assert_allclose(V_drawn, m["V"].values, rtol=2e-3)
+    case_curve = res.datasets["curves"].isel(T_bath=0)
+    V_case = np.interp(m["I"].values, case_curve["I"].values, case_curve["V"].values)
+    assert np.max(np.abs(V_case / m["V"].values - 1)) > 1e-2   # the case's hA misses by ~2 %
+    assert res.figures["explain"]["heating_explains_all"]
+    from postprocess.comparison_plots import make_comparison_plots
+
+    written = make_comparison_plots(res.datasets, tmp_path / "plots", formats=("png",))
+    assert list(written) == ["fit_hA"] and written["fit_hA"][0].is_file()
