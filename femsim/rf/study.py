@@ -219,6 +219,35 @@ class VoltageGrid:
         return np.linspace(self.start, self.stop, int(self.num))
 
 
+HEATING_MODELS = ("lumped", "line")
+
+
+@dataclass(frozen=True)
+class Heating:
+    """Self-heating of the junction (`heating` module): the heat P = V I_dc + P_rf leaves
+    through ``hA`` [W/K] (the whole junction's conductance to the bath). model 'lumped': one
+    junction temperature; 'line': T(X) along the junction with the films' lateral thermal
+    conductance G_x = k t w [W m/K] on ``n_x`` points. ``n_nodes`` temperatures tabulate the BCS
+    I_0(V, T); ``n_scan`` temperatures bracket the lumped fixed points."""
+
+    hA: float
+    model: str = "lumped"
+    lateral_conductance: float = 0.0
+    n_nodes: int = 9
+    n_scan: int = 64
+    n_x: int = 41
+
+    def __post_init__(self):
+        if not (math.isfinite(self.hA) and self.hA > 0):
+            raise ValueError(f"heating hA must be > 0 W/K, got {self.hA!r}")
+        if self.model not in HEATING_MODELS:
+            raise ValueError(f"heating model must be one of {HEATING_MODELS}, not {self.model!r}")
+        if self.model == "line" and not self.lateral_conductance > 0:
+            raise ValueError("a 'line' heating model needs lateral_conductance > 0 W m/K")
+        if self.n_nodes < 2 or self.n_scan < 8 or self.n_x < 3:
+            raise ValueError("heating needs n_nodes >= 2, n_scan >= 8 and n_x >= 3")
+
+
 @dataclass(frozen=True)
 class RFParams:
     """Everything `run_rf` needs, SI throughout. temperature [K] enters the BCS I_0;
@@ -235,6 +264,7 @@ class RFParams:
     classical: bool = True
     classical_nodes: int = 1024
     n_fiske: int = 5
+    heating: Heating | None = None
 
     def __post_init__(self):
         if self.max_step_order < 0 or self.n_x < 3 or self.n_fiske < 1 or self.classical_nodes < 2:
@@ -357,6 +387,17 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
         "dIdV_pumped": _var(("V_rf0", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
                             "differential conductance of the pumped curve"),
     }
+    heat_attrs = {}
+    if params.heating is not None:
+        heated = _self_heated(params, model, V, vrf, f, X, weights, v_need)
+        iv_vars["I_pumped_isothermal"] = _var(("V_rf0", "V"), ipump, "A",
+                                              "dc current with rf at T_bath (no self-heating), Eq. 5")
+        iv_vars["I_pumped"] = _var(("V_rf0", "V"), heated["I"], "A",
+                                   "dc current with rf, self-heated junction (Eq. 5 at T_junction)")
+        iv_vars["dIdV_pumped"] = _var(("V_rf0", "V"), np.gradient(heated["I"], V, axis=-1, edge_order=2), "S",
+                                      "differential conductance of the self-heated pumped curve")
+        iv_vars.update(heated["vars"])
+        heat_attrs = heated["attrs"]
     if params.classical:
         icl = pumped.classical_iv(model, V, np.abs(vrf), weights, n_nodes=params.classical_nodes)
         iv_vars["I_classical"] = _var(("V_rf0", "V"), icl, "A", "dc current, classical rf detection over X (Eq. 12)")
@@ -380,6 +421,15 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
                                "uniform-field Josephson reference |J_n(2 e V_rf0/hf)| (Eq. 3)"),
     }
 
+    if params.heating is not None:
+        shift = _step_shift(V, ipump, iv_vars["I_pumped"].values, vg, f, params.max_step_order)
+        steps_vars["qp_step_position_isothermal"] = _var(("V_rf0", "n"), shift[0], "V",
+                                                          "bias of step n's edge (max dI/dV), no self-heating")
+        steps_vars["qp_step_position_heated"] = _var(("V_rf0", "n"), shift[1], "V",
+                                                      "bias of step n's edge (max dI/dV), self-heated")
+        steps_vars["qp_step_shift_heating"] = _var(("V_rf0", "n"), shift[1] - shift[0], "V",
+                                                    "shift of step n's edge caused by self-heating")
+
     refl = summary["reflection"]
     attrs = {
         "frequency": f, "frequency_units": "Hz",
@@ -400,12 +450,110 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
         "gap_voltage": vg, "gap_voltage_units": "V",
         "gap_step_current": dI, "gap_step_current_units": "A",
         "josephson_default_average": "positionwise",
+        **heat_attrs,
     }
     coords_a = {"V_rf0": _var(("V_rf0",), amps, "V", "drive amplitude V_rf0 (" + d.resolved_normalisation + ")")}
+    vrf_vars = {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
+                "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")}
+    if params.heating is not None and "T_X_hottest" in heated:
+        vrf_vars["T_X_hottest"] = _var(("V_rf0", "X"), heated["T_X_hottest"], "K",
+                                       "junction temperature T(X) at the bias where <T>_X peaks")
     ds_vrf = xr.Dataset(
-        {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
-         "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")},
+        vrf_vars,
         coords={"X": _var(("X",), X, "m", "position along the junction"), **coords_a}, attrs=attrs)
     ds_iv = xr.Dataset(iv_vars, coords={"V": _var(("V",), V, "V", "dc bias voltage"), **coords_a}, attrs=attrs)
     ds_steps = xr.Dataset(steps_vars, coords={"n": _var(("n",), n, "1", "step order"), **coords_a}, attrs=attrs)
     return {"vrf": ds_vrf, "iv": ds_iv, "steps": ds_steps}
+
+
+# --------------------------------------------------------------------------- self-heating
+
+
+def _self_heated(params: RFParams, model, V, vrf, f, X, weights, v_need) -> dict:
+    """Self-consistent pumped I-V of a self-heated junction for every drive amplitude."""
+    from . import heating as ht
+
+    h = params.heating
+    vph = pumped.photon_voltage(f)
+    n, W = pumped.tien_gordon_weights(np.abs(vrf), f, weights)          # W (amplitude, orders)
+    Tb = params.temperature
+    Vn = V[None, :] + n[:, None] * vph
+    if isinstance(params.iv, BCSCurve):
+        # the normal-state power bounds the heating: T_top covers every root
+        p_normal = float(np.max((W @ (Vn * Vn)) / params.iv.normal_resistance))
+        t_top = Tb + 1.3 * p_normal / h.hA + 1e-3
+        family = ht.BCSFamily(params.iv, Tb, t_top, v_need, model, n_nodes=h.n_nodes)
+    else:
+        t_top = math.nan
+        family = ht.ConstantShape(model)
+    na, nv = W.shape[0], V.size
+    out = {k: np.full((na, nv), np.nan) for k in ("I", "T", "Tmax", "Pdc", "Prf", "res", "nsol")}
+    turning, attrs = [], {}
+    if h.model == "lumped":
+        for a in range(na):
+            top = t_top if math.isfinite(t_top) else Tb + 1.0
+            sol = ht.solve_lumped(family, V, n, W[a], vph, Tb, h.hA, top, n_scan=h.n_scan)
+            out["I"][a], out["T"][a], out["Pdc"][a], out["Prf"][a] = sol.I_dc, sol.T, sol.P_dc, sol.P_rf
+            out["res"][a], out["nsol"][a] = sol.residual, sol.n_roots
+            turning += [{**tp, "V_rf0": float(params.drive.amplitudes[a])} for tp in sol.turning_points]
+        out["Tmax"] = out["T"]
+        hottest = None
+    else:
+        Xt = np.linspace(X[0], X[-1], h.n_x)
+        hottest = np.full((na, X.size), np.nan)
+        for a in range(na):
+            amp_x = np.interp(Xt, X, np.abs(vrf[a]))
+            J2 = jv(n[:, None], amp_x[None, :] / vph) ** 2
+            sol = ht.solve_line(family, V, n, J2, Xt, vph, Tb, h.hA, h.lateral_conductance)
+            Tm = sol.T @ pumped.x_average_weights(Xt)
+            out["I"][a], out["T"][a], out["Tmax"][a] = sol.I_dc, Tm, sol.T.max(axis=1)
+            out["Pdc"][a], out["Prf"][a], out["res"][a] = sol.P_dc, sol.P_rf, sol.residual
+            out["nsol"][a] = np.where(sol.converged, 1, 0)
+            hottest[a] = np.interp(X, Xt, sol.T[int(np.nanargmax(Tm))])
+    v = {
+        "T_junction": _var(("V_rf0", "V"), out["T"], "K",
+                           "junction temperature (line model: mean over X), self-consistent"),
+        "T_junction_max": _var(("V_rf0", "V"), out["Tmax"], "K", "hottest junction temperature"),
+        "P_dc": _var(("V_rf0", "V"), out["Pdc"], "W", "dc power V I_dc"),
+        "P_rf": _var(("V_rf0", "V"), out["Prf"], "W", "absorbed rf power (h f/e) sum_n n J_n^2 I_0(V_n)"),
+        "heat_balance": _var(("V_rf0", "V"), out["res"], "1",
+                             "|hA (T - T_bath) - (P_dc + P_rf)| / (P_dc + P_rf)"),
+        "n_solutions": _var(("V_rf0", "V"), out["nsol"], "1",
+                            "self-consistent temperatures at this bias (lumped; line: 1 converged, 0 not)"),
+    }
+    attrs = {"heating_model": h.model, "hA": h.hA, "hA_units": "W/K", "T_bath": Tb, "T_bath_units": "K",
+             "heating_turning_points": json_turning(turning)}
+    if h.model == "line":
+        attrs.update(lateral_conductance=h.lateral_conductance, lateral_conductance_units="W m/K",
+                     thermal_healing_length=math.sqrt(h.lateral_conductance * (X[-1] - X[0]) / h.hA),
+                     thermal_healing_length_units="m")
+    res = {"I": out["I"], "vars": v, "attrs": attrs, "turning": turning}
+    if hottest is not None:
+        res["T_X_hottest"] = hottest
+    return res
+
+
+def json_turning(turning) -> str:
+    """Turning points as a JSON string (netCDF attributes hold no lists of dicts)."""
+    import json
+
+    return json.dumps(turning)
+
+
+def _step_shift(V, i_iso, i_hot, vg, f, n_max):
+    """Bias of each step's edge (largest dI/dV in [V_g - (n + 3/4) hf/e, V_g - (n - 1/4) hf/e])
+    without and with heating, shape (2, amplitude, n) [V]; NaN where the window leaves the grid."""
+    vph = pumped.photon_voltage(f)
+    out = np.full((2,) + i_iso.shape[:1] + (n_max + 1,), np.nan)
+    if not np.isfinite(vg):
+        return out
+    for c, cur in enumerate((i_iso, i_hot)):
+        g = np.gradient(cur, V, axis=-1)
+        for k in range(n_max + 1):
+            lo, hi = vg - (k + 0.75) * vph, vg - (k - 0.25) * vph
+            m = (V >= lo) & (V <= hi)
+            if lo < V[0] or hi > V[-1] or m.sum() < 3:
+                continue
+            idx = np.nonzero(m)[0]
+            out[c, :, k] = V[idx[np.argmax(g[:, idx], axis=1)]]
+    return out
