@@ -303,18 +303,17 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
         if count[j] < max_roots:
             roots[j, count[j]] = r
         count[j] += 1
-    if np.any(count == 0):
-        bad = V[count == 0]
-        raise ValueError(f"no self-consistent junction temperature below {t_top:.4g} K at V = {bad[0]:.4g} V")
     roots.sort(axis=1)
-    # continue the branch in V: the root nearest the previous one
-    T = np.empty(nv)
+    # continue the branch in V: the root nearest the previous one; no root below t_top (thermal
+    # runaway beyond a fold) leaves NaN and the branch restarts from the coldest root
+    T = np.full(nv, np.nan)
     T[0] = roots[0, 0]
     turning = []
     for i in range(1, nv):
         r = roots[i][np.isfinite(roots[i])]
-        T[i] = r[np.argmin(np.abs(r - T[i - 1]))]
-        if count[i] != count[i - 1]:
+        if r.size:
+            T[i] = r[np.argmin(np.abs(r - T[i - 1]))] if np.isfinite(T[i - 1]) else r[0]
+        if count[i] != count[i - 1] and max(count[i], count[i - 1]) >= 2:
             j = i if count[i] > count[i - 1] else i - 1
             rr = roots[j][np.isfinite(roots[j])]
             # the pair that appears/disappears: the two closest roots
@@ -323,7 +322,9 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
             turning.append({"V": float(0.5 * (V[i - 1] + V[i])), "T": float(rr[p:p + 2].mean()),
                             "kind": "fold_appears" if count[i] > count[i - 1] else "fold_vanishes",
                             "V_resolution": float(V[i] - V[i - 1])})
-    Idc, Ptot, Prf, _ = _powers(family, Vn, W, n, vph, T)
+    Idc, Ptot, Prf, _ = _powers(family, Vn, W, n, vph, np.where(np.isfinite(T), T, t_bath))
+    bad = ~np.isfinite(T)
+    Idc[bad] = Ptot[bad] = Prf[bad] = np.nan
     res = np.abs(hA * (T - t_bath) - Ptot) / np.maximum(Ptot, 1e-300)
     return LumpedSolution(T, Idc, V * Idc, Prf, res, count, roots, turning)
 

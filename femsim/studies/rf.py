@@ -55,7 +55,14 @@ def params(case) -> rfs.RFParams:
     return rfs.RFParams(junction, drive, _iv(rf.iv), rfs.VoltageGrid(rf.voltages.start, rf.voltages.stop,
                                                                       rf.voltages.num),
                         temperature=case.environment.T_bath[0], max_step_order=rf.max_step_order, n_x=rf.n_x,
-                        classical=rf.classical, classical_nodes=rf.classical_nodes)
+                        classical=rf.classical, classical_nodes=rf.classical_nodes, heating=_heating(rf.heating, j))
+
+
+def _heating(h, junction):
+    if h is None:
+        return None
+    lateral = 0.0 if h.model == "lumped" else h.thermal_conductivity * h.film_thickness * junction.width
+    return rfs.Heating(h.hA, h.model, lateral, h.temperature_nodes, h.scan_points, h.n_x)
 
 
 def _scalar(v):
@@ -75,5 +82,35 @@ def run(case, out=None) -> StudyResult:
         datasets = rfs.run_rf(p)
     except ValueError as e:  # the kernel's own checks of physically impossible input
         raise CaseError("rf", "these parameters", str(e)) from None
-    figures = {k: _scalar(v) for k, v in datasets["vrf"].attrs.items()}
+    figures = {k: _scalar(v) for k, v in datasets["vrf"].attrs.items() if k != "heating_turning_points"}
+    if p.heating is not None:
+        figures["heating"] = heating_figures(datasets)
     return StudyResult(datasets=datasets, figures=figures)
+
+
+def heating_figures(datasets) -> dict:
+    """Key numbers of a self-heated run, with units in the keys: hottest junction, the shift of
+    each quasiparticle step's edge at the strongest drive and how much of it is heating."""
+    import json
+
+    iv, steps = datasets["iv"], datasets["steps"]
+    out = {"T_junction_max_K": float(iv["T_junction_max"].max()),
+           "heat_balance_max": float(iv["heat_balance"].max()),
+           "turning_points": json.loads(iv.attrs.get("heating_turning_points", "[]"))}
+    a = steps["V_rf0"].values[-1]
+    per_n = []
+    for n in steps["n"].values:
+        iso = float(steps["qp_step_position_isothermal"].sel(V_rf0=a, n=n))
+        hot = float(steps["qp_step_position_heated"].sel(V_rf0=a, n=n))
+        if not (math.isfinite(iso) and math.isfinite(hot)):
+            continue
+        # shift from the nominal edge V_g(T_bath) - n h f/e: the isothermal curve's own (overlapping
+        # steps, grid) and the part heating adds
+        nominal = float(steps.attrs["gap_voltage"]) - int(n) * float(steps.attrs["photon_voltage"])
+        total = hot - nominal
+        per_n.append({"n": int(n), "V_rf0_mV": float(a) * 1e3, "edge_nominal_mV": nominal * 1e3,
+                      "edge_isothermal_mV": iso * 1e3, "edge_heated_mV": hot * 1e3,
+                      "shift_total_uV": total * 1e6, "shift_heating_uV": (hot - iso) * 1e6,
+                      "heating_share_percent": (100.0 * (hot - iso) / total) if total != 0 else None})
+    out["step_edges"] = per_n
+    return out
