@@ -1,0 +1,81 @@
+"""The embedding circuit that sets V_rf: a Thevenin source (EMF amplitude V_s, impedance Z_s at the
+drive frequency) driving the junction's nonlinear rf admittance, solved by single-tone harmonic
+balance (Withington & Kollberg, IEEE MTT 37, 1989; the method of QMix, Garrett, 2018).
+
+Engineering phasors, x(t) = Re[X e^{+j w t}]. The junction voltage V_dc + V_w cos(w t) is taken
+real (the reference phase); its first-harmonic current I_w(V_dc, V_w) is Tien-Gordon's
+(`heating.first_harmonic`, with the Kramers-Kronig reactive part). Kirchhoff at w:
+
+    V_s e^{j phi} = V_w + Z_s I_w(V_w)      =>      |V_s| = |V_w + Z_s I_w(V_w)|,
+
+one real equation for V_w >= 0 at every bias. The available power is P_av = |V_s|^2 / (8 Re Z_s)
+(V_s a peak amplitude). Only the fundamental is balanced (higher harmonics shorted by the
+junction capacitance, the usual SIS-mixer assumption); the dc bias is an ideal voltage source.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .heating import first_harmonic
+
+
+def available_power(v_source: float, z_source: complex) -> float:
+    """P_av = |V_s|^2 / (8 Re Z_s) [W] of a Thevenin source of peak EMF V_s [V]."""
+    r = complex(z_source).real
+    if not r > 0:
+        raise ValueError(f"the source needs Re(Z_s) > 0 Ohm to define an available power, got {z_source!r}")
+    return abs(v_source) ** 2 / (8 * r)
+
+
+def source_voltage(p_available: float, z_source: complex) -> float:
+    """Peak EMF V_s = sqrt(8 P_av Re Z_s) [V] that makes ``p_available`` [W] available."""
+    r = complex(z_source).real
+    if not r > 0:
+        raise ValueError(f"the source needs Re(Z_s) > 0 Ohm to define an available power, got {z_source!r}")
+    return math.sqrt(8 * float(p_available) * r)
+
+
+def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan: int = 64,
+              tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Junction rf amplitude V_w [V] at every bias V [V] for the source EMF ``v_source`` [V] and
+    impedance ``z_source`` [Ohm] (module docstring); returns (V_w, number of solutions found).
+
+    The smallest solution is taken (the one reached by raising the power from zero); all are
+    bracketed on ``n_scan`` amplitudes in [0, 4 |V_s|] and bisected to ``tol`` * |V_s|."""
+    V = np.asarray(V, dtype=float)
+    vs = abs(float(v_source))
+    zs = complex(z_source)
+    if vs == 0:
+        return np.zeros(V.size), np.ones(V.size, int)
+
+    def mismatch(vw):
+        vw = np.asarray(vw, dtype=float)
+        out = np.empty(V.size)
+        for a in np.unique(vw):
+            m = vw == a
+            iw = first_harmonic(iv, ikk, V[m], float(a), vph)
+            out[m] = np.abs(a + zs * iw) - vs
+        return out
+
+    grid = np.linspace(0.0, 4 * vs, n_scan)
+    F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
+    neg = F < 0
+    sign_change = neg[:-1] & ~neg[1:] | ~neg[:-1] & neg[1:]
+    count = sign_change.sum(axis=0)
+    if np.any(count == 0):
+        raise ValueError(f"no rf amplitude up to {4 * vs:.4g} V balances the source at V = "
+                         f"{V[np.argmax(count == 0)]:.4g} V")
+    first = np.argmax(sign_change, axis=0)
+    lo, hi = grid[first], grid[first + 1]
+    flo = F[first, np.arange(V.size)]
+    for _ in range(100):
+        if np.all(hi - lo <= tol * vs):
+            break
+        mid = 0.5 * (lo + hi)
+        fm = mismatch(mid)
+        same = (fm < 0) == (flo < 0)
+        lo, flo, hi = np.where(same, mid, lo), np.where(same, fm, flo), np.where(same, hi, mid)
+    return 0.5 * (lo + hi), count
