@@ -85,3 +85,14 @@ def kk_current(iv, V, normal_resistance: float, v_max: float | None = None, tol:
             tail = np.where(vi == 0, 2 * c_tail / xm, c_tail / vi * np.log((xm + vi) / (xm - vi)))
         out[i:i + chunk] = (body + tail) / math.pi
     return out.reshape(V.shape)
+
+
+def kk_table(iv, v_span: float, normal_resistance: float, num: int = 4001, v_max: float | None = None) -> TableIV:
+    """I_KK tabulated once on [-v_span, v_span] (``num`` equal steps plus I_0's own knots inside),
+    linear interpolation: I_KK is even for an odd I_0, so both halves are kept."""
+    if not (isinstance(iv, TableIV) and iv.odd and iv.interpolation == "linear"):
+        iv = tabulate(iv, v_max or 2 * v_span)
+    x = np.linspace(-v_span, v_span, num)
+    knots = iv.V[iv.V < v_span]
+    x = np.unique(np.concatenate([x, knots, -knots]))
+    return TableIV(x, kk_current(iv, x, normal_resistance), odd=False, interpolation="linear")
