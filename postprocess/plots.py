@@ -817,4 +817,11 @@ def make_rf_plots(datasets: dict, outdir, *, measured: dict | None = None, names
         stem, fn = plots[key]
         fig = fn(ds, measured=(measured or {}).get(stem), formats=formats, **(names or {}).get(key, {}))
         written[stem] = save(fig, outdir / stem, formats)
+    if "iv" in datasets and "T_junction" in datasets["iv"]:  # self-heated run (issue 15)
+        from . import rf_plots
+
+        written["heating_iv"] = save(rf_plots.heating_iv(datasets["iv"]), outdir / "heating_iv", formats)
+        if "steps" in datasets and "qp_step_shift_heating" in datasets["steps"]:
+            written["heating_steps"] = save(rf_plots.heating_steps(datasets["steps"]), outdir / "heating_steps",
+                                            formats)
     return written

@@ -423,6 +423,7 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
 
     if params.heating is not None:
         shift = _step_shift(V, ipump, iv_vars["I_pumped"].values, vg, f, params.max_step_order)
+        shift[:, amps == 0, 1:] = np.nan        # no photon steps without rf
         steps_vars["qp_step_position_isothermal"] = _var(("V_rf0", "n"), shift[0], "V",
                                                           "bias of step n's edge (max dI/dV), no self-heating")
         steps_vars["qp_step_position_heated"] = _var(("V_rf0", "n"), shift[1], "V",
