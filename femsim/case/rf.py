@@ -223,6 +223,20 @@ class Heating(StrictModel):
         return self
 
 
+class Source(StrictModel):
+    """A Thevenin source at the drive frequency: V_rf then follows from harmonic balance."""
+
+    impedance: ImpedanceSpec = Field(description="source impedance Z_s at the drive frequency (Re > 0)")
+    available_power: Annotated[list[Q("power", nonnegative=True)], Field(min_length=1)] = Field(
+        description="available powers P_av = |V_s|^2/(8 Re Z_s) to sweep")
+
+    @model_validator(mode="after")
+    def _resistive(self):
+        if not self.impedance.resistance > 0:
+            raise ValueError("a source resistance > 0 Ohm (the available power needs Re Z_s > 0)")
+        return self
+
+
 class RF(StrictModel):
     """rf study: V_rf(X) along the junction, pumped I-V, step amplitudes."""
 
@@ -235,3 +249,13 @@ class RF(StrictModel):
     classical: bool = Field(True, description="also compute the classical-detection limit (Eq. 12)")
     classical_nodes: int = Field(1024, ge=2, le=1_000_000, description="quadrature nodes of Eq. 12")
     heating: Heating | None = Field(None, description="self-heating of the junction (omit: isothermal at T_bath)")
+    source: Source | None = Field(None, description="Thevenin source setting V_rf by harmonic balance "
+                                                    "(uniform drive; the drive amplitudes are then unused)")
+
+    @model_validator(mode="after")
+    def _source_needs_uniform(self):
+        if self.source is not None and self.drive.kind != "uniform":
+            raise ValueError("drive kind = 'uniform' with a [rf.source] (a junction much smaller than the wavelength)")
+        if self.source is not None and self.heating is not None and self.heating.model != "lumped":
+            raise ValueError("heating model = 'lumped' with a [rf.source]")
+        return self

@@ -38,13 +38,15 @@ def source_voltage(p_available: float, z_source: complex) -> float:
     return math.sqrt(8 * float(p_available) * r)
 
 
-def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan: int = 64,
+def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan: int = 24,
               tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
     """Junction rf amplitude V_w [V] at every bias V [V] for the source EMF ``v_source`` [V] and
     impedance ``z_source`` [Ohm] (module docstring); returns (V_w, number of solutions found).
 
     The smallest solution is taken (the one reached by raising the power from zero); all are
-    bracketed on ``n_scan`` amplitudes in [0, 4 |V_s|] and bisected to ``tol`` * |V_s|."""
+    bracketed on ``n_scan`` amplitudes in [0, 1.05 |V_s|] (a resistive source: |1 + R_s Y| >= 1
+    for a passive junction, so V_w <= |V_s|), widened to 4 |V_s| where that finds none (a
+    reactive source can resonate with the junction), and bisected to ``tol`` * |V_s|."""
     V = np.asarray(V, dtype=float)
     vs = abs(float(v_source))
     zs = complex(z_source)
@@ -53,18 +55,16 @@ def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan
 
     def mismatch(vw):
         vw = np.asarray(vw, dtype=float)
-        out = np.empty(V.size)
-        for a in np.unique(vw):
-            m = vw == a
-            iw = first_harmonic(iv, ikk, V[m], float(a), vph)
-            out[m] = np.abs(a + zs * iw) - vs
-        return out
+        return np.abs(vw + zs * first_harmonic(iv, ikk, V, vw, vph)) - vs
 
-    grid = np.linspace(0.0, 4 * vs, n_scan)
-    F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
-    neg = F < 0
-    sign_change = neg[:-1] & ~neg[1:] | ~neg[:-1] & neg[1:]
-    count = sign_change.sum(axis=0)
+    for top in (1.05 * vs, 4 * vs):
+        grid = np.linspace(0.0, top, n_scan)
+        F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
+        neg = F < 0
+        sign_change = neg[:-1] & ~neg[1:] | ~neg[:-1] & neg[1:]
+        count = sign_change.sum(axis=0)
+        if np.all(count > 0):
+            break
     if np.any(count == 0):
         raise ValueError(f"no rf amplitude up to {4 * vs:.4g} V balances the source at V = "
                          f"{V[np.argmax(count == 0)]:.4g} V")

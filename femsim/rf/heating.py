@@ -63,18 +63,18 @@ def first_harmonic(iv, ikk, V, v_omega: float, vph: float, n_max: int | None = N
 
         Re I_w = sum_n J_n (J_{n-1} + J_{n+1}) I_0(V_n),   -Im I_w = sum_n J_n (J_{n-1} - J_{n+1}) I_KK(V_n).
 
-    ``iv``, ``ikk``: callables V -> I_0, I_KK [A]."""
+    ``iv``, ``ikk``: callables V -> I_0, I_KK [A]; ``v_omega`` a scalar or one amplitude per bias."""
     from .pumped import bessel_order_limit
 
     V = np.asarray(V, dtype=float)
-    a = float(v_omega) / vph
-    N = bessel_order_limit(a) + 1 if n_max is None else int(n_max)
-    n = np.arange(-N, N + 1)
-    J = jv(n, a)
-    Jm, Jp = jv(n - 1, a), jv(n + 1, a)
-    Vn = V[None, :] + n[:, None] * vph
-    re = (J * (Jm + Jp)) @ np.asarray(iv(Vn), dtype=float)
-    im = (J * (Jm - Jp)) @ np.asarray(ikk(Vn), dtype=float)
+    a = np.broadcast_to(np.asarray(v_omega, dtype=float) / vph, V.shape)   # one amplitude per bias allowed
+    N = bessel_order_limit(float(a.max(initial=0.0))) + 1 if n_max is None else int(n_max)
+    n = np.arange(-N, N + 1)[:, None]
+    Jall = jv(np.arange(-N - 1, N + 2)[:, None], a[None, :])
+    J, Jm, Jp = Jall[1:-1], Jall[:-2], Jall[2:]
+    Vn = V[None, :] + n * vph
+    re = np.sum(J * (Jm + Jp) * np.asarray(iv(Vn), dtype=float), axis=0)
+    im = np.sum(J * (Jm - Jp) * np.asarray(ikk(Vn), dtype=float), axis=0)
     return re - 1j * im
 
 
@@ -249,8 +249,13 @@ class LumpedSolution:
 
 
 def _powers(family, Vn, W, n, vph, T):
+    """(I_dc, P, P_rf, I_0) at temperatures T (one per bias); W the orders' weights, shared
+    (orders,) or one row per bias (bias, orders) when V_rf depends on the bias (a source)."""
     I0 = family(Vn, T[None, :])
-    return W @ I0, W @ (Vn * I0), vph * ((W * n) @ I0), I0
+    if W.ndim == 1:
+        return W @ I0, W @ (Vn * I0), vph * ((W * n) @ I0), I0
+    return (np.einsum("vn,nv->v", W, I0), np.einsum("vn,nv->v", W, Vn * I0),
+            vph * np.einsum("vn,n,nv->v", W, n, I0), I0)
 
 
 def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol: float = 1e-11,
@@ -262,6 +267,7 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
     Roots closer together than the scan step (the tip of a fold) are not resolved."""
     V = np.asarray(V, dtype=float)
     n = np.asarray(n)
+    W = np.asarray(W, dtype=float)
     Vn = V[None, :] + n[:, None] * vph
     hA = float(hA)
     if not (hA > 0):
@@ -285,6 +291,7 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
     lo, hi = Ts[iscan].copy(), Ts[iscan + 1].copy()
     flo = F[iscan, iv]
     Vsub = Vn[:, iv]
+    W_all, W = W, (W if W.ndim == 1 else W[iv])
     for _ in range(200):
         if np.all(hi - lo <= xtol * t_top):
             break
@@ -322,7 +329,7 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
             turning.append({"V": float(0.5 * (V[i - 1] + V[i])), "T": float(rr[p:p + 2].mean()),
                             "kind": "fold_appears" if count[i] > count[i - 1] else "fold_vanishes",
                             "V_resolution": float(V[i] - V[i - 1])})
-    Idc, Ptot, Prf, _ = _powers(family, Vn, W, n, vph, np.where(np.isfinite(T), T, t_bath))
+    Idc, Ptot, Prf, _ = _powers(family, Vn, W_all, n, vph, np.where(np.isfinite(T), T, t_bath))
     bad = ~np.isfinite(T)
     Idc[bad] = Ptot[bad] = Prf[bad] = np.nan
     res = np.abs(hA * (T - t_bath) - Ptot) / np.maximum(Ptot, 1e-300)

@@ -249,6 +249,23 @@ class Heating:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A Thevenin source at the drive frequency (`embedding`): impedance Z_s [Ohm] (Re > 0) and the
+    available powers P_av [W] to sweep; V_rf at every bias then follows from harmonic balance
+    (uniform drive only: a junction much smaller than the wavelength)."""
+
+    impedance: complex
+    available_power: tuple[float, ...]
+
+    def __post_init__(self):
+        if not complex(self.impedance).real > 0:
+            raise ValueError(f"the source impedance needs Re(Z_s) > 0 Ohm, got {self.impedance!r}")
+        p = np.asarray(self.available_power, dtype=float)
+        if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any(p < 0):
+            raise ValueError("available powers must be a non-empty list of finite powers >= 0 W")
+
+
+@dataclass(frozen=True)
 class RFParams:
     """Everything `run_rf` needs, SI throughout. temperature [K] enters the BCS I_0;
     max_step_order N: steps n = 0..N are reported; n_x: points along the junction;
@@ -265,6 +282,7 @@ class RFParams:
     classical_nodes: int = 1024
     n_fiske: int = 5
     heating: Heating | None = None
+    source: Source | None = None
 
     def __post_init__(self):
         if self.max_step_order < 0 or self.n_x < 3 or self.n_fiske < 1 or self.classical_nodes < 2:
@@ -356,6 +374,8 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
 
     Josephson steps are given with both averages; 'josephson_positionwise' (the paper's,
     <|J_n(2 e V_rf(X)/h f)|>_X) is the default one to show."""
+    if params.source is not None:
+        return run_rf_source(params)
     j, d = params.junction, params.drive
     f = d.frequency
     lc = j.line_constants()
@@ -558,3 +578,117 @@ def _step_shift(V, i_iso, i_hot, vg, f, n_max):
             idx = np.nonzero(m)[0]
             out[c, :, k] = V[idx[np.argmax(g[:, idx], axis=1)]]
     return out
+
+
+# --------------------------------------------------------------------------- Thevenin source
+
+
+def _normal_resistance(curve, model, v_top) -> float:
+    """R_n [Ohm] for the Kramers-Kronig subtraction: the curve's own, else the slope at the top."""
+    for name in ("normal_resistance", "resistance"):
+        if hasattr(curve, name):
+            return float(getattr(curve, name))
+    i1, i2 = np.asarray(model(np.array([0.9 * v_top, v_top])), dtype=float)
+    if not i2 > i1:
+        raise ValueError("the I_0 curve does not end ohmic: no normal resistance for the Kramers-Kronig current")
+    return float(0.1 * v_top / (i2 - i1))
+
+
+def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
+    """rf study driven by a Thevenin source: for every available power and bias, V_rf from
+    single-tone harmonic balance (`embedding.solve_vrf`, reactive current from `kramers_kronig`),
+    then the pumped I-V (Eq. 2) with that V_rf; with heating, T_junction from the lumped model at
+    that V_rf. Datasets 'iv' (coordinates P_av, V) and 'embedding' (step heights versus P_av)."""
+    from . import embedding, kramers_kronig
+
+    src, d = params.source, params.drive
+    if d.kind != "uniform":
+        raise ValueError("a Thevenin source drives a uniform junction only (drive kind = 'uniform')")
+    if params.heating is not None and params.heating.model != "lumped":
+        raise ValueError("a Thevenin source works with the 'lumped' heating model only")
+    f = d.frequency
+    vph = pumped.photon_voltage(f)
+    V = params.voltages.values()
+    zs = complex(src.impedance)
+    P = np.asarray(src.available_power, dtype=float)
+    vs = np.array([embedding.source_voltage(p, zs) for p in P])
+    a_max = 4 * float(vs.max())                          # the harmonic-balance scan's widest top
+    n_orders = pumped.bessel_order_limit(a_max / vph) + 1
+    v_need = float(np.max(np.abs(V))) + n_orders * vph + 2 * vph
+    model, gap_voltage = params.iv.build(params.temperature, v_need + n_orders * vph)
+    rn = _normal_resistance(params.iv, model, v_need)
+    ikk = kramers_kronig.kk_table(model, v_need, rn, v_max=2 * v_need + 10 * vph)
+    vw = np.zeros((P.size, V.size))
+    nsol = np.zeros((P.size, V.size), int)
+    ipump = np.zeros((P.size, V.size))
+    for k, v in enumerate(vs):
+        vw[k], nsol[k] = embedding.solve_vrf(model, ikk, V, vph, v, zs)
+        n, W = pumped.tien_gordon_weights(vw[k][:, None], f)          # W (V, orders)
+        I0 = np.asarray(model(V[None, :] + n[:, None] * vph), dtype=float)
+        ipump[k] = np.einsum("vn,nv->v", W, I0)
+    i0 = np.asarray(model(V), dtype=float)
+    coords = {"V": _var(("V",), V, "V", "dc bias voltage"),
+              "P_av": _var(("P_av",), P, "W", "available power of the Thevenin source")}
+    iv_vars = {
+        "I_unpumped": _var(("V",), i0, "A", "dc current without rf, I_0(V)"),
+        "I_pumped": _var(("P_av", "V"), ipump, "A", "dc current with rf, Tien-Gordon at the balanced V_rf"),
+        "dIdV_pumped": _var(("P_av", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
+                            "differential conductance of the pumped curve"),
+        "V_rf": _var(("P_av", "V"), vw, "V", "junction rf amplitude from harmonic balance"),
+        "rf_solutions": _var(("P_av", "V"), nsol, "1", "harmonic-balance solutions found (the smallest is used)"),
+    }
+    vg, dI = _gap_step(model, gap_voltage, f, v_need)
+    attrs = {"frequency": f, "frequency_units": "Hz", "photon_voltage": vph, "photon_voltage_units": "V",
+             "source_resistance": zs.real, "source_reactance": zs.imag, "source_impedance_units": "Ohm",
+             "gap_voltage": vg, "gap_voltage_units": "V", "gap_step_current": dI, "gap_step_current_units": "A",
+             "phasor_convention": "engineering, Re[X exp(+j w t)]", "drive_kind": "thevenin_source"}
+    if params.heating is not None:
+        h = params.heating
+        from . import heating as ht
+
+        if isinstance(params.iv, BCSCurve):
+            p_normal = float(np.max((V + vph * 0) ** 2 / rn + vw.max() ** 2 / (2 * rn)))
+            t_top = params.temperature + 1.3 * p_normal / h.hA + 1e-3
+            family = ht.BCSFamily(params.iv, params.temperature, t_top, v_need, model, n_nodes=h.n_nodes)
+        else:
+            t_top = params.temperature + 1.0
+            family = ht.ConstantShape(model)
+        T = np.zeros_like(ipump)
+        Ih, Pdc, Prf, res = (np.zeros_like(ipump) for _ in range(4))
+        for k in range(P.size):
+            n, W = pumped.tien_gordon_weights(vw[k][:, None], f)
+            sol = ht.solve_lumped(family, V, n, W, vph, params.temperature, h.hA, t_top, n_scan=h.n_scan)
+            T[k], Ih[k], Pdc[k], Prf[k], res[k] = sol.T, sol.I_dc, sol.P_dc, sol.P_rf, sol.residual
+        iv_vars["I_pumped_isothermal"] = iv_vars["I_pumped"]
+        iv_vars["I_pumped_isothermal"].attrs["long_name"] = "dc current with rf at T_bath (no self-heating)"
+        iv_vars["I_pumped"] = _var(("P_av", "V"), Ih, "A", "dc current with rf, self-heated junction")
+        iv_vars["T_junction"] = _var(("P_av", "V"), T, "K", "junction temperature, self-consistent")
+        iv_vars["P_dc"] = _var(("P_av", "V"), Pdc, "W", "dc power V I_dc")
+        iv_vars["P_rf"] = _var(("P_av", "V"), Prf, "W", "absorbed rf power")
+        iv_vars["heat_balance"] = _var(("P_av", "V"), res, "1", "|hA (T - T_bath) - P| / P")
+        attrs.update(heating_model="lumped", hA=h.hA, hA_units="W/K", T_bath=params.temperature, T_bath_units="K",
+                     heating_assumption="V_rf from the harmonic balance of the junction at T_bath")
+    # step heights versus power: rise of the pumped curve across each step, V_g - n hf/e +- hf/2e
+    nmax = params.max_step_order
+    orders = np.arange(nmax + 1)
+    rise = np.full((2, P.size, orders.size), np.nan)
+    vrf_at = np.full((P.size, orders.size), np.nan)
+    curves = [iv_vars["I_pumped"].values] + ([iv_vars["I_pumped_isothermal"].values]
+                                              if params.heating is not None else [])
+    for c, cur in enumerate(curves):
+        for i, nn in enumerate(orders):
+            lo, hi = vg - nn * vph - vph / 2, vg - nn * vph + vph / 2
+            if not (np.isfinite(vg) and lo >= V[0] and hi <= V[-1]):
+                continue
+            rise[c, :, i] = [np.interp(hi, V, row) - np.interp(lo, V, row) for row in cur]
+            vrf_at[:, i] = [np.interp(vg - nn * vph, V, row) for row in vw]
+    emb_vars = {"qp_step_measured": _var(("P_av", "n"), rise[0], "A",
+                                         "rise of the pumped I-V across step n (V_g - n hf/e +- hf/2e)"),
+                "V_rf_at_step": _var(("P_av", "n"), vrf_at, "V", "junction rf amplitude at the step's centre")}
+    if params.heating is not None:
+        emb_vars["qp_step_measured_isothermal"] = _var(("P_av", "n"), rise[1], "A",
+                                                       "the same without self-heating")
+    ds_iv = xr.Dataset(iv_vars, coords=coords, attrs=attrs)
+    ds_emb = xr.Dataset(emb_vars, coords={"P_av": coords["P_av"], "n": _var(("n",), orders, "1", "step order")},
+                        attrs=attrs)
+    return {"iv": ds_iv, "embedding": ds_emb}
