@@ -39,14 +39,15 @@ def source_voltage(p_available: float, z_source: complex) -> float:
 
 
 def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan: int = 24,
-              tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+              tol: float = 1e-12, widen: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Junction rf amplitude V_w [V] at every bias V [V] for the source EMF ``v_source`` [V] and
     impedance ``z_source`` [Ohm] (module docstring); returns (V_w, number of solutions found).
 
     The smallest solution is taken (the one reached by raising the power from zero); all are
     bracketed on ``n_scan`` amplitudes in [0, 1.05 |V_s|] (a resistive source: |1 + R_s Y| >= 1
     for a passive junction, so V_w <= |V_s|), widened to 4 |V_s| where that finds none (a
-    reactive source can resonate with the junction), and bisected to ``tol`` * |V_s|."""
+    reactive source can resonate with the junction; ``widen`` default: only for a reactive source),
+    and bisected to ``tol`` * |V_s|."""
     V = np.asarray(V, dtype=float)
     vs = abs(float(v_source))
     zs = complex(z_source)
@@ -57,7 +58,8 @@ def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan
         vw = np.asarray(vw, dtype=float)
         return np.abs(vw + zs * first_harmonic(iv, ikk, V, vw, vph)) - vs
 
-    for top in (1.05 * vs, 4 * vs):
+    widen = zs.imag != 0 if widen is None else widen
+    for top in (1.05 * vs, 4 * vs) if widen else (1.05 * vs,):
         grid = np.linspace(0.0, top, n_scan)
         F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
         neg = F < 0
@@ -66,7 +68,7 @@ def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan
         if np.all(count > 0):
             break
     if np.any(count == 0):
-        raise ValueError(f"no rf amplitude up to {4 * vs:.4g} V balances the source at V = "
+        raise ValueError(f"no rf amplitude up to {top:.4g} V balances the source at V = "
                          f"{V[np.argmax(count == 0)]:.4g} V")
     first = np.argmax(sign_change, axis=0)
     lo, hi = grid[first], grid[first + 1]

@@ -369,7 +369,7 @@ def _thomas(a, b, c, d):
     return x
 
 
-def solve_line(family, V, n, J2, X, vph, t_bath, hA, lateral_conductance, tol: float = 1e-10,
+def solve_line(family, V, n, J2, X, vph, t_bath, hA, lateral_conductance, tol: float = 1e-12,
                max_iter: int = 60) -> LineSolution:
     """T(X) along a junction of length L = X[-1] - X[0] for each bias V (module docstring).
 
@@ -387,12 +387,11 @@ def solve_line(family, V, n, J2, X, vph, t_bath, hA, lateral_conductance, tol: f
     w = x_average_weights(X)                        # control-volume fractions, sum 1
     nx, nV = X.size, V.size
     gl = float(lateral_conductance) / np.diff(X)   # conductance between neighbours [W/K]
-    Vn = V[None, :, None] + n[:, None, None] * vph   # (2N+1, V, 1)
-    Vn = np.broadcast_to(Vn, (n.size, nV, nx))
+    Vn = np.broadcast_to(V[None, :, None] + n[:, None, None] * vph, (n.size, nV, nx))
 
-    def local(Tx):                                  # Tx (V, X) -> p (V, X) [W], I0
-        I0 = family(Vn, Tx[None])
-        return np.einsum("nx,nvx->vx", J2, Vn * I0), I0
+    def local(Tx, idx):                             # Tx (active V, X) -> p (active V, X) [W], I0
+        I0 = family(Vn[:, idx], Tx[None])
+        return np.einsum("nx,nvx->vx", J2, Vn[:, idx] * I0), I0
 
     def residual(Tx, p):
         q = p * w
@@ -404,23 +403,31 @@ def solve_line(family, V, n, J2, X, vph, t_bath, hA, lateral_conductance, tol: f
 
     Tx = np.full((nV, nx), float(t_bath))
     conv = np.zeros(nV, bool)
-    sub = np.broadcast_to(np.concatenate([[0.0], -gl]), (nV, nx))
-    sup = np.broadcast_to(np.concatenate([-gl, [0.0]]), (nV, nx))
+    sub_row = np.concatenate([[0.0], -gl])
+    sup_row = np.concatenate([-gl, [0.0]])
+    active = np.arange(nV)
     for it in range(max_iter):
-        p, _ = local(Tx)
-        r = residual(Tx, p)
+        # Newton only on the biases not yet converged
+        T_a = Tx[active]
+        p, _ = local(T_a, active)
+        r = residual(T_a, p)
         scale = np.maximum(np.sum(p * w, axis=1), hA * 1e-9 * max(t_bath, 1e-3))
-        conv = np.max(np.abs(r), axis=1) <= tol * scale
-        if np.all(conv) and it > 0:
+        done = np.max(np.abs(r), axis=1) <= tol * scale
+        conv[active[done]] = True
+        active, T_a, r, p = active[~done], T_a[~done], r[~done], p[~done]
+        if active.size == 0:
             break
-        h = 1e-6 * np.maximum(Tx, 1e-3)
-        dp = (local(Tx + h)[0] - p) / h * w
+        h = 1e-6 * np.maximum(T_a, 1e-3)
+        dp = (local(T_a + h, active)[0] - p) / h * w
         diag = hA * w - dp
         diag[:, :-1] += gl
         diag[:, 1:] += gl
-        step = np.clip(_thomas(sub, diag, sup, -r), -0.5, 0.5)
-        Tx = np.where(conv[:, None], Tx, np.maximum(Tx + step, t_bath))
-    p, I0 = local(Tx)
+        m = active.size
+        step = np.clip(_thomas(np.broadcast_to(sub_row, (m, nx)), diag, np.broadcast_to(sup_row, (m, nx)), -r),
+                       -0.5, 0.5)
+        Tx[active] = np.maximum(T_a + step, t_bath)
+    allv = np.arange(nV)
+    p, I0 = local(Tx, allv)
     Idc = np.einsum("nx,nvx,x->v", J2, I0, w)
     Prf = vph * np.einsum("nx,n,nvx,x->v", J2, n, I0, w)
     Pdc = V * Idc

@@ -612,7 +612,7 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
     zs = complex(src.impedance)
     P = np.asarray(src.available_power, dtype=float)
     vs = np.array([embedding.source_voltage(p, zs) for p in P])
-    a_max = 4 * float(vs.max())                          # the harmonic-balance scan's widest top
+    a_max = (4.0 if zs.imag != 0 else 1.05) * float(vs.max())   # the harmonic-balance scan's top
     n_orders = pumped.bessel_order_limit(a_max / vph) + 1
     v_need = float(np.max(np.abs(V))) + n_orders * vph + 2 * vph
     model, gap_voltage = params.iv.build(params.temperature, v_need + n_orders * vph)
