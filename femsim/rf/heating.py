@@ -412,7 +412,9 @@ def solve_line(family, V, n, J2, X, vph, t_bath, hA, lateral_conductance, tol: f
         p, _ = local(T_a, active)
         r = residual(T_a, p)
         scale = np.maximum(np.sum(p * w, axis=1), hA * 1e-9 * max(t_bath, 1e-3))
-        done = np.max(np.abs(r), axis=1) <= tol * scale
+        # floor: the round-off of the conduction terms (G/dx) T, which dwarf a tiny power
+        floor = 64 * np.finfo(float).eps * (hA + 2 * gl.max()) * np.max(T_a, axis=1)
+        done = np.max(np.abs(r), axis=1) <= tol * scale + floor
         conv[active[done]] = True
         active, T_a, r, p = active[~done], T_a[~done], r[~done], p[~done]
         if active.size == 0:

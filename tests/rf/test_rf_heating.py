@@ -179,10 +179,50 @@ def test_line_model_with_uniform_drive_and_strong_lateral_conduction_is_lumped()
     vw = 0.2e-3
     n, W = pumped.tien_gordon_weights(vw, F)
     J2 = np.repeat(W[:, None], X.size, axis=1)
-    line = ht.solve_line(fam, V, n, J2, X, VPH, Tb, hA, lateral_conductance=1e-3)
+    line = ht.solve_line(fam, V, n, J2, X, VPH, Tb, hA, lateral_conductance=1e-7)
     lump = ht.solve_lumped(fam, V, n, W, VPH, Tb, hA, Tb + 20.0, n_scan=64)
     assert np.all(line.converged)
     assert line.T.mean(axis=1) == pytest.approx(lump.T, rel=1e-9)
     assert np.ptp(line.T, axis=1).max() <= 1e-12
     assert line.I_dc == pytest.approx(lump.I_dc, rel=1e-9)
     assert np.max(line.residual) <= 1e-8
+
+
+def test_line_model_without_feedback_matches_the_cosine_closed_form():
+    """Ohmic I_0 (no T feedback) and V_w(X)^2 = A + B cos(pi X/L): p(X) = (V^2 + V_w^2/2)/R, so
+    T - T_b = p0/hA + p1 cos(pi X/L) / (hA + G pi^2/L) with p0 = (V^2 + A/2)/R, p1 = B/(2R)."""
+    R, Tb, hA, G, L = 10.0, 1.3, 1e-6, 2e-11, 1e-4
+    A, B = (0.3e-3) ** 2, 0.8 * (0.3e-3) ** 2
+    lin = ht.ConstantShape(lambda v: np.asarray(v) / R)
+    V = np.array([0.0, 1e-3, 2e-3])
+    errs = []
+    for nx in (51, 101):
+        X = np.linspace(0.0, L, nx)
+        vw = np.sqrt(A + B * np.cos(np.pi * X / L))
+        n = np.arange(-40, 41)
+        J2 = jv(n[:, None], vw[None, :] / VPH) ** 2
+        sol = ht.solve_line(lin, V, n, J2, X, VPH, Tb, hA, G)
+        assert np.all(sol.converged) and np.max(sol.residual) <= 1e-10
+        p0 = (V ** 2 + A / 2) / R
+        exact = Tb + p0[:, None] / hA + B / (2 * R) * np.cos(np.pi * X / L)[None, :] / (hA + G * np.pi ** 2 / L)
+        errs.append(np.max(np.abs(sol.T - exact)))
+        # the mean carries all the heat: hA <T - T_b> = P exactly
+        assert hA * (sol.T.mean(axis=1) - Tb) == pytest.approx(sol.P_dc + sol.P_rf, rel=1e-2)
+    assert errs[1] < errs[0] / 3.5          # second order in the grid step
+    assert errs[1] <= 1e-3 * B / (2 * R) / (hA + G * np.pi ** 2 / L)
+
+
+def test_source_mode_divides_the_emf_on_an_ohmic_junction_and_heats():
+    from femsim.rf.study import Source
+
+    R, zs = 10.0, complex(10.0, 0.0)
+    p = dataclasses.replace(_uniform(LinearCurve(R), (0.0,), Heating(hA=1e-7), num=41),
+                            source=Source(zs, (0.0, 1e-9, 4e-9)))
+    out = run_rf(p)
+    iv = out["iv"]
+    for k, P in enumerate(iv["P_av"].values):
+        vs = math.sqrt(8 * P * zs.real)
+        assert iv["V_rf"].isel(P_av=k).values == pytest.approx(vs * R / abs(R + zs), rel=1e-10, abs=1e-18)
+        P_j = (iv["V"].values ** 2 + (vs / 2) ** 2 / 2) / R
+        assert iv["T_junction"].isel(P_av=k).values == pytest.approx(1.3 + P_j / 1e-7, rel=1e-9)
+    assert set(out) == {"iv", "embedding"}
