@@ -39,7 +39,7 @@ def source_voltage(p_available: float, z_source: complex) -> float:
 
 
 def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan: int = 24,
-              tol: float = 1e-12, widen: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+              tol: float = 1e-12, widen: bool | None = None, guess=None) -> tuple[np.ndarray, np.ndarray]:
     """Junction rf amplitude V_w [V] at every bias V [V] for the source EMF ``v_source`` [V] and
     impedance ``z_source`` [Ohm] (module docstring); returns (V_w, number of solutions found).
 
@@ -47,7 +47,8 @@ def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan
     bracketed on ``n_scan`` amplitudes in [0, 1.05 |V_s|] (a resistive source: |1 + R_s Y| >= 1
     for a passive junction, so V_w <= |V_s|), widened to 4 |V_s| where that finds none (a
     reactive source can resonate with the junction; ``widen`` default: only for a reactive source),
-    and bisected to ``tol`` * |V_s|."""
+    and refined (Illinois regula falsi) to ``tol`` * |V_s|. ``guess``: V_w of a nearby solution
+    (an outer iteration's), bracketed +-3 % first."""
     V = np.asarray(V, dtype=float)
     vs = abs(float(v_source))
     zs = complex(z_source)
@@ -58,26 +59,51 @@ def solve_vrf(iv, ikk, V, vph: float, v_source: float, z_source: complex, n_scan
         vw = np.asarray(vw, dtype=float)
         return np.abs(vw + zs * first_harmonic(iv, ikk, V, vw, vph)) - vs
 
-    widen = zs.imag != 0 if widen is None else widen
-    for top in (1.05 * vs, 4 * vs) if widen else (1.05 * vs,):
-        grid = np.linspace(0.0, top, n_scan)
-        F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
-        neg = F < 0
-        sign_change = neg[:-1] & ~neg[1:] | ~neg[:-1] & neg[1:]
-        count = sign_change.sum(axis=0)
-        if np.all(count > 0):
-            break
-    if np.any(count == 0):
-        raise ValueError(f"no rf amplitude up to {top:.4g} V balances the source at V = "
-                         f"{V[np.argmax(count == 0)]:.4g} V")
-    first = np.argmax(sign_change, axis=0)
-    lo, hi = grid[first], grid[first + 1]
-    flo = F[first, np.arange(V.size)]
-    for _ in range(100):
+    lo = hi = None
+    if guess is not None:
+        # warm start (an outer iteration moved the junction only a little): a bracket around it
+        g = np.asarray(guess, dtype=float)
+        lo, hi = np.maximum(g * 0.97 - 1e-6 * vs, 0.0), g * 1.03 + 1e-6 * vs
+        flo, fhi = mismatch(lo), mismatch(hi)
+        if np.all((flo < 0) != (fhi < 0)) and np.all(flo < 0):
+            count = np.ones(V.size, int)
+        else:
+            lo = None
+    if lo is None:
+        for top in (1.05 * vs, 4 * vs) if widen else (1.05 * vs,):
+            grid = np.linspace(0.0, top, n_scan)
+            F = np.stack([mismatch(np.full(V.size, g)) for g in grid])
+            neg = F < 0
+            sign_change = neg[:-1] & ~neg[1:] | ~neg[:-1] & neg[1:]
+            count = sign_change.sum(axis=0)
+            if np.all(count > 0):
+                break
+        if np.any(count == 0):
+            raise ValueError(f"no rf amplitude up to {top:.4g} V balances the source at V = "
+                             f"{V[np.argmax(count == 0)]:.4g} V")
+        first = np.argmax(sign_change, axis=0)
+        cols = np.arange(V.size)
+        lo, hi = grid[first], grid[first + 1]
+        flo, fhi = F[first, cols], F[first + 1, cols]
+    # Illinois (modified regula falsi): superlinear, keeps the bracket
+    side = np.zeros(V.size, int)
+    best = 0.5 * (lo + hi)
+    small = np.zeros(V.size, bool)
+    for _ in range(200):
         if np.all(hi - lo <= tol * vs):
             break
-        mid = 0.5 * (lo + hi)
-        fm = mismatch(mid)
-        same = (fm < 0) == (flo < 0)
-        lo, flo, hi = np.where(same, mid, lo), np.where(same, fm, flo), np.where(same, hi, mid)
-    return 0.5 * (lo + hi), count
+        x = np.where(fhi != flo, (lo * fhi - hi * flo) / (fhi - flo), 0.5 * (lo + hi))
+        x = np.clip(x, lo, hi)
+        fx = mismatch(x)
+        left = (fx < 0) == (flo < 0)                   # root in [x, hi]
+        lo, flo = np.where(left, x, lo), np.where(left, fx, flo)
+        hi, fhi = np.where(left, hi, x), np.where(left, fhi, fx)
+        fhi = np.where(left & (side == 1), 0.5 * fhi, fhi)
+        flo = np.where(~left & (side == -1), 0.5 * flo, flo)
+        side = np.where(left, 1, -1)
+        # |mismatch| = |dV_w| |1 + Z_s Y| to first order: a residual below tol |V_s| is converged
+        small = np.abs(fx) <= 1e-2 * tol * vs
+        best = np.where(small, x, best)
+        if np.all(small | (hi - lo <= tol * vs)):
+            break
+    return np.where(small, best, 0.5 * (lo + hi)), count

@@ -57,6 +57,33 @@ def photon_sums(W, n, V, vph, I0):
     return Idc, Ptot, Prf
 
 
+def bessel_orders(N: int, a) -> np.ndarray:
+    """J_n(a) for n = -N..N (rows) and every a >= 0 (columns) by Miller's backward recurrence
+    J_{m-1} = (2m/a) J_m - J_{m+1} from far above N (J is its minimal solution, so the
+    recurrence is stable downwards), rescaled against overflow and normalised with
+    J_0 + 2 sum_k J_{2k} = 1; J_{-n} = (-1)^n J_n. ~1e-15 of max|J|, far cheaper than jv per order."""
+    a = np.asarray(a, dtype=float)
+    N = int(N)
+    amax = float(a.max(initial=0.0))
+    M = 2 * ((max(N, int(amax)) + 30 + int(10 * amax ** (1 / 3)) + 1) // 2)   # even start, beyond the Airy tail
+    safe = np.where(a > 0, a, 1.0)
+    vals = np.zeros((M + 2,) + a.shape)
+    vals[M] = 1e-300
+    for m in range(M, 0, -1):
+        vals[m - 1] = (2 * m / safe) * vals[m] - vals[m + 1]
+        big = np.abs(vals[m - 1]) > 1e250
+        if np.any(big):
+            vals[m - 1:, big] *= 1e-250
+    norm = vals[0] + 2 * vals[2:M + 1:2].sum(axis=0)
+    pos = vals[:N + 1] / norm
+    zero = a == 0
+    if np.any(zero):
+        pos[:, zero] = 0.0
+        pos[0, zero] = 1.0
+    sign = (-1.0) ** np.arange(N, 0, -1)
+    return np.concatenate([pos[:0:-1] * sign.reshape((-1,) + (1,) * a.ndim), pos], axis=0)
+
+
 def first_harmonic(iv, ikk, V, v_omega: float, vph: float, n_max: int | None = None) -> np.ndarray:
     """Complex first-harmonic current I_w [A] of V(t) = V + v_omega cos(w t) (engineering
     phasors, x(t) = Re[X e^{+j w t}]), Tucker & Feldman Eq. 4.4:
@@ -70,7 +97,7 @@ def first_harmonic(iv, ikk, V, v_omega: float, vph: float, n_max: int | None = N
     a = np.broadcast_to(np.asarray(v_omega, dtype=float) / vph, V.shape)   # one amplitude per bias allowed
     N = bessel_order_limit(float(a.max(initial=0.0))) + 1 if n_max is None else int(n_max)
     n = np.arange(-N, N + 1)[:, None]
-    Jall = jv(np.arange(-N - 1, N + 2)[:, None], a[None, :])
+    Jall = bessel_orders(N + 1, a)
     J, Jm, Jp = Jall[1:-1], Jall[:-2], Jall[2:]
     Vn = V[None, :] + n * vph
     re = np.sum(J * (Jm + Jp) * np.asarray(iv(Vn), dtype=float), axis=0)
@@ -89,6 +116,14 @@ class ConstantShape:
 
     def __call__(self, V, T):
         return np.asarray(self.iv(np.asarray(V, dtype=float)), dtype=float) * np.ones_like(np.asarray(T, float))
+
+    def with_kk(self, kk):
+        """Attach I_KK(V) [A] (a callable of V) for the reactive current."""
+        object.__setattr__(self, "_kk", kk)
+        return self
+
+    def kk(self, V, T):
+        return np.asarray(self._kk(np.asarray(V, dtype=float)), dtype=float) * np.ones_like(np.asarray(T, float))
 
     depends_on_temperature = False
 
@@ -189,14 +224,36 @@ class BCSFamily:
         """V_g(T) = (Delta1(T) + Delta2(T))/e [V] (gap equation, linearly interpolated on 120+ points)."""
         return np.interp(np.asarray(T, dtype=float), self._t_fine, self._vg_fine, right=0.0)
 
-    def _table(self, k, V):
-        t = self.tables[k]
+    def _table(self, k, V, tables=None):
+        t = (tables or self.tables)[k]
         lo, hi = t.voltage_range
         inside = np.clip(V, lo, hi)
+        if tables is not None and tables is not self.tables:
+            return np.asarray(t(inside), dtype=float)      # I_KK: flat continuation (it decays as 1/V)
         # beyond a table (only the last node's safety margin): the ohmic continuation
         return np.asarray(t(inside), dtype=float) + (V - inside) / self.rn
 
+    def build_kk(self, v_span: float):
+        """Kramers-Kronig tables of every node on [-v_span, v_span] (scaled like the node's I_0:
+        the transform commutes with V -> V/V_g, so the same V/V_g(T) interpolation holds)."""
+        from .kramers_kronig import kk_table
+
+        self.kk_tables = []
+        for k, t in enumerate(self.tables):
+            lo, hi = t.voltage_range
+            span = min(v_span * (self.vg_nodes[k] / self.vg_nodes[k + 1] if k + 1 < len(self.tables) else 1.0) * 1.02,
+                       0.95 * hi)
+            self.kk_tables.append(kk_table(t, span, self.rn, v_max=hi))
+        return self
+
+    def kk(self, V, T):
+        """I_KK(V, T) [A] (`build_kk` first); 0 for a normal junction (T >= Tc)."""
+        return self._interpolate(V, T, self.kk_tables, normal=lambda v: 0.0 * v)
+
     def __call__(self, V, T):
+        return self._interpolate(V, T, self.tables, normal=lambda v: v / self.rn)
+
+    def _interpolate(self, V, T, tables, normal):
         V, T = np.broadcast_arrays(np.asarray(V, dtype=float), np.asarray(T, dtype=float))
         out = np.empty(V.shape)
         nodes = self.nodes
@@ -209,22 +266,22 @@ class BCSFamily:
             w = np.clip((T - nodes[k]) / (nodes[k + 1] - nodes[k]), 0.0, None)
         last = nodes[-1]
         sc = T <= last
-        for kk in np.unique(k[sc]):
+        for kk in np.flatnonzero(np.bincount(k[sc].ravel(), minlength=1)):
             m = sc & (k == kk)
             if nodes.size == 1:
-                out[m] = self._table(0, V[m])
+                out[m] = self._table(0, V[m], tables)
                 continue
             # at fixed V/V_g(T): the gap edge of both tables lands on V_g(T)
-            lo = self._table(kk, V[m] * (self.vg_nodes[kk] / vg[m]))
-            hi = self._table(kk + 1, V[m] * (self.vg_nodes[kk + 1] / vg[m]))
+            lo = self._table(kk, V[m] * (self.vg_nodes[kk] / vg[m]), tables)
+            hi = self._table(kk + 1, V[m] * (self.vg_nodes[kk + 1] / vg[m]), tables)
             out[m] = lo + w[m] * (hi - lo)
         between = (~sc) & (T < self.tc)
         if np.any(between):
             s = (T[between] - last) / (self.tc - last)
-            lo = self._table(nodes.size - 1, V[between])
-            out[between] = lo + s * (V[between] / self.rn - lo)
-        normal = T >= self.tc
-        out[normal] = V[normal] / self.rn
+            lo = self._table(nodes.size - 1, V[between], tables)
+            out[between] = lo + s * (normal(V[between]) - lo)
+        is_normal = T >= self.tc
+        out[is_normal] = normal(V[is_normal])
         return out
 
 

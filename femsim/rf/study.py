@@ -236,6 +236,7 @@ class Heating:
     n_nodes: int = 9
     n_scan: int = 64
     n_x: int = 41
+    max_coupling_iterations: int = 30
 
     def __post_init__(self):
         if not (math.isfinite(self.hA) and self.hA > 0):
@@ -646,19 +647,38 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
         h = params.heating
         from . import heating as ht
 
+        Tb = params.temperature
         if isinstance(params.iv, BCSCurve):
-            p_normal = float(np.max((V + vph * 0) ** 2 / rn + vw.max() ** 2 / (2 * rn)))
-            t_top = params.temperature + 1.3 * p_normal / h.hA + 1e-3
-            family = ht.BCSFamily(params.iv, params.temperature, t_top, v_need, model, n_nodes=h.n_nodes)
+            # a passive junction takes at most V_w <= |V_s| (resistive source): bound the heating
+            p_normal = float(np.max(V ** 2 / rn) + vs.max() ** 2 / (2 * rn))
+            t_top = Tb + 1.3 * p_normal / h.hA + 1e-3
+            family = ht.BCSFamily(params.iv, Tb, t_top, v_need, model, n_nodes=h.n_nodes).build_kk(v_need)
         else:
-            t_top = params.temperature + 1.0
-            family = ht.ConstantShape(model)
+            t_top = Tb + 1.0
+            family = ht.ConstantShape(model).with_kk(ikk)
         T = np.zeros_like(ipump)
-        Ih, Pdc, Prf, res = (np.zeros_like(ipump) for _ in range(4))
+        Ih, Pdc, Prf, res, dT, vw_hot = (np.zeros_like(ipump) for _ in range(6))
         for k in range(P.size):
-            n, W = pumped.tien_gordon_weights(vw[k][:, None], f)
-            sol = ht.solve_lumped(family, V, n, W, vph, params.temperature, h.hA, t_top, n_scan=h.n_scan)
+            # the junction's rf admittance depends on T_junction: alternate harmonic balance at the
+            # current T(V) and the lumped heat balance at the resulting V_rf until T stops moving
+            Tk = np.full(V.size, Tb)
+            v_k = vw[k]
+            for _ in range(h.max_coupling_iterations):
+                Tc_ = np.where(np.isfinite(Tk), Tk, Tb)[None, :]
+                v_k, _n = embedding.solve_vrf(lambda x: family(x, Tc_), lambda x: family.kk(x, Tc_), V, vph,
+                                              vs[k], zs, guess=v_k)
+                n, W = pumped.tien_gordon_weights(v_k[:, None], f)
+                sol = ht.solve_lumped(family, V, n, W, vph, Tb, h.hA, t_top, n_scan=h.n_scan)
+                change = np.abs(sol.T - Tk)
+                Tk = sol.T
+                if np.all(np.nan_to_num(change) <= 1e-9 * Tb):
+                    break
             T[k], Ih[k], Pdc[k], Prf[k], res[k] = sol.T, sol.I_dc, sol.P_dc, sol.P_rf, sol.residual
+            dT[k], vw_hot[k] = change, v_k
+        iv_vars["V_rf_isothermal"] = _var(("P_av", "V"), vw, "V", "junction rf amplitude, junction at T_bath")
+        iv_vars["V_rf"] = _var(("P_av", "V"), vw_hot, "V", "junction rf amplitude, self-heated junction")
+        iv_vars["coupling_change"] = _var(("P_av", "V"), dT, "K",
+                                          "last change of T_junction in the V_rf <-> T iteration")
         iv_vars["I_pumped_isothermal"] = iv_vars["I_pumped"]
         iv_vars["I_pumped_isothermal"].attrs["long_name"] = "dc current with rf at T_bath (no self-heating)"
         iv_vars["I_pumped"] = _var(("P_av", "V"), Ih, "A", "dc current with rf, self-heated junction")
@@ -667,7 +687,7 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
         iv_vars["P_rf"] = _var(("P_av", "V"), Prf, "W", "absorbed rf power")
         iv_vars["heat_balance"] = _var(("P_av", "V"), res, "1", "|hA (T - T_bath) - P| / P")
         attrs.update(heating_model="lumped", hA=h.hA, hA_units="W/K", T_bath=params.temperature, T_bath_units="K",
-                     heating_assumption="V_rf from the harmonic balance of the junction at T_bath")
+                     heating_coupling="harmonic balance with the admittance at T_junction, iterated to 1e-9 T_bath")
     # step heights versus power: rise of the pumped curve across each step, V_g - n hf/e +- hf/2e
     nmax = params.max_step_order
     orders = np.arange(nmax + 1)
@@ -681,7 +701,7 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
             if not (np.isfinite(vg) and lo >= V[0] and hi <= V[-1]):
                 continue
             rise[c, :, i] = [np.interp(hi, V, row) - np.interp(lo, V, row) for row in cur]
-            vrf_at[:, i] = [np.interp(vg - nn * vph, V, row) for row in vw]
+            vrf_at[:, i] = [np.interp(vg - nn * vph, V, row) for row in iv_vars["V_rf"].values]
     emb_vars = {"qp_step_measured": _var(("P_av", "n"), rise[0], "A",
                                          "rise of the pumped I-V across step n (V_g - n hf/e +- hf/2e)"),
                 "V_rf_at_step": _var(("P_av", "n"), vrf_at, "V", "junction rf amplitude at the step's centre")}

@@ -226,3 +226,10 @@ def test_source_mode_divides_the_emf_on_an_ohmic_junction_and_heats():
         P_j = (iv["V"].values ** 2 + (vs / 2) ** 2 / 2) / R
         assert iv["T_junction"].isel(P_av=k).values == pytest.approx(1.3 + P_j / 1e-7, rel=1e-9)
     assert set(out) == {"iv", "embedding"}
+
+
+def test_bessel_orders_by_miller_recurrence_match_scipy():
+    a = np.array([0.0, 1e-6, 0.3, 2.405, 17.0, 80.0])
+    N = 150
+    ref = jv(np.arange(-N, N + 1)[:, None], a[None, :])
+    assert ht.bessel_orders(N, a) == pytest.approx(ref, rel=0, abs=5e-15)
