@@ -254,34 +254,47 @@ class BCSFamily:
         return self._interpolate(V, T, self.tables, normal=lambda v: v / self.rn)
 
     def _interpolate(self, V, T, tables, normal):
-        V, T = np.broadcast_arrays(np.asarray(V, dtype=float), np.asarray(T, dtype=float))
+        V = np.asarray(V, dtype=float)
+        T = np.asarray(T, dtype=float)
+        if V.ndim >= 2 and T.ndim == V.ndim and T.shape[0] == 1 and V.shape[0] > 1:
+            # T shared by the photon orders (first axis): the T work once per column
+            shape = np.broadcast_shapes(V.shape, T.shape)
+            Vc = np.broadcast_to(V, shape).reshape(shape[0], -1)
+            Tc = np.broadcast_to(T, (1,) + shape[1:]).reshape(-1)
+            return self._columns(Vc, Tc, tables, normal).reshape(shape)
+        V, T = np.broadcast_arrays(V, T)
+        return self._columns(V.reshape(1, -1), T.reshape(-1), tables, normal).reshape(V.shape)
+
+    def _columns(self, V, T, tables, normal):
+        """V (rows, columns), T (columns,): one temperature per column."""
         out = np.empty(V.shape)
         nodes = self.nodes
         vg = self.gap_voltage(T)
         if nodes.size == 1:
-            k = np.zeros(V.shape, dtype=int)
-            w = np.zeros(V.shape)
+            k = np.zeros(T.shape, dtype=int)
+            w = np.zeros(T.shape)
         else:
             k = np.clip(np.searchsorted(nodes, T, side="right") - 1, 0, nodes.size - 2)
             w = np.clip((T - nodes[k]) / (nodes[k + 1] - nodes[k]), 0.0, None)
         last = nodes[-1]
         sc = T <= last
-        for kk in np.flatnonzero(np.bincount(k[sc].ravel(), minlength=1)):
-            m = sc & (k == kk)
+        for kk in np.flatnonzero(np.bincount(k[sc], minlength=1)):
+            m = np.flatnonzero(sc & (k == kk))
+            Vm = V[:, m]
             if nodes.size == 1:
-                out[m] = self._table(0, V[m], tables)
+                out[:, m] = self._table(0, Vm, tables)
                 continue
             # at fixed V/V_g(T): the gap edge of both tables lands on V_g(T)
-            lo = self._table(kk, V[m] * (self.vg_nodes[kk] / vg[m]), tables)
-            hi = self._table(kk + 1, V[m] * (self.vg_nodes[kk + 1] / vg[m]), tables)
-            out[m] = lo + w[m] * (hi - lo)
-        between = (~sc) & (T < self.tc)
-        if np.any(between):
+            lo = self._table(kk, Vm * (self.vg_nodes[kk] / vg[m]), tables)
+            hi = self._table(kk + 1, Vm * (self.vg_nodes[kk + 1] / vg[m]), tables)
+            out[:, m] = lo + w[m] * (hi - lo)
+        between = np.flatnonzero((~sc) & (T < self.tc))
+        if between.size:
             s = (T[between] - last) / (self.tc - last)
-            lo = self._table(nodes.size - 1, V[between], tables)
-            out[between] = lo + s * (normal(V[between]) - lo)
-        is_normal = T >= self.tc
-        out[is_normal] = normal(V[is_normal])
+            lo = self._table(nodes.size - 1, V[:, between], tables)
+            out[:, between] = lo + s * (normal(V[:, between]) - lo)
+        is_normal = np.flatnonzero(T >= self.tc)
+        out[:, is_normal] = normal(V[:, is_normal])
         return out
 
 
@@ -349,16 +362,26 @@ def solve_lumped(family, V, n, W, vph, t_bath, hA, t_top, n_scan: int = 64, xtol
     flo = F[iscan, iv]
     Vsub = Vn[:, iv]
     W_all, W = W, (W if W.ndim == 1 else W[iv])
+    fhi = F[iscan + 1, iv]
+    side = np.zeros(lo.size, int)
+    best = 0.5 * (lo + hi)
+    small = np.zeros(lo.size, bool)
     for _ in range(200):
-        if np.all(hi - lo <= xtol * t_top):
+        # Illinois (modified regula falsi): superlinear and bracketing
+        if np.all(small | (hi - lo <= xtol * t_top)):
             break
-        mid = 0.5 * (lo + hi)
-        fm = mid - t_bath - _powers(family, Vsub, W, n, vph, mid)[1] / hA
+        x = np.where(fhi != flo, (lo * fhi - hi * flo) / (fhi - flo), 0.5 * (lo + hi))
+        x = np.clip(x, lo, hi)
+        fm = x - t_bath - _powers(family, Vsub, W, n, vph, x)[1] / hA
         same = (fm <= 0) == (flo <= 0)
-        lo = np.where(same, mid, lo)
-        flo = np.where(same, fm, flo)
-        hi = np.where(same, hi, mid)
-    root = 0.5 * (lo + hi)
+        lo, flo = np.where(same, x, lo), np.where(same, fm, flo)
+        hi, fhi = np.where(same, hi, x), np.where(same, fhi, fm)
+        fhi = np.where(same & (side == 1), 0.5 * fhi, fhi)
+        flo = np.where(~same & (side == -1), 0.5 * flo, flo)
+        side = np.where(same, 1, -1)
+        small = np.abs(fm) <= 0.1 * xtol * t_top
+        best = np.where(small, x, best)
+    root = np.where(small, best, 0.5 * (lo + hi))
     # one fixed-point step T = T_bath + P(T)/hA: exact in the limit of no heating
     root = t_bath + _powers(family, Vsub, W, n, vph, root)[1] / hA
     roots = np.full((nv, max_roots), np.nan)
