@@ -37,6 +37,8 @@ def heating_iv(ds: xr.Dataset, path=None, formats=FORMATS):
         axes[0].set_ylabel(f"I_dc [{uy}]")
         axes[0].legend(fontsize=6, title="solid: self-heated, dashed: isothermal", title_fontsize=6)
         axes[1].set_ylabel("T_junction [K]")
+        if ds.attrs.get("heating_model") == "line":
+            axes[1].set_title("solid: mean over X, dotted: hottest point", fontsize=7)
         axes[1].set_xlabel(f"V_dc [{ux}]")
         hA = ds.attrs.get("hA")
         if hA is not None:

@@ -33,12 +33,10 @@ two positions. Other I_0 kinds keep their shape (`ConstantShape`): then T follow
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.constants import e as E_CHARGE
-from scipy.special import jv
 
 from . import tunneling
 from .tunneling import TableIV
@@ -157,8 +155,8 @@ class BCSFamily:
 
     ``base``: the I_0 table at T_bath exactly as the isothermal study uses it (node 0, so a
     junction that does not heat reproduces the isothermal curve to round-off); ``v_need`` [V] the
-    largest |V| asked for. Nodes are equally spaced in T (``n_nodes`` of them, at least 2 K^-1
-    apart...) up to min(t_top, 0.98 Tc); above Tc the junction is normal, I_0 = V/R_n, and between
+    largest |V| asked for. Nodes are equally spaced in T (``n_nodes`` of them) from T_bath up to
+    min(t_top, 0.98 Tc), tabulated on a fixed clustered grid with `tunneling.COARSE_RULE`; above Tc the junction is normal, I_0 = V/R_n, and between
     the last superconducting node and Tc the tables are interpolated in V directly."""
 
     curve: object                    # study.BCSCurve
@@ -173,8 +171,6 @@ class BCSFamily:
 
     def __post_init__(self):
         c = self.curve
-        model0 = tunneling.BCSIV(c.normal_resistance, c.gap1, c.gap2, self.t_bath, c.critical_temperature1,
-                                 c.critical_temperature2, c.dynes_gamma)
         tcs = []
         for g0, tc in ((c.gap1, c.critical_temperature1), (c.gap2 or c.gap1, c.critical_temperature2 if c.gap2 else
                                                            c.critical_temperature1)):
@@ -208,7 +204,6 @@ class BCSFamily:
             if c.smearing > 0:
                 table = tunneling.gaussian_smear(table, c.smearing, v_max / 1.02)
             self.tables.append(table)
-        del model0
 
     def _gap_voltage_exact(self, T):
         c = self.curve
