@@ -836,7 +836,22 @@ def make_rf_plots(datasets: dict, outdir, *, measured: dict | None = None, names
              "steps": ("step_amplitudes", step_amplitudes)}
     written = {}
     for key, ds in datasets.items():
+        if key not in plots:
+            continue
         stem, fn = plots[key]
         fig = fn(ds, measured=(measured or {}).get(stem), formats=formats, **(names or {}).get(key, {}))
         written[stem] = save(fig, outdir / stem, formats)
+    if "iv" in datasets and "T_junction" in datasets["iv"]:  # self-heated run (issue 15)
+        from . import rf_plots
+
+        written["heating_iv"] = save(rf_plots.heating_iv(datasets["iv"]), outdir / "heating_iv", formats)
+    if "embedding" in datasets:  # Thevenin source (issue 15)
+        from . import rf_plots
+
+        written["source_steps"] = save(rf_plots.source_steps(datasets["embedding"], datasets["iv"]),
+                                       outdir / "source_steps", formats)
+    if "iv" in datasets and "T_junction" in datasets["iv"]:
+        if "steps" in datasets and "qp_step_shift_heating" in datasets["steps"]:
+            written["heating_steps"] = save(rf_plots.heating_steps(datasets["steps"]), outdir / "heating_steps",
+                                            formats)
     return written

@@ -204,6 +204,41 @@ class Polynomial(StrictModel):
 IVSpec = Annotated[Union[BCS, IVTable, Ohmic, Step, Polynomial], Field(discriminator="kind")]
 
 
+class Heating(StrictModel):
+    """Self-heating of the junction: the dc power plus the absorbed rf power leaves through hA."""
+
+    model: Literal["lumped", "line"] = Field("lumped", description="one junction temperature (lumped) or "
+                                             "T(X) along the junction from a 1D heat equation (line)")
+    hA: Q("thermal_conductance", positive=True, description="heat conductance junction -> bath (whole junction)")
+    thermal_conductivity: Q("thermal_conductivity", positive=True,
+                            description="lateral conductivity of the electrode films (line model)") | None = None
+    film_thickness: Q("length", positive=True, max=L_SANE,
+                      description="total thickness of the films carrying heat along X (line model)") | None = None
+    temperature_nodes: int = Field(9, ge=2, le=200, description="temperatures tabulating the BCS I_0(V, T)")
+    scan_points: int = Field(48, ge=8, le=10_000, description="temperatures bracketing the lumped fixed points")
+    n_x: int = Field(41, ge=3, le=10_000, description="points along the junction (line model)")
+
+    @model_validator(mode="after")
+    def _line_needs_films(self):
+        if self.model == "line" and (self.thermal_conductivity is None or self.film_thickness is None):
+            raise ValueError("thermal_conductivity and film_thickness for model = 'line'")
+        return self
+
+
+class Source(StrictModel):
+    """A Thevenin source at the drive frequency: V_rf then follows from harmonic balance."""
+
+    impedance: ImpedanceSpec = Field(description="source impedance Z_s at the drive frequency (Re > 0)")
+    available_power: Annotated[list[Q("power", nonnegative=True)], Field(min_length=1)] = Field(
+        description="available powers P_av = |V_s|^2/(8 Re Z_s) to sweep")
+
+    @model_validator(mode="after")
+    def _resistive(self):
+        if not self.impedance.resistance > 0:
+            raise ValueError("a source resistance > 0 Ohm (the available power needs Re Z_s > 0)")
+        return self
+
+
 class RF(StrictModel):
     """rf study: V_rf(X) along the junction, pumped I-V, step amplitudes."""
 
@@ -215,6 +250,17 @@ class RF(StrictModel):
     n_x: int = Field(201, ge=3, le=100_000, description="points along the junction")
     classical: bool = Field(True, description="also compute the classical-detection limit (Eq. 12)")
     classical_nodes: int = Field(1024, ge=2, le=1_000_000, description="quadrature nodes of Eq. 12")
+    heating: Heating | None = Field(None, description="self-heating of the junction (omit: isothermal at T_bath)")
+    source: Source | None = Field(None, description="Thevenin source setting V_rf by harmonic balance "
+                                                    "(uniform drive; the drive amplitudes are then unused)")
+
+    @model_validator(mode="after")
+    def _source_needs_uniform(self):
+        if self.source is not None and self.drive.kind != "uniform":
+            raise ValueError("drive kind = 'uniform' with a [rf.source] (a junction much smaller than the wavelength)")
+        if self.source is not None and self.heating is not None and self.heating.model != "lumped":
+            raise ValueError("heating model = 'lumped' with a [rf.source]")
+        return self
 
     @model_validator(mode="after")
     def _fits_in_memory(self):

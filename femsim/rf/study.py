@@ -219,6 +219,53 @@ class VoltageGrid:
         return np.linspace(self.start, self.stop, int(self.num))
 
 
+HEATING_MODELS = ("lumped", "line")
+
+
+@dataclass(frozen=True)
+class Heating:
+    """Self-heating of the junction (`heating` module): the heat P = V I_dc + P_rf leaves
+    through ``hA`` [W/K] (the whole junction's conductance to the bath). model 'lumped': one
+    junction temperature; 'line': T(X) along the junction with the films' lateral thermal
+    conductance G_x = k t w [W m/K] on ``n_x`` points. ``n_nodes`` temperatures tabulate the BCS
+    I_0(V, T); ``n_scan`` temperatures bracket the lumped fixed points."""
+
+    hA: float
+    model: str = "lumped"
+    lateral_conductance: float = 0.0
+    n_nodes: int = 9
+    n_scan: int = 64
+    n_x: int = 41
+    max_coupling_iterations: int = 30
+
+    def __post_init__(self):
+        if not (math.isfinite(self.hA) and self.hA > 0):
+            raise ValueError(f"heating hA must be > 0 W/K, got {self.hA!r}")
+        if self.model not in HEATING_MODELS:
+            raise ValueError(f"heating model must be one of {HEATING_MODELS}, not {self.model!r}")
+        if self.model == "line" and not self.lateral_conductance > 0:
+            raise ValueError("a 'line' heating model needs lateral_conductance > 0 W m/K")
+        if self.n_nodes < 2 or self.n_scan < 8 or self.n_x < 3:
+            raise ValueError("heating needs n_nodes >= 2, n_scan >= 8 and n_x >= 3")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Thevenin source at the drive frequency (`embedding`): impedance Z_s [Ohm] (Re > 0) and the
+    available powers P_av [W] to sweep; V_rf at every bias then follows from harmonic balance
+    (uniform drive only: a junction much smaller than the wavelength)."""
+
+    impedance: complex
+    available_power: tuple[float, ...]
+
+    def __post_init__(self):
+        if not complex(self.impedance).real > 0:
+            raise ValueError(f"the source impedance needs Re(Z_s) > 0 Ohm, got {self.impedance!r}")
+        p = np.asarray(self.available_power, dtype=float)
+        if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any(p < 0):
+            raise ValueError("available powers must be a non-empty list of finite powers >= 0 W")
+
+
 @dataclass(frozen=True)
 class RFParams:
     """Everything `run_rf` needs, SI throughout. temperature [K] enters the BCS I_0;
@@ -235,6 +282,8 @@ class RFParams:
     classical: bool = True
     classical_nodes: int = 1024
     n_fiske: int = 5
+    heating: Heating | None = None
+    source: Source | None = None
 
     def __post_init__(self):
         if self.max_step_order < 0 or self.n_x < 3 or self.n_fiske < 1 or self.classical_nodes < 2:
@@ -326,6 +375,8 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
 
     Josephson steps are given with both averages; 'josephson_positionwise' (the paper's,
     <|J_n(2 e V_rf(X)/h f)|>_X) is the default one to show."""
+    if params.source is not None:
+        return run_rf_source(params)
     j, d = params.junction, params.drive
     f = d.frequency
     lc = j.line_constants()
@@ -357,6 +408,17 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
         "dIdV_pumped": _var(("V_rf0", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
                             "differential conductance of the pumped curve"),
     }
+    heat_attrs = {}
+    if params.heating is not None:
+        heated = _self_heated(params, model, V, vrf, f, X, weights, v_need)
+        iv_vars["I_pumped_isothermal"] = _var(("V_rf0", "V"), ipump, "A",
+                                              "dc current with rf at T_bath (no self-heating), Eq. 5")
+        iv_vars["I_pumped"] = _var(("V_rf0", "V"), heated["I"], "A",
+                                   "dc current with rf, self-heated junction (Eq. 5 at T_junction)")
+        iv_vars["dIdV_pumped"] = _var(("V_rf0", "V"), np.gradient(heated["I"], V, axis=-1, edge_order=2), "S",
+                                      "differential conductance of the self-heated pumped curve")
+        iv_vars.update(heated["vars"])
+        heat_attrs = heated["attrs"]
     if params.classical:
         icl = pumped.classical_iv(model, V, np.abs(vrf), weights, n_nodes=params.classical_nodes)
         iv_vars["I_classical"] = _var(("V_rf0", "V"), icl, "A", "dc current, classical rf detection over X (Eq. 12)")
@@ -380,6 +442,16 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
                                "uniform-field Josephson reference |J_n(2 e V_rf0/hf)| (Eq. 3)"),
     }
 
+    if params.heating is not None:
+        shift = _step_shift(V, ipump, iv_vars["I_pumped"].values, vg, f, params.max_step_order)
+        shift[:, amps == 0, 1:] = np.nan        # no photon steps without rf
+        steps_vars["qp_step_position_isothermal"] = _var(("V_rf0", "n"), shift[0], "V",
+                                                          "bias of step n's edge (max dI/dV), no self-heating")
+        steps_vars["qp_step_position_heated"] = _var(("V_rf0", "n"), shift[1], "V",
+                                                      "bias of step n's edge (max dI/dV), self-heated")
+        steps_vars["qp_step_shift_heating"] = _var(("V_rf0", "n"), shift[1] - shift[0], "V",
+                                                    "shift of step n's edge caused by self-heating")
+
     refl = summary["reflection"]
     attrs = {
         "frequency": f, "frequency_units": "Hz",
@@ -400,12 +472,243 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
         "gap_voltage": vg, "gap_voltage_units": "V",
         "gap_step_current": dI, "gap_step_current_units": "A",
         "josephson_default_average": "positionwise",
+        **heat_attrs,
     }
     coords_a = {"V_rf0": _var(("V_rf0",), amps, "V", "drive amplitude V_rf0 (" + d.resolved_normalisation + ")")}
+    vrf_vars = {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
+                "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")}
+    if params.heating is not None and "T_X_hottest" in heated:
+        vrf_vars["T_X_hottest"] = _var(("V_rf0", "X"), heated["T_X_hottest"], "K",
+                                       "junction temperature T(X) at the bias where <T>_X peaks")
     ds_vrf = xr.Dataset(
-        {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
-         "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")},
+        vrf_vars,
         coords={"X": _var(("X",), X, "m", "position along the junction"), **coords_a}, attrs=attrs)
     ds_iv = xr.Dataset(iv_vars, coords={"V": _var(("V",), V, "V", "dc bias voltage"), **coords_a}, attrs=attrs)
     ds_steps = xr.Dataset(steps_vars, coords={"n": _var(("n",), n, "1", "step order"), **coords_a}, attrs=attrs)
     return {"vrf": ds_vrf, "iv": ds_iv, "steps": ds_steps}
+
+
+# --------------------------------------------------------------------------- self-heating
+
+
+def _self_heated(params: RFParams, model, V, vrf, f, X, weights, v_need) -> dict:
+    """Self-consistent pumped I-V of a self-heated junction for every drive amplitude."""
+    from . import heating as ht
+
+    h = params.heating
+    vph = pumped.photon_voltage(f)
+    n, W = pumped.tien_gordon_weights(np.abs(vrf), f, weights)          # W (amplitude, orders)
+    Tb = params.temperature
+    Vn = V[None, :] + n[:, None] * vph
+    if isinstance(params.iv, BCSCurve):
+        # the normal-state power bounds the heating: T_top covers every root
+        p_normal = float(np.max((W @ (Vn * Vn)) / params.iv.normal_resistance))
+        t_top = Tb + 1.3 * p_normal / h.hA + 1e-3
+        family = ht.BCSFamily(params.iv, Tb, t_top, v_need, model, n_nodes=h.n_nodes)
+    else:
+        t_top = math.nan
+        family = ht.ConstantShape(model)
+    na, nv = W.shape[0], V.size
+    out = {k: np.full((na, nv), np.nan) for k in ("I", "T", "Tmax", "Pdc", "Prf", "res", "nsol")}
+    turning, attrs = [], {}
+    if h.model == "lumped":
+        for a in range(na):
+            top = t_top if math.isfinite(t_top) else Tb + 1.0
+            sol = ht.solve_lumped(family, V, n, W[a], vph, Tb, h.hA, top, n_scan=h.n_scan)
+            out["I"][a], out["T"][a], out["Pdc"][a], out["Prf"][a] = sol.I_dc, sol.T, sol.P_dc, sol.P_rf
+            out["res"][a], out["nsol"][a] = sol.residual, sol.n_roots
+            turning += [{**tp, "V_rf0": float(params.drive.amplitudes[a])} for tp in sol.turning_points]
+        out["Tmax"] = out["T"]
+        hottest = None
+    else:
+        Xt = np.linspace(X[0], X[-1], h.n_x)
+        hottest = np.full((na, X.size), np.nan)
+        for a in range(na):
+            amp_x = np.interp(Xt, X, np.abs(vrf[a]))
+            J2 = jv(n[:, None], amp_x[None, :] / vph) ** 2
+            sol = ht.solve_line(family, V, n, J2, Xt, vph, Tb, h.hA, h.lateral_conductance)
+            Tm = sol.T @ pumped.x_average_weights(Xt)
+            out["I"][a], out["T"][a], out["Tmax"][a] = sol.I_dc, Tm, sol.T.max(axis=1)
+            out["Pdc"][a], out["Prf"][a], out["res"][a] = sol.P_dc, sol.P_rf, sol.residual
+            out["nsol"][a] = np.where(sol.converged, 1, 0)
+            hottest[a] = np.interp(X, Xt, sol.T[int(np.nanargmax(Tm))])
+    v = {
+        "T_junction": _var(("V_rf0", "V"), out["T"], "K",
+                           "junction temperature (line model: mean over X), self-consistent"),
+        "T_junction_max": _var(("V_rf0", "V"), out["Tmax"], "K", "hottest junction temperature"),
+        "P_dc": _var(("V_rf0", "V"), out["Pdc"], "W", "dc power V I_dc"),
+        "P_rf": _var(("V_rf0", "V"), out["Prf"], "W", "absorbed rf power (h f/e) sum_n n J_n^2 I_0(V_n)"),
+        "heat_balance": _var(("V_rf0", "V"), out["res"], "1",
+                             "|hA (T - T_bath) - (P_dc + P_rf)| / (P_dc + P_rf)"),
+        "n_solutions": _var(("V_rf0", "V"), out["nsol"], "1",
+                            "self-consistent temperatures at this bias (lumped; line: 1 converged, 0 not)"),
+    }
+    attrs = {"heating_model": h.model, "hA": h.hA, "hA_units": "W/K", "T_bath": Tb, "T_bath_units": "K",
+             "heating_turning_points": json_turning(turning)}
+    if h.model == "line":
+        attrs.update(lateral_conductance=h.lateral_conductance, lateral_conductance_units="W m/K",
+                     thermal_healing_length=math.sqrt(h.lateral_conductance * (X[-1] - X[0]) / h.hA),
+                     thermal_healing_length_units="m")
+    res = {"I": out["I"], "vars": v, "attrs": attrs, "turning": turning}
+    if hottest is not None:
+        res["T_X_hottest"] = hottest
+    return res
+
+
+def json_turning(turning) -> str:
+    """Turning points as a JSON string (netCDF attributes hold no lists of dicts)."""
+    import json
+
+    return json.dumps(turning)
+
+
+def _step_shift(V, i_iso, i_hot, vg, f, n_max):
+    """Bias of each step's edge (largest dI/dV in [V_g - (n + 3/4) hf/e, V_g - (n - 1/4) hf/e])
+    without and with heating, shape (2, amplitude, n) [V]; NaN where the window leaves the grid."""
+    vph = pumped.photon_voltage(f)
+    out = np.full((2,) + i_iso.shape[:1] + (n_max + 1,), np.nan)
+    if not np.isfinite(vg):
+        return out
+    for c, cur in enumerate((i_iso, i_hot)):
+        g = np.gradient(cur, V, axis=-1)
+        for k in range(n_max + 1):
+            lo, hi = vg - (k + 0.75) * vph, vg - (k - 0.25) * vph
+            m = (V >= lo) & (V <= hi)
+            if lo < V[0] or hi > V[-1] or m.sum() < 3:
+                continue
+            idx = np.nonzero(m)[0]
+            out[c, :, k] = V[idx[np.argmax(g[:, idx], axis=1)]]
+    return out
+
+
+# --------------------------------------------------------------------------- Thevenin source
+
+
+def _normal_resistance(curve, model, v_top) -> float:
+    """R_n [Ohm] for the Kramers-Kronig subtraction: the curve's own, else the slope at the top."""
+    for name in ("normal_resistance", "resistance"):
+        if hasattr(curve, name):
+            return float(getattr(curve, name))
+    i1, i2 = np.asarray(model(np.array([0.9 * v_top, v_top])), dtype=float)
+    if not i2 > i1:
+        raise ValueError("the I_0 curve does not end ohmic: no normal resistance for the Kramers-Kronig current")
+    return float(0.1 * v_top / (i2 - i1))
+
+
+def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
+    """rf study driven by a Thevenin source: for every available power and bias, V_rf from
+    single-tone harmonic balance (`embedding.solve_vrf`, reactive current from `kramers_kronig`),
+    then the pumped I-V (Eq. 2) with that V_rf; with heating, T_junction from the lumped model at
+    that V_rf. Datasets 'iv' (coordinates P_av, V) and 'embedding' (step heights versus P_av)."""
+    from . import embedding, kramers_kronig
+
+    src, d = params.source, params.drive
+    if d.kind != "uniform":
+        raise ValueError("a Thevenin source drives a uniform junction only (drive kind = 'uniform')")
+    if params.heating is not None and params.heating.model != "lumped":
+        raise ValueError("a Thevenin source works with the 'lumped' heating model only")
+    f = d.frequency
+    vph = pumped.photon_voltage(f)
+    V = params.voltages.values()
+    zs = complex(src.impedance)
+    P = np.asarray(src.available_power, dtype=float)
+    vs = np.array([embedding.source_voltage(p, zs) for p in P])
+    a_max = (4.0 if zs.imag != 0 else 1.05) * float(vs.max())   # the harmonic-balance scan's top
+    n_orders = pumped.bessel_order_limit(a_max / vph) + 1
+    v_need = float(np.max(np.abs(V))) + n_orders * vph + 2 * vph
+    model, gap_voltage = params.iv.build(params.temperature, v_need + n_orders * vph)
+    rn = _normal_resistance(params.iv, model, v_need)
+    ikk = kramers_kronig.kk_table(model, v_need, rn, v_max=2 * v_need + 10 * vph)
+    vw = np.zeros((P.size, V.size))
+    nsol = np.zeros((P.size, V.size), int)
+    ipump = np.zeros((P.size, V.size))
+    for k, v in enumerate(vs):
+        vw[k], nsol[k] = embedding.solve_vrf(model, ikk, V, vph, v, zs)
+        n, W = pumped.tien_gordon_weights(vw[k][:, None], f)          # W (V, orders)
+        I0 = np.asarray(model(V[None, :] + n[:, None] * vph), dtype=float)
+        ipump[k] = np.einsum("vn,nv->v", W, I0)
+    i0 = np.asarray(model(V), dtype=float)
+    coords = {"V": _var(("V",), V, "V", "dc bias voltage"),
+              "P_av": _var(("P_av",), P, "W", "available power of the Thevenin source")}
+    iv_vars = {
+        "I_unpumped": _var(("V",), i0, "A", "dc current without rf, I_0(V)"),
+        "I_pumped": _var(("P_av", "V"), ipump, "A", "dc current with rf, Tien-Gordon at the balanced V_rf"),
+        "dIdV_pumped": _var(("P_av", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
+                            "differential conductance of the pumped curve"),
+        "V_rf": _var(("P_av", "V"), vw, "V", "junction rf amplitude from harmonic balance"),
+        "rf_solutions": _var(("P_av", "V"), nsol, "1", "harmonic-balance solutions found (the smallest is used)"),
+    }
+    vg, dI = _gap_step(model, gap_voltage, f, v_need)
+    attrs = {"frequency": f, "frequency_units": "Hz", "photon_voltage": vph, "photon_voltage_units": "V",
+             "source_resistance": zs.real, "source_reactance": zs.imag, "source_impedance_units": "Ohm",
+             "gap_voltage": vg, "gap_voltage_units": "V", "gap_step_current": dI, "gap_step_current_units": "A",
+             "phasor_convention": "engineering, Re[X exp(+j w t)]", "drive_kind": "thevenin_source"}
+    if params.heating is not None:
+        h = params.heating
+        from . import heating as ht
+
+        Tb = params.temperature
+        if isinstance(params.iv, BCSCurve):
+            # a passive junction takes at most V_w <= |V_s| (resistive source): bound the heating
+            p_normal = float(np.max(V ** 2 / rn) + vs.max() ** 2 / (2 * rn))
+            t_top = Tb + 1.3 * p_normal / h.hA + 1e-3
+            family = ht.BCSFamily(params.iv, Tb, t_top, v_need, model, n_nodes=h.n_nodes).build_kk(v_need)
+        else:
+            t_top = Tb + 1.0
+            family = ht.ConstantShape(model).with_kk(ikk)
+        T = np.zeros_like(ipump)
+        Ih, Pdc, Prf, res, dT, vw_hot = (np.zeros_like(ipump) for _ in range(6))
+        for k in range(P.size):
+            # the junction's rf admittance depends on T_junction: alternate harmonic balance at the
+            # current T(V) and the lumped heat balance at the resulting V_rf until T stops moving
+            Tk = np.full(V.size, Tb)
+            v_k = vw[k]
+            for _ in range(h.max_coupling_iterations):
+                Tc_ = np.where(np.isfinite(Tk), Tk, Tb)[None, :]
+                v_k, _n = embedding.solve_vrf(lambda x: family(x, Tc_), lambda x: family.kk(x, Tc_), V, vph,
+                                              vs[k], zs, guess=v_k)
+                n, W = pumped.tien_gordon_weights(v_k[:, None], f)
+                sol = ht.solve_lumped(family, V, n, W, vph, Tb, h.hA, t_top, n_scan=h.n_scan)
+                change = np.abs(sol.T - Tk)
+                Tk = sol.T
+                if np.all(np.nan_to_num(change) <= 1e-9 * Tb):
+                    break
+            T[k], Ih[k], Pdc[k], Prf[k], res[k] = sol.T, sol.I_dc, sol.P_dc, sol.P_rf, sol.residual
+            dT[k], vw_hot[k] = change, v_k
+        iv_vars["V_rf_isothermal"] = _var(("P_av", "V"), vw, "V", "junction rf amplitude, junction at T_bath")
+        iv_vars["V_rf"] = _var(("P_av", "V"), vw_hot, "V", "junction rf amplitude, self-heated junction")
+        iv_vars["coupling_change"] = _var(("P_av", "V"), dT, "K",
+                                          "last change of T_junction in the V_rf <-> T iteration")
+        iv_vars["I_pumped_isothermal"] = iv_vars["I_pumped"]
+        iv_vars["I_pumped_isothermal"].attrs["long_name"] = "dc current with rf at T_bath (no self-heating)"
+        iv_vars["I_pumped"] = _var(("P_av", "V"), Ih, "A", "dc current with rf, self-heated junction")
+        iv_vars["T_junction"] = _var(("P_av", "V"), T, "K", "junction temperature, self-consistent")
+        iv_vars["P_dc"] = _var(("P_av", "V"), Pdc, "W", "dc power V I_dc")
+        iv_vars["P_rf"] = _var(("P_av", "V"), Prf, "W", "absorbed rf power")
+        iv_vars["heat_balance"] = _var(("P_av", "V"), res, "1", "|hA (T - T_bath) - P| / P")
+        attrs.update(heating_model="lumped", hA=h.hA, hA_units="W/K", T_bath=params.temperature, T_bath_units="K",
+                     heating_coupling="harmonic balance with the admittance at T_junction, iterated to 1e-9 T_bath")
+    # step heights versus power: rise of the pumped curve across each step, V_g - n hf/e +- hf/2e
+    nmax = params.max_step_order
+    orders = np.arange(nmax + 1)
+    rise = np.full((2, P.size, orders.size), np.nan)
+    vrf_at = np.full((P.size, orders.size), np.nan)
+    curves = [iv_vars["I_pumped"].values] + ([iv_vars["I_pumped_isothermal"].values]
+                                              if params.heating is not None else [])
+    for c, cur in enumerate(curves):
+        for i, nn in enumerate(orders):
+            lo, hi = vg - nn * vph - vph / 2, vg - nn * vph + vph / 2
+            if not (np.isfinite(vg) and lo >= V[0] and hi <= V[-1]):
+                continue
+            rise[c, :, i] = [np.interp(hi, V, row) - np.interp(lo, V, row) for row in cur]
+            vrf_at[:, i] = [np.interp(vg - nn * vph, V, row) for row in iv_vars["V_rf"].values]
+    emb_vars = {"qp_step_measured": _var(("P_av", "n"), rise[0], "A",
+                                         "rise of the pumped I-V across step n (V_g - n hf/e +- hf/2e)"),
+                "V_rf_at_step": _var(("P_av", "n"), vrf_at, "V", "junction rf amplitude at the step's centre")}
+    if params.heating is not None:
+        emb_vars["qp_step_measured_isothermal"] = _var(("P_av", "n"), rise[1], "A",
+                                                       "the same without self-heating")
+    ds_iv = xr.Dataset(iv_vars, coords=coords, attrs=attrs)
+    ds_emb = xr.Dataset(emb_vars, coords={"P_av": coords["P_av"], "n": _var(("n",), orders, "1", "step order")},
+                        attrs=attrs)
+    return {"iv": ds_iv, "embedding": ds_emb}

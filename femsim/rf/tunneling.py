@@ -148,10 +148,13 @@ def _graded_rule(order: int = 8, levels: int = 12, ratio: float = 0.25, split=(3
 
 
 _S_NODES, _S_COMPLEMENT, _S_WEIGHTS = _graded_rule()
+#: a lighter rule (120 nodes per segment instead of 256, ~2e-6 of the gap current on a Sn
+#: junction at 1.3 K, Dynes Gamma = 2 ueV): for the many temperatures of a heating family
+COARSE_RULE = _graded_rule(order=6, levels=8, ratio=0.2, split=(2, 1))
 
 
 def sis_current(V, gap1: float, gap2: float, normal_resistance: float, temperature: float = 0.0,
-                gamma: float = 0.0, chunk: int = 2048) -> np.ndarray:
+                gamma: float = 0.0, chunk: int = 2048, rule=None) -> np.ndarray:
     """Quasiparticle tunnel current of an SIS junction [A] at bias V [V]:
 
         I(V) = 1/(e R_n) int N1(E) N2(E + eV) [f(E) - f(E + eV)] dE,
@@ -160,7 +163,8 @@ def sis_current(V, gap1: float, gap2: float, normal_resistance: float, temperatu
     is split at every gap edge and Fermi edge (E = +-Delta1, -eV +- Delta2, 0, -eV) and each
     piece is integrated on a cosine-mapped, geometrically graded Gauss-Legendre rule, so the
     inverse-square-root edges are integrated to ~1e-10 relative. I(-V) = -I(V) (even DOS).
-    At T = 0, Gamma = 0 and Delta1 = Delta2 it reproduces `sis_current_t0`."""
+    At T = 0, Gamma = 0 and Delta1 = Delta2 it reproduces `sis_current_t0`. ``rule``: (nodes,
+    complements, weights) of another `_graded_rule` (e.g. `COARSE_RULE`)."""
     V = np.asarray(V, dtype=float)
     for name, val in (("gap1 [J]", gap1), ("gap2 [J]", gap2), ("temperature [K]", temperature), ("gamma [J]", gamma)):
         if not (math.isfinite(val) and val >= 0):
@@ -173,11 +177,11 @@ def sis_current(V, gap1: float, gap2: float, normal_resistance: float, temperatu
     v = np.abs(V).ravel()
     out = np.empty_like(v)
     for i in range(0, v.size, chunk):
-        out[i:i + chunk] = _sis_positive(v[i:i + chunk], g1, g2, theta, gam)
+        out[i:i + chunk] = _sis_positive(v[i:i + chunk], g1, g2, theta, gam, rule)
     return (np.sign(V).ravel() * out).reshape(V.shape) / Rn
 
 
-def _sis_positive(v, g1, g2, theta, gam):
+def _sis_positive(v, g1, g2, theta, gam, rule=None):
     """int N1(e) N2(e + v) [f(e) - f(e + v)] de [V] for v >= 0, energies in volts."""
     z = np.zeros_like(v)
     pts = [-g1 + z, g1 + z, -v - g2, -v + g2, z, -v]
@@ -192,7 +196,8 @@ def _sis_positive(v, g1, g2, theta, gam):
     bp = np.sort(np.stack(pts, axis=1), axis=1)               # (nv, npts)
     a, b = bp[:, :-1, None], bp[:, 1:, None]                  # segments
     width = b - a
-    s, sc = _S_NODES[None, None, :], _S_COMPLEMENT[None, None, :]
+    nodes, complement, weights = rule or (_S_NODES, _S_COMPLEMENT, _S_WEIGHTS)
+    s, sc = nodes[None, None, :], complement[None, None, :]
     near_a = s < 0.5
     da, db = width * s, width * sc
 
@@ -209,7 +214,7 @@ def _sis_positive(v, g1, g2, theta, gam):
     else:
         occ = expit(-E / theta) - expit(-(E + v[:, None, None]) / theta)
     integrand = np.where(width > 0, n1 * n2 * occ, 0.0)
-    return np.einsum("nsq,q,ns->n", integrand, _S_WEIGHTS, width[:, :, 0])
+    return np.einsum("nsq,q,ns->n", integrand, weights, width[:, :, 0])
 
 
 def sis_current_t0(V, gap: float, normal_resistance: float) -> np.ndarray:

@@ -55,7 +55,16 @@ def params(case) -> rfs.RFParams:
     return rfs.RFParams(junction, drive, _iv(rf.iv), rfs.VoltageGrid(rf.voltages.start, rf.voltages.stop,
                                                                       rf.voltages.num),
                         temperature=case.environment.T_bath[0], max_step_order=rf.max_step_order, n_x=rf.n_x,
-                        classical=rf.classical, classical_nodes=rf.classical_nodes)
+                        classical=rf.classical, classical_nodes=rf.classical_nodes, heating=_heating(rf.heating, j),
+                        source=None if rf.source is None else rfs.Source(rf.source.impedance.complex,
+                                                                         tuple(rf.source.available_power)))
+
+
+def _heating(h, junction):
+    if h is None:
+        return None
+    lateral = 0.0 if h.model == "lumped" else h.thermal_conductivity * h.film_thickness * junction.width
+    return rfs.Heating(h.hA, h.model, lateral, h.temperature_nodes, h.scan_points, h.n_x)
 
 
 def _scalar(v):
@@ -75,9 +84,63 @@ def run(case, out=None) -> StudyResult:
         datasets = rfs.run_rf(p)
     except ValueError as e:  # the kernel's own checks of physically impossible input
         raise CaseError("rf", "these parameters", str(e)) from None
-    figures = {k: _scalar(v) for k, v in datasets["vrf"].attrs.items()}
+    first = datasets["vrf"] if "vrf" in datasets else datasets["iv"]
+    figures = {k: _scalar(v) for k, v in first.attrs.items() if k != "heating_turning_points"}
+    if p.heating is not None and "steps" in datasets:
+        figures["heating"] = heating_figures(datasets)
+    if "embedding" in datasets:
+        figures["source"] = source_figures(datasets)
     figures["key"] = key_figures(datasets)
     return StudyResult(datasets=datasets, figures=figures)
+
+
+def heating_figures(datasets) -> dict:
+    """Key numbers of a self-heated run, with units in the keys: hottest junction, the shift of
+    each quasiparticle step's edge at the strongest drive and how much of it is heating."""
+    import json
+
+    iv, steps = datasets["iv"], datasets["steps"]
+    out = {"T_junction_max_K": float(iv["T_junction_max"].max()),
+           "heat_balance_max": float(iv["heat_balance"].max()),
+           "turning_points": json.loads(iv.attrs.get("heating_turning_points", "[]"))}
+    a = steps["V_rf0"].values[-1]
+    per_n = []
+    for n in steps["n"].values:
+        iso = float(steps["qp_step_position_isothermal"].sel(V_rf0=a, n=n))
+        hot = float(steps["qp_step_position_heated"].sel(V_rf0=a, n=n))
+        if not (math.isfinite(iso) and math.isfinite(hot)):
+            continue
+        # shift from the nominal edge V_g(T_bath) - n h f/e: the isothermal curve's own (overlapping
+        # steps, grid) and the part heating adds
+        nominal = float(steps.attrs["gap_voltage"]) - int(n) * float(steps.attrs["photon_voltage"])
+        total = hot - nominal
+        per_n.append({"n": int(n), "V_rf0_mV": float(a) * 1e3, "edge_nominal_mV": nominal * 1e3,
+                      "edge_isothermal_mV": iso * 1e3, "edge_heated_mV": hot * 1e3,
+                      "shift_total_uV": total * 1e6, "shift_heating_uV": (hot - iso) * 1e6,
+                      "heating_share_percent": (100.0 * (hot - iso) / total) if total != 0 else None})
+    out["step_edges"] = per_n
+    return out
+
+
+def source_figures(datasets) -> dict:
+    """Key numbers of a source-driven run: V_rf at the gap for each available power, and (heated)
+    how much of each step's height change is heating."""
+    iv, emb = datasets["iv"], datasets["embedding"]
+    rows = []
+    for k, p in enumerate(emb["P_av"].values):
+        row = {"P_av_nW": float(p) * 1e9, "V_rf_at_steps_mV": [None if not math.isfinite(x) else x * 1e3
+                                                              for x in emb["V_rf_at_step"].values[k]],
+               "step_heights_uA": [None if not math.isfinite(x) else x * 1e6
+                                   for x in emb["qp_step_measured"].values[k]]}
+        if "qp_step_measured_isothermal" in emb:
+            row["step_heights_isothermal_uA"] = [None if not math.isfinite(x) else x * 1e6
+                                                 for x in emb["qp_step_measured_isothermal"].values[k]]
+        rows.append(row)
+    out = {"per_power": rows}
+    if "T_junction" in iv:
+        out["T_junction_max_K"] = float(iv["T_junction"].max())
+        out["heat_balance_max"] = float(iv["heat_balance"].max())
+    return out
 
 
 #: first zero of the Bessel function J_0

@@ -111,6 +111,19 @@ def test_rf_uniform_case_steps_follow_bessel_squared(runs):
     assert any(h.startswith("X [m]") for h in header) and any("[V]" in h for h in header)
 
 
+@pytest.mark.xdist_group("rf_80GHz_cross_heated")
+def test_rf_heated_case_balances_its_heat_in_the_written_files(runs):
+    """Issue 15: at every bias, dc power + absorbed rf power = hA (T_junction - T_bath), read from iv.nc."""
+    _, d = runs["rf_80GHz_cross_heated"]
+    iv = read_dataset(d / "iv.nc")
+    hA, Tb = float(iv.attrs["hA"]), float(iv.attrs["T_bath"])
+    assert np.allclose(iv["P_dc"] + iv["P_rf"], hA * (iv["T_junction"] - Tb), rtol=1e-8, atol=1e-20)
+    assert np.allclose(iv["P_dc"], (iv["V"] * iv["I_pumped"]).transpose(*iv["P_dc"].dims), rtol=1e-12)
+    assert float(iv["T_junction"].min()) >= Tb
+    header, _ = read_csv(d / "iv.csv")
+    assert "T_junction [K]" in header
+
+
 @pytest.mark.parametrize("case", per_case(c for c in STUDY if STUDY[c] == "fem"))
 def test_fem_case_invariants_and_fields_from_the_files(runs, case):
     from postprocess.collection import read_pvd
