@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from femsim.results import VARIABLES, atomic_path
+from postprocess.axes import display_scale, quantity, tidy
 
 #: one journal column, inches
 COLUMN_WIDTH = 3.4
@@ -60,11 +61,6 @@ STYLE = {
 # Dated metadata would make every re-run differ byte-wise.
 _METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
-# (threshold on max |x|, multiplier to the displayed unit, prefix)
-_PREFIXES = [(1e9, 1e-9, "G"), (1e6, 1e-6, "M"), (1e3, 1e-3, "k"), (1.0, 1.0, ""),
-             (1e-3, 1e3, "m"), (1e-6, 1e6, "µ"), (1e-9, 1e9, "n"), (0.0, 1e12, "p")]
-_SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K", "Hz"}
-
 # Fallback units of rf variables the registry does not know.
 _RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
              "I_classical": "A", "dIdV_pumped": "S", "dIdV_unpumped": "S", "V_rf0": "V", "n": "1",
@@ -91,6 +87,7 @@ def save(fig: Figure, path_stem, formats: Sequence[str] = FORMATS) -> list[Path]
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     with style():
+        tidy(fig)
         for fmt in formats:
             target = stem.with_name(f"{stem.name}.{fmt}")
             with atomic_path(target) as tmp:
@@ -107,31 +104,14 @@ def _figure(rows: int = 1, height: float = 2.5, sharex: bool = True):
 
 
 def _finish(fig: Figure, path, formats) -> Figure:
+    with style():
+        tidy(fig)
     if path is not None:
         save(fig, path, formats)
     return fig
 
 
 # ---------------------------------------------------------------- units and labels
-
-def display_scale(unit: str, *arrays, prefixed: bool | None = None) -> tuple[float, str]:
-    """(multiplier, displayed unit) putting the largest |value| of ``arrays`` in [1, 1000).
-
-    Only plain SI units with a meaningful prefix are scaled; K, rad and 1 stay.
-    ``prefixed`` True scales any unit: time axes in s ("s" stays out of the default set,
-    so that the report's "_s" figures keep plain seconds)."""
-    if not (unit in _SCALABLE if prefixed is None else prefixed):
-        return 1.0, unit
-    values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays] or [[]])
-    values = values[np.isfinite(values)]
-    top = values.max() if values.size else 0.0
-    if top == 0.0:
-        return 1.0, unit
-    for threshold, mult, prefix in _PREFIXES:
-        if top >= threshold:
-            return mult, prefix + unit
-    return 1.0, unit  # unreachable: the last threshold is 0
-
 
 def _time_scale(*arrays) -> tuple[float, str]:
     """`display_scale` of times in s: "µs", "ns", ..."""
@@ -568,8 +548,7 @@ def _step_fit(source) -> dict:
 
 def _quantity_text(value: float, unit: str) -> str:
     """"46.3 µs": 3 significant digits in the value's own prefixed unit."""
-    mult, shown = display_scale(unit, [value], prefixed=True)
-    return f"{value * mult:.3g} {shown}"
+    return quantity(value, unit)
 
 
 def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None = None, logx: bool = True,
