@@ -133,12 +133,16 @@ def ticks_for(lo: float, hi: float, unit: str, prefixed: bool | None = None) -> 
     span = hi - lo
     if size > 0 and 0 < span < NARROW * size and unit != "1":
         # a reference rounded to the decade of the span: short, and within the span's reach
+        # the reference: the bottom of the range rounded down to the span's decade (the
+        # bath temperature, R(P->0)): deviations then read upwards from zero
         e = _exponent(span)
-        ref = round((lo + hi) / 2, -e)
+        ref = math.floor(lo / 10.0 ** e) * 10.0 ** e
         mult, shown = display_scale(unit, [ref], prefixed=prefixed)
         # as many decimals as the rounding kept, in the reference's own display unit
         d = max(0, -e - _exponent(mult))
-        ref_text = f"{plain(ref * mult, d)} {shown}".strip()
+        text = plain(ref * mult, d)
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        ref_text = f"{text} {shown}".strip()
         dmult, dunit = display_scale(unit, [span], prefixed=True)
         return Ticks(dmult, dunit, ref, ref_text)
     mult, shown = display_scale(unit, [lo, hi], prefixed=prefixed)
