@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from femsim.results import VARIABLES, atomic_path
-from postprocess.axes import decimals, display_scale, plain, quantity, tidy
+from postprocess.axes import MINUS, display_scale, quantity, tidy
 
 #: one journal column, inches
 COLUMN_WIDTH = 3.4
@@ -220,8 +220,8 @@ def _colours(ds: xr.Dataset, fam, members):
     cmap = mpl.colormaps["viridis"]
     colours = [cmap(0.9 * norm(v * mult)) for v in values]
     if len(members) <= MAX_LEGEND and not note:
-        d = decimals(values * mult)
-        labels = [plain(v * mult, d) + ("" if shown == "1" else f" {shown}") for v in values]
+        # each value as itself ("4.2 K", "10 K"), up to 4 significant digits
+        labels = [f"{v * mult:.4g}".replace("-", MINUS) + ("" if shown == "1" else f" {shown}") for v in values]
         return colours, _Key("legend", _label(fam), labels, colours, note=note)
     return colours, _Key("bar", axis_label(fam, shown), norm=norm, cmap=cmap, note=note)
 
