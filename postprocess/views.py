@@ -355,11 +355,19 @@ def _annotate(plotter, frame: _Frame, mesh, notes: list[str]) -> list[str]:
     return notes
 
 
+#: decades a log colour scale spans at most
+LOG_DECADES = 6
+
+
 def _clim(rng: tuple[float, float], log: bool, values=None) -> tuple[float, float]:
     lo, hi = rng
     if log and lo <= 0 and values is not None:  # a log colour scale starts at the smallest positive value
         positive = values[np.isfinite(values) & (values > 0)]
         lo = float(positive.min()) if positive.size else 1e-30
+    if log and hi > 0:
+        # at most LOG_DECADES below the top: round-off heat in an insulator (1e-23 W/m^3
+        # beside 1e12) would squeeze every real contrast into the top of the bar
+        lo = max(lo, hi * 10.0 ** -LOG_DECADES)
     if hi <= lo:  # a constant field still needs a non-empty lookup table
         hi = lo + max(abs(lo) * 1e-6, 1e-30)
     return lo, hi
@@ -1004,7 +1012,8 @@ def regions(source, png=None, *, zscale: float = 1.0, clip: str | None = None, w
 def parse_slice(spec) -> tuple[str, float | None] | None:
     """"z=2 um" -> ("z", 2e-6); "x" -> ("x", None) (through the mesa centre).
 
-    Like case files, a length needs its unit: "z=2" is refused (metres or microns?)."""
+    Like case files, a length needs its unit: "z=2" is refused (metres or microns?);
+    "x=0" is the same in any unit and accepted."""
     if spec is None:
         return None
     if isinstance(spec, tuple):
@@ -1016,6 +1025,11 @@ def parse_slice(spec) -> tuple[str, float | None] | None:
         raise ValueError(f"--slice {text!r}: expected x, y or z, optionally '=<length>', e.g. 'z=2 um'")
     if not value.strip():
         return axis, None
+    try:  # zero is zero in every unit: "x=0" (the --help example) needs none
+        if float(value) == 0.0:
+            return axis, 0.0
+    except ValueError:
+        pass
     from femsim.units import UnitError, to_si
     try:
         return axis, to_si(value.strip(), "length")
