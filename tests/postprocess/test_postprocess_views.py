@@ -157,3 +157,30 @@ def test_no_display_means_off_screen():
     import pyvista as pv
     assert pv.OFF_SCREEN is True
     assert os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
+
+
+def test_view_title_states_bias_power_and_peak_temperature_with_units(tmp_path):
+    """Not the file name (point_0046.vtu): the state the field belongs to."""
+    vtu = pp_synthetic.write_bias_point(tmp_path / "fields" / "point_0003.vtu")
+    write_pvd(tmp_path / "fields.pvd", [vtu], [2e-3], bias_name="I", bias_unit="A", indices=[3])
+    out = views.surface(vtu, "T", tmp_path / "t.png", window_size=SIZE)
+    heading = out.notes[0]
+    assert "point_0003" not in heading and "I = 2 mA" in heading
+    # P = sum of q_joule x cell volume, from the file (axis-parallel hexahedra: volume = box)
+    m = meshio.read(vtu)
+    corners = m.points[m.cells[0].data]
+    volume = np.prod(corners.max(axis=1) - corners.min(axis=1), axis=1)
+    P = float(np.sum(np.concatenate(m.cell_data["q_joule"]) * volume))
+    value, prefix = re.search(r"P = ([\d.]+) (\w?)W", heading).groups()
+    assert float(value) / {"": 1.0, "m": 1e3, "µ": 1e6, "n": 1e9}[prefix] == pytest.approx(P, rel=5e-3)
+    assert f"T_max = {file_range(vtu, 'T')[1]:.4g} K" in heading
+
+
+def test_nearly_uniform_field_is_shown_as_its_deviation_on_the_colour_bar(tmp_path):
+    """cross_junction temperature_3d.png: every colour-bar label read 4.2."""
+    m = meshio.read(pp_synthetic.write_bias_point(tmp_path / "a.vtu"))
+    m.point_data["T"] = 4.2 + 2e-4 * (m.point_data["T"] - 4.2) / np.ptp(m.point_data["T"])
+    m.write(tmp_path / "flat.vtu")
+    out = views.surface(tmp_path / "flat.vtu", "T", tmp_path / "flat.png", window_size=SIZE)
+    assert out.title == "T - 4.2 K [µK]"
+    assert out.clim == pytest.approx(file_range(tmp_path / "flat.vtu", "T"), rel=1e-12)  # SI, the data range
