@@ -241,12 +241,20 @@ def _labels(axis, renderer):
     return out
 
 
+def _all_axes(fig) -> list:
+    """The figure's axes and their insets."""
+    out = []
+    for ax in fig.axes:
+        out += [ax] + [c for c in getattr(ax, "child_axes", []) if c not in fig.axes]
+    return out
+
+
 def overlapping(fig) -> list[tuple[str, str]]:
     """Pairs of tick labels (their texts) whose rendered extents overlap, over all axes of
     ``fig`` (after a draw); empty when the figure reads cleanly."""
     renderer = _renderer(fig)
     pairs = []
-    for ax in fig.axes:
+    for ax in _all_axes(fig):
         for axis in (ax.xaxis, ax.yaxis):
             texts = [(t.get_text(), t.get_window_extent(renderer)) for t in
                      axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)
@@ -326,7 +334,7 @@ def tidy(fig) -> None:
     if getattr(fig, "_femsim_tidy", False):
         return
     fig._femsim_tidy = True
-    for ax in fig.axes:
+    for ax in _all_axes(fig):
         for axis, get_label, set_label in ((ax.xaxis, ax.get_xlabel, ax.set_xlabel),
                                            (ax.yaxis, ax.get_ylabel, ax.set_ylabel)):
             if not axis.get_visible():
@@ -341,7 +349,7 @@ def tidy(fig) -> None:
                 major, minor = (mpl.rcParams[f"{which}tick.{k}.size"] for k in ("major", "minor"))
                 ax.tick_params(axis=which, which="minor", pad=mpl.rcParams[f"{which}tick.minor.pad"] + major - minor)
     renderer = _renderer(fig)
-    for ax in fig.axes:
+    for ax in _all_axes(fig):
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "linear":
                 _thin_linear(axis, renderer, fig)
