@@ -21,8 +21,12 @@ PREFIX = {"G": 1e-9, "M": 1e-6, "k": 1e-3, "": 1.0, "m": 1e3, "µ": 1e6, "n": 1e
 
 
 def factor(label: str, base: str) -> float:
-    """The multiplier from SI to what an axis label says is drawn ("I [mA]" -> 1e3)."""
-    unit = re.search(r"\[(.*)\]$", label).group(1)
+    """The multiplier from SI to what an axis label says is drawn ("I [mA]" -> 1e3).
+
+    A nearly constant quantity is labelled as its deviation, "I − 300 µA [nA]": the
+    ticks read in nA, the data are drawn in the reference's unit, µA."""
+    deviation = re.search(r"\u2212 [\d.]+ (\S+) \[.*\]$", label)
+    unit = deviation.group(1) if deviation else re.search(r"\[(.*)\]$", label).group(1)
     assert unit.endswith(base), f"{label!r} is not in a multiple of {base}"
     return PREFIX[unit[: len(unit) - len(base)]]
 

@@ -176,3 +176,24 @@ def test_rf_terminal_output_and_report_carry_units(tmp_path):
     assert "frequency = 70 GHz" in text and "photon_voltage = 290 µV" in text and "c_bar = 1.26e+07 m/s" in text
     report = write_report(tmp_path, summary).read_text()
     assert "| wavelength | 157 µm |" in report and "_units" not in report
+
+
+def test_members_parting_only_in_a_narrow_window_get_a_zoom_inset_there():
+    """Seed 000 Fig. 3: a peak at V_s on top of a hump all members share."""
+    V = np.linspace(0.0, 1.5, 301)
+    hump = 3e-3 * np.exp(-((V - 0.7) / 0.3) ** 2)
+    dRc = np.array([0.0, 10.0, 20.0, 30.0])
+    g = hump + (dRc[:, None] / 30.0) * 2e-4 * np.exp(-((V - 0.64) / 0.02) ** 2)
+    I = np.concatenate([np.zeros((4, 1)), np.cumsum(0.5 * (g[:, 1:] + g[:, :-1]) * np.diff(V), axis=1)], axis=1)
+    ds = xr.Dataset({"V": (("dRc0", "point"), np.tile(V, (4, 1))), "I": (("dRc0", "point"), I),
+                     "dIdV": (("dRc0", "point"), g)}, coords={"dRc0": ("dRc0", dRc, {"units": "Ohm"})})
+    fig = plots.didv(ds)
+    ax = fig.axes[0]
+    (zoom,) = [c for c in ax.child_axes if c.get_gid() == "zoom"]
+    lo, hi = zoom.get_xlim()
+    fx = PREFIX[re.search(r"\[(\w*)V\]", ax.get_xlabel()).group(1)]
+    assert lo < 0.64 * fx < hi and hi - lo < 0.4 * 1.5 * fx
+    assert len(zoom.get_lines()) == 4
+    assert_readable(fig)
+    # members that part everywhere need no zoom
+    assert not plots.didv(pp_synthetic.family_dataset()).axes[0].child_axes
