@@ -460,12 +460,20 @@ def _region_of_interest(fields: Fields):
     down by that size: the substrate far below, which holds no information but fills
     the view, is cut away."""
     mesh = fields.mesh
-    if "q_joule" not in mesh.cell_data:
+    q = np.asarray(mesh.cell_data["q_joule"], dtype=float) if "q_joule" in mesh.cell_data else np.zeros(0)
+    if q.size and np.nanmax(q) > 0:
+        hot = q > _ACTIVE * np.nanmax(q)
+    elif "T" in mesh.point_data or "T" in mesh.cell_data:
+        # no heat source in the file (a snapshot between pulses): where it is still warm
+        T = mesh.point_data_to_cell_data().cell_data["T"] if "T" in mesh.point_data else mesh.cell_data["T"]
+        T = np.asarray(T, dtype=float)
+        rise = T - np.nanmin(T)
+        if not np.nanmax(rise) > 0:
+            return mesh, None
+        hot = rise > 0.5 * np.nanmax(rise)
+    else:
         return mesh, None
-    q = np.asarray(mesh.cell_data["q_joule"], dtype=float)
-    if not np.nanmax(q) > 0:
-        return mesh, None
-    active = mesh.extract_cells(np.nonzero(q > _ACTIVE * np.nanmax(q))[0])
+    active = mesh.extract_cells(np.nonzero(hot)[0])
     a, b = np.asarray(active.bounds), np.asarray(mesh.bounds)
     lateral = max(a[1] - a[0], a[3] - a[2])
     box = np.array([a[0] - lateral, a[1] + lateral, a[2] - lateral, a[3] + lateral,
@@ -476,7 +484,8 @@ def _region_of_interest(fields: Fields):
     centres = np.asarray(mesh.cell_centers().points)
     inside = np.all((centres >= box[0::2]) & (centres <= box[1::2]), axis=1)
     return (mesh.extract_cells(np.nonzero(inside)[0]),
-            f"region around the heated part (substrate below z = {box[4] * 1e6:.3g} um cut away)")
+            f"region around the {'heated' if q.size and np.nanmax(q) > 0 else 'warm'} part "
+            f"(substrate below z = {box[4] * 1e6:.3g} um cut away)")
 
 
 def _centre(fields: Fields) -> np.ndarray:
