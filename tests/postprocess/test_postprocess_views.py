@@ -184,3 +184,11 @@ def test_nearly_uniform_field_is_shown_as_its_deviation_on_the_colour_bar(tmp_pa
     out = views.surface(tmp_path / "flat.vtu", "T", tmp_path / "flat.png", window_size=SIZE)
     assert out.title == "T - 4.2 K [µK]"
     assert out.clim == pytest.approx(file_range(tmp_path / "flat.vtu", "T"), rel=1e-12)  # SI, the data range
+
+
+def test_the_slice_examples_of_femsim_view_help_parse():
+    """`femsim view --help`: "a cut such as z=0.5um or x=0"; zero needs no unit."""
+    assert views.parse_slice("z=0.5um") == ("z", pytest.approx(0.5e-6))
+    assert views.parse_slice("x=0") == ("x", 0.0)
+    with pytest.raises(ValueError, match="unit"):
+        views.parse_slice("z=2")
