@@ -11,7 +11,7 @@ export MPLBACKEND ?= Agg
 test test-slow: export MKL_NUM_THREADS ?= 1
 test test-slow: export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow bench docs setup clean
+.PHONY: demo test test-slow bench docs gallery setup clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/femsim schema > docs/case-reference.md
+
+# docs/gallery.md and docs/gallery/*.png from every bundled case (runs them: minutes)
+gallery: $(STAMP)
+	$(BIN)/python docs/gallery.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

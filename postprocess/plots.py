@@ -19,6 +19,7 @@ nothing here touches global matplotlib state or needs a display.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -31,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from femsim.results import VARIABLES, atomic_path
+from postprocess.axes import MINUS, display_scale, quantity, tidy
 
 #: one journal column, inches
 COLUMN_WIDTH = 3.4
@@ -60,11 +62,6 @@ STYLE = {
 # Dated metadata would make every re-run differ byte-wise.
 _METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
-# (threshold on max |x|, multiplier to the displayed unit, prefix)
-_PREFIXES = [(1e9, 1e-9, "G"), (1e6, 1e-6, "M"), (1e3, 1e-3, "k"), (1.0, 1.0, ""),
-             (1e-3, 1e3, "m"), (1e-6, 1e6, "µ"), (1e-9, 1e9, "n"), (0.0, 1e12, "p")]
-_SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K", "Hz"}
-
 # Fallback units of rf variables the registry does not know.
 _RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
              "I_classical": "A", "dIdV_pumped": "S", "dIdV_unpumped": "S", "V_rf0": "V", "n": "1",
@@ -91,6 +88,7 @@ def save(fig: Figure, path_stem, formats: Sequence[str] = FORMATS) -> list[Path]
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     with style():
+        tidy(fig)
         for fmt in formats:
             target = stem.with_name(f"{stem.name}.{fmt}")
             with atomic_path(target) as tmp:
@@ -107,31 +105,14 @@ def _figure(rows: int = 1, height: float = 2.5, sharex: bool = True):
 
 
 def _finish(fig: Figure, path, formats) -> Figure:
+    with style():
+        tidy(fig)
     if path is not None:
         save(fig, path, formats)
     return fig
 
 
 # ---------------------------------------------------------------- units and labels
-
-def display_scale(unit: str, *arrays, prefixed: bool | None = None) -> tuple[float, str]:
-    """(multiplier, displayed unit) putting the largest |value| of ``arrays`` in [1, 1000).
-
-    Only plain SI units with a meaningful prefix are scaled; K, rad and 1 stay.
-    ``prefixed`` True scales any unit: time axes in s ("s" stays out of the default set,
-    so that the report's "_s" figures keep plain seconds)."""
-    if not (unit in _SCALABLE if prefixed is None else prefixed):
-        return 1.0, unit
-    values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays] or [[]])
-    values = values[np.isfinite(values)]
-    top = values.max() if values.size else 0.0
-    if top == 0.0:
-        return 1.0, unit
-    for threshold, mult, prefix in _PREFIXES:
-        if top >= threshold:
-            return mult, prefix + unit
-    return 1.0, unit  # unreachable: the last threshold is 0
-
 
 def _time_scale(*arrays) -> tuple[float, str]:
     """`display_scale` of times in s: "µs", "ns", ..."""
@@ -170,41 +151,101 @@ def _family_dim(ds: xr.Dataset, var: str, along: str) -> str | None:
     return dims[0] if dims else None
 
 
-def _members(ds: xr.Dataset, var: str, along: str = "point"):
-    """(family dim or None, [(k, family value or None, 1-D sub-dataset), ...])."""
+#: a family of at most this many members is keyed by a legend naming each value; a
+#: larger one by a colour bar
+MAX_LEGEND = 7
+#: at most this many members are drawn: more would overlap into a band (the figure says so)
+MAX_CURVES = 12
+#: members drawn when a family is thinned (first and last included)
+THINNED = 9
+
+
+def _members(ds: xr.Dataset, var: str, along: str = "point", limit: int | None = MAX_CURVES):
+    """(family dim or None, [(k, family value or None, 1-D sub-dataset), ...]).
+
+    A family of more than ``limit`` members is thinned to `THINNED` evenly spread ones
+    (k stays the member's index in the dataset); `_colours` notes it on the key."""
     fam = _family_dim(ds, var, along)
     if fam is None:
         return None, [(0, None, ds)]
-    values = ds[fam].values if fam in ds.variables else np.arange(ds.sizes[fam])
-    return fam, [(k, values[k], ds.isel({fam: k})) for k in range(ds.sizes[fam])]
+    n = ds.sizes[fam]
+    values = ds[fam].values if fam in ds.variables else np.arange(n)
+    picked = range(n) if limit is None or n <= limit else np.unique(np.round(np.linspace(0, n - 1, THINNED)).astype(int))
+    return fam, [(int(k), values[k], ds.isel({fam: int(k)})) for k in picked]
+
+
+@dataclass
+class _Key:
+    """How a family is keyed: a legend of member values, or a colour bar of them."""
+    kind: str                      # "legend" or "bar"
+    title: str                     # family name with its unit: "B [T]", "pulse"
+    labels: list = field(default_factory=list)    # legend: one text per member
+    colours: list = field(default_factory=list)
+    norm: Normalize | None = None  # bar
+    cmap: object = None
+    note: str = ""                 # "9 of 61 shown"
 
 
 def _colours(ds: xr.Dataset, fam, members):
-    """Colour per member and (norm, cmap, label) for a colour bar (None without a family).
+    """Colour per member and its `_Key` (None without a family).
 
-    The bar shows the family coordinate in a prefixed unit like any axis ("V_rf0 [mV]");
-    a non-numeric coordinate is numbered."""
+    Values with a unit are shown in a prefixed unit like any axis ("V_rf0 [mV]"). A few
+    members (at most `MAX_LEGEND`), or values that are not numbers ("hot spot",
+    "tau = 3 ns"), get a legend naming each; more numeric ones a colour bar spanning
+    their range. Numeric members are coloured in order along viridis (stopping short of
+    its pale yellow end, which vanishes on white paper), named ones with tab10."""
     if fam is None:
         return ["C0"], None
+    total = ds.sizes[fam]
+    note = f"{len(members)} of {total} shown" if len(members) < total else ""
+    raw = [v for _, v, _ in members]
     try:
-        values = np.array([float(v) for _, v, _ in members])
-        mult, unit = display_scale(_units(ds, fam), values)
-        label = axis_label(fam, unit)
+        values = np.array([float(v) for v in raw])
+        numeric = fam in ds.variables
     except (TypeError, ValueError):
-        values, mult, label = np.arange(len(members), dtype=float), 1.0, f"{fam} (index)"
-    values = values * mult
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        numeric = False
+    if not numeric:
+        if fam in ds.variables:
+            labels = [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
+        else:  # no coordinate: the member number is all there is
+            labels = [f"{fam} {k}" for k, _, _ in members]
+        tab = mpl.colormaps["tab10"]
+        colours = [tab(i % 10) for i in range(len(members))]
+        return colours, _Key("legend", fam, labels, colours, note=note)
+    unit = _units(ds, fam)
+    all_values = np.asarray(ds[fam].values, dtype=float)
+    mult, shown = display_scale(unit, all_values)
+    lo, hi = float(np.nanmin(all_values)) * mult, float(np.nanmax(all_values)) * mult
     norm = Normalize(lo, hi if hi > lo else lo + 1.0)
     cmap = mpl.colormaps["viridis"]
-    # stop short of viridis' pale yellow end, which vanishes on white paper
-    return [cmap(0.9 * norm(v)) for v in values], (norm, cmap, label)
+    colours = [cmap(0.9 * norm(v * mult)) for v in values]
+    if len(members) <= MAX_LEGEND and not note:
+        # each value as itself ("4.2 K", "10 K"), up to 4 significant digits
+        labels = [f"{v * mult:.4g}".replace("-", MINUS) + ("" if shown == "1" else f" {shown}") for v in values]
+        return colours, _Key("legend", _label(fam), labels, colours, note=note)
+    return colours, _Key("bar", axis_label(fam, shown), norm=norm, cmap=cmap, note=note)
 
 
-def _colour_bar(fig: Figure, ax, scale) -> None:
-    norm, cmap, label = scale
-    shown = mpl.colors.ListedColormap(cmap(np.linspace(0, 0.9, 256)))
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, pad=0.02, aspect=30)
-    bar.set_label(label)
+def _family_key(fig: Figure, ax, key: _Key | None) -> None:
+    """Draw a family's key beside the axes ``ax`` (one axes or a list): a legend titled
+    with the family's name (gid "family"), or a colour bar; a thinned family says so."""
+    if key is None:
+        return
+    if key.kind == "legend":
+        # a figure legend "outside": constrained layout makes room for it beside the axes
+        handles = [Line2D([], [], color=c, lw=1.5, label=t) for t, c in zip(key.labels, key.colours)]
+        legend = fig.legend(handles=handles, title=key.title + (f"\n({key.note})" if key.note else ""),
+                            loc="outside right upper", frameon=False, handlelength=1.5)
+        legend.set_gid("family")
+        return
+    shown = mpl.colors.ListedColormap(key.cmap(np.linspace(0, 0.9, 256)))
+    bar = fig.colorbar(ScalarMappable(norm=key.norm, cmap=shown), ax=ax, pad=0.02, aspect=30)
+    bar.set_label(key.title + (f"\n({key.note})" if key.note else ""))
+    bar.ax.set_gid("family")
+
+
+#: the former name (a colour bar was the only key)
+_colour_bar = _family_key
 
 
 def _gid(name: str, fam, k: int) -> str:
@@ -338,13 +379,21 @@ def _parametric_derivative(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turning=True,
          formats=FORMATS) -> Figure:
     """dI/dV versus V per family member. The lumped curve uses ``dIdV_lumped`` if the
-    dataset has it, else the derivative of I along (V_lumped, I) (stated in the legend)."""
+    dataset has it, else the derivative of I along (V_lumped, I) (stated in the legend).
+
+    A back-bending curve (V turns back as I rises) is not a function of V: its dI/dV
+    diverges at each turn and the branches overlap. Such a curve gets a second panel,
+    the differential resistance dV/dI = 1/(dI/dV) versus the current (the driven
+    quantity), finite through the turns, negative on the back-bending branch; the
+    features (humps, peaks) read there without spikes."""
     _require(ds, "V", "dIdV")
+    multi = "I" in ds and _turns_back(ds["V"].values)
     show_lumped = lumped and "V_lumped" in ds
     fx, ux = display_scale("V", ds["V"].values, *([ds["V_lumped"].values] if show_lumped else []))
     fy, uy = display_scale("S", _bulk(_off_turning(ds, ds["dIdV"].values)))
     with style():
-        fig, (ax,) = _figure()
+        fig, axes = _figure(rows=2 if multi else 1, sharex=False)
+        ax = axes[0]
         fam, members = _members(ds, "dIdV")
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
@@ -362,12 +411,95 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
         _clip_to_finite(ax, [ln.get_ydata() for ln in ax.get_lines() if not str(ln.get_gid()).startswith("turning")])
         ax.set_xlabel(axis_label("V", ux))
         ax.set_ylabel(axis_label("dIdV", uy))
+        if multi:
+            _resistance_panel(axes[1], ds, members, colours, show_lumped)
+        elif fam and cscale is not None and cscale.kind == "legend":
+            _zoom_inset(ax, [ln for ln in ax.get_lines() if str(ln.get_gid()).startswith("dIdV[")])
         series = ([("FEM", "-"), ("lumped" + ("" if "dIdV_lumped" in ds else " (numerical)"), "--")]
                   if show_lumped else [])
         _legend(ax, series, "k" if fam else "C0")
         if fam:
-            _colour_bar(fig, ax, cscale)
+            _colour_bar(fig, list(axes), cscale)
     return _finish(fig, path, formats)
+
+
+def _zoom_inset(ax, lines, n: int = 400) -> None:
+    """An inset magnifying where nearly coinciding family members part (seed 000 Fig. 3:
+    the 'superconducting' peak rises on only some of the curves, on top of a hump they
+    share). Drawn when the members' largest spread is under 15 % of the y range and
+    confined to under 40 % of the x range; placed beside the axes under the family's
+    legend (so only for a legend-keyed family); gid "zoom"."""
+    curves = [(np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)) for ln in lines]
+    curves = [(x, y) for x, y in curves if x.size > 2 and np.all(np.diff(x[np.isfinite(x)]) > 0)]
+    if len(curves) < 2:
+        return
+    lo, hi = max(x[0] for x, _ in curves), min(x[-1] for x, _ in curves)
+    if not hi > lo:
+        return
+    grid = np.linspace(lo, hi, n)
+    on_grid = np.array([np.interp(grid, x, y) for x, y in curves])
+    spread = np.nanmax(on_grid, axis=0) - np.nanmin(on_grid, axis=0)
+    y_all = np.concatenate([y[np.isfinite(y)] for _, y in curves])
+    y_range = float(np.ptp(y_all)) if y_all.size else 0.0
+    if not (y_range > 0 and np.nanmax(spread) > 0) or np.nanmax(spread) > 0.15 * y_range:
+        return
+    apart = grid[spread > 0.3 * np.nanmax(spread)]
+    width = apart[-1] - apart[0]
+    a, b = apart[0] - 0.5 * max(width, 0.02 * (hi - lo)), apart[-1] + 0.5 * max(width, 0.02 * (hi - lo))
+    if b - a > 0.4 * (hi - lo):
+        return
+    # beside the axes, under the family's legend: the curves stay whole
+    inset = ax.inset_axes([1.16, 0.0, 0.4, 0.42])
+    inset.set_gid("zoom")
+    ys = []
+    for ln, (x, y) in zip(lines, curves):
+        keep = (x >= a) & (x <= b)
+        inset.plot(x[keep], y[keep], color=ln.get_color(), lw=0.9)
+        ys.append(y[keep])
+    y = np.concatenate(ys)
+    y = y[np.isfinite(y)]
+    pad = 0.08 * (np.ptp(y) or 1.0)
+    inset.set_xlim(a, b)
+    inset.set_ylim(y.min() - pad, y.max() + pad)
+    inset.tick_params(labelsize=5.5, length=2, pad=1.5)
+    inset.grid(False)
+    ax.indicate_inset_zoom(inset, edgecolor="0.5")
+
+
+def _turns_back(V) -> bool:
+    """Whether a curve (or any member) runs back in V along its points."""
+    V = np.atleast_2d(np.asarray(V, dtype=float))
+    for row in V:
+        d = np.diff(row[np.isfinite(row)])
+        d = d[d != 0]
+        if d.size and (d > 0).any() and (d < 0).any():
+            return True
+    return False
+
+
+def _resistance_panel(ax, ds: xr.Dataset, members, colours, show_lumped: bool) -> None:
+    """dV/dI versus I (gid "dVdI[k]", "dVdI_lumped[k]"): 1/(dI/dV) of the dataset, and of
+    the lumped curve the derivative of V_lumped along I."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = [1.0 / sub["dIdV"].values for _, _, sub in members]
+        rl = [_parametric_derivative(sub["V_lumped"].values, sub["I"].values) for _, _, sub in members] \
+            if show_lumped else []
+    fi, ui = display_scale("A", ds["I"].values)
+    fr, ur = display_scale("Ohm", _bulk(np.concatenate([np.ravel(x) for x in r + rl])))
+    fam = None if members[0][1] is None else True
+    for i, ((k, _, sub), colour) in enumerate(zip(members, colours)):
+        ax.plot(sub["I"].values * fi, r[i] * fr, color=colour, gid=_gid("dVdI", fam, k))
+        if show_lumped:
+            ax.plot(sub["I"].values * fi, rl[i] * fr, color=colour, ls=_LS["lumped"], gid=_gid("dVdI_lumped", fam, k))
+    ax.axhline(0.0, color="0.4", lw=0.6, ls=":")
+    _clip_to_finite(ax, [ln.get_ydata() for ln in ax.get_lines()])
+    current = np.abs(np.asarray(ds["I"].values, dtype=float))
+    current = current[np.isfinite(current) & (current > 0)]
+    if current.size and current.max() > 100 * current.min():  # the turn sits decades below the top current
+        ax.set_xscale("log")
+    ax.set_xlabel(axis_label("I", ui))
+    ax.set_ylabel(f"dV/dI [{ur}]")
+    ax.set_title("back-bending: dV/dI versus the driven current", fontsize=7)
 
 
 def _off_turning(ds: xr.Dataset, g: np.ndarray) -> np.ndarray:
@@ -587,8 +719,7 @@ def _step_fit(source) -> dict:
 
 def _quantity_text(value: float, unit: str) -> str:
     """"46.3 µs": 3 significant digits in the value's own prefixed unit."""
-    mult, shown = display_scale(unit, [value], prefixed=True)
-    return f"{value * mult:.3g} {shown}"
+    return quantity(value, unit)
 
 
 def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None = None, logx: bool = True,
@@ -693,7 +824,7 @@ def pumped_iv(ds: xr.Dataset, path=None, *, v: str = "V", unpumped: str = "I_unp
     currents = [unpumped, pumped] + ([classical] if with_classical else [])
     fx, ux = display_scale("V", ds[v].values)
     fy, uy = display_scale("A", *[ds[n].values for n in currents])
-    fam, all_members = _members(ds, pumped, along=v)
+    fam, all_members = _members(ds, pumped, along=v, limit=MAX_CURVES if members is None else None)
     chosen = all_members if members is None else [all_members[i] for i in members]
     with style():
         fig, axes = _figure(rows=2 if with_didv or with_didv0 else 1)

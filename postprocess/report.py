@@ -78,6 +78,27 @@ def _show(name: str, value, unit: str | None = None) -> str:
     return fmt(value, unit or suffix_unit or FIGURE_UNITS.get(name, "1"), name)
 
 
+def _sibling_units(figures: dict) -> dict[str, str]:
+    """name -> unit from "<name>_units" entries beside it (the rf study writes
+    "frequency": 7e10, "frequency_units": "Hz"); "<base>_units" also covers
+    "<base>_real" and "<base>_imag"."""
+    units = {}
+    for name, value in figures.items():
+        if name.endswith("_units") and isinstance(value, str):
+            base = name[: -len("_units")]
+            for target in (base, base + "_real", base + "_imag"):
+                if target in figures:
+                    units[target] = value
+    return units
+
+
+def _is_unit_row(figures: dict, name: str) -> bool:
+    """A "<name>_units" entry that only states the unit of another figure."""
+    base = name[: -len("_units")]
+    return (name.endswith("_units") and isinstance(figures.get(name), str)
+            and any(t in figures for t in (base, base + "_real", base + "_imag")))
+
+
 def _figure_value(entry):
     """A figure is a value or {"value": x, "units": u}; other dicts are values themselves."""
     if isinstance(entry, dict) and "value" in entry:
@@ -105,8 +126,10 @@ def _summary_figures(summary: dict) -> dict:
     names ("T_mean_max_K") also filed under their base name ("T_mean_peak"), and the
     lumped study's threshold records collected into P_c."""
     out: dict = {"_units": {}}
+    siblings = _sibling_units(summary.get("figures") or {})
     for name, entry in (summary.get("figures") or {}).items():
         value, unit = _figure_value(entry)
+        unit = unit or siblings.get(name)
         out[name] = value
         if unit is not None:
             out["_units"][name] = unit
@@ -498,8 +521,12 @@ def _all_figures(summary: dict) -> list[str]:
     if not figs:
         return []
     out = ["## All figures (summary.json)", "", "| name | value |", "|---|---|"]
+    siblings = _sibling_units(figs)
     for name, entry in figs.items():
+        if _is_unit_row(figs, name):  # its unit is shown with the value it belongs to
+            continue
         value, unit = _figure_value(entry)
+        unit = unit or siblings.get(name)
         shown = _show(name, value, unit).replace("|", "\\|")  # a bare pipe would end the table cell
         out.append(f"| {name} | {shown} |")
     return out + [""]
@@ -598,8 +625,10 @@ def terminal_summary(summary: dict) -> str:
         if k.get("V_rf0_first_J0_zero_V") is not None:
             lines.append(f"  first zero of J_0^2 at V_rf0 = {fmt(k['V_rf0_first_J0_zero_V'], 'V')}")
         shown = []
+        siblings = _sibling_units(summary.get("figures") or {})
         for name, entry in (summary.get("figures") or {}).items():
             value, unit = _figure_value(entry)
+            unit = unit or siblings.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 unit = unit or (ds_units(summary, name))
                 shown.append(f"{split_unit(name)[0]} = {_show(name, value, unit)}")

@@ -49,7 +49,8 @@ import pyvista as pv  # noqa: E402
 if not has_display():
     pv.OFF_SCREEN = True
 
-from postprocess.plots import display_scale  # noqa: E402
+from postprocess import axes as axes_fmt  # noqa: E402
+from postprocess.axes import display_scale  # noqa: E402
 
 #: field name -> (label on the colour bar, SI unit)
 FIELDS = {
@@ -281,14 +282,62 @@ def _plotter(window_size, interactive: bool, shape=(1, 1)) -> pv.Plotter:
     return pv.Plotter(off_screen=not interactive, window_size=list(window_size), theme=theme, shape=shape)
 
 
+def _display(field: str, clim, log: bool):
+    """(Ticks, title, printf format) of a colour bar over ``clim`` (SI), from the shared
+    formatter of `postprocess.axes`: a prefix from the range, or for a field varying by
+    a tiny fraction of its size the deviation from a stated reference ("T − 4.2 K [mK]"),
+    and labels with as many decimals as make them differ. A log scale keeps SI values."""
+    label, unit = FIELDS.get(field, (field, "1"))
+    if log:
+        return axes_fmt.Ticks(1.0, unit), f"{label} [{unit}]", "%.1e"
+    t = axes_fmt.ticks_for(clim[0], clim[1], unit, prefixed=unit in axes_fmt.SCALABLE or None)
+    shown = t.show(np.linspace(clim[0], clim[1], _N_LABELS))
+    # VTK's embedded fonts lack the minus sign U+2212
+    return t, t.label(label).replace(axes_fmt.MINUS, "-"), f"%.{axes_fmt.decimals(shown)}f"
+
+
+_N_LABELS = 5
+
+
 def _add_field(plotter, data, field: str, clim, *, log: bool = False, **kwargs):
+    """``field`` of ``data`` coloured over ``clim`` (SI); returns the colour-bar title."""
     preference = "point" if field in data.point_data else "cell"
-    return plotter.add_mesh(
-        data, scalars=field, preference=preference, clim=list(clim), cmap=CMAPS.get(field, "viridis"),
-        log_scale=log, scalar_bar_args={"title": _title(field), "vertical": True, "fmt": "%.4g",
-                                        "n_labels": 5, "title_font_size": 18, "label_font_size": 14,
-                                        "position_x": 0.86, "position_y": 0.15, "height": 0.7},
+    ticks, title, fmt = _display(field, clim, log)
+    data = data.copy()
+    store = data.point_data if preference == "point" else data.cell_data
+    store[title] = ticks.show(_field_values(data, field))
+    plotter.add_mesh(
+        data, scalars=title, preference=preference, clim=list(ticks.show(clim)),
+        cmap=CMAPS.get(field, "viridis"), log_scale=log,
+        scalar_bar_args={"title": title, "vertical": True, "fmt": fmt,
+                         "n_labels": _N_LABELS, "title_font_size": 18, "label_font_size": 14,
+                         "position_x": 0.86, "position_y": 0.15, "height": 0.7},
         **kwargs)
+    plotter._femsim_ticks = getattr(plotter, "_femsim_ticks", {}) | {title: ticks}
+    _round_labels(plotter.scalar_bars[title], ticks.show(clim), log)
+    return title
+
+
+def _round_labels(bar, clim, log: bool) -> None:
+    """Colour-bar labels at round values (VTK spaces them evenly between the limits:
+    "112, 59, 6, -47"), written by the shared formatter."""
+    from matplotlib import ticker
+    from vtkmodules.vtkCommonCore import vtkDoubleArray
+    lo, hi = float(min(clim)), float(max(clim))
+    if log:
+        at = ticker.LogLocator(numticks=6).tick_values(lo, hi)
+    else:
+        at = ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    at = [v for v in at if lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo)]
+    if len(at) < 2:
+        return
+    if not log:
+        bar.SetLabelFormat(f"%.{axes_fmt.decimals(at)}f")
+    values = vtkDoubleArray()
+    for v in at:
+        values.InsertNextValue(float(v))
+    bar.SetUseCustomLabels(True)
+    bar.SetCustomLabels(values)
 
 
 def _annotate(plotter, frame: _Frame, mesh, notes: list[str]) -> list[str]:
@@ -306,11 +355,19 @@ def _annotate(plotter, frame: _Frame, mesh, notes: list[str]) -> list[str]:
     return notes
 
 
+#: decades a log colour scale spans at most
+LOG_DECADES = 6
+
+
 def _clim(rng: tuple[float, float], log: bool, values=None) -> tuple[float, float]:
     lo, hi = rng
     if log and lo <= 0 and values is not None:  # a log colour scale starts at the smallest positive value
         positive = values[np.isfinite(values) & (values > 0)]
         lo = float(positive.min()) if positive.size else 1e-30
+    if log and hi > 0:
+        # at most LOG_DECADES below the top: round-off heat in an insulator (1e-23 W/m^3
+        # beside 1e12) would squeeze every real contrast into the top of the bar
+        lo = max(lo, hi * 10.0 ** -LOG_DECADES)
     if hi <= lo:  # a constant field still needs a non-empty lookup table
         hi = lo + max(abs(lo) * 1e-6, 1e-30)
     return lo, hi
@@ -327,7 +384,9 @@ def _finish(plotter: pv.Plotter, png, interactive: bool, title: str | None, t0: 
         plotter.render()
     clim = None
     if title is not None and title in plotter.scalar_bars:
-        clim = tuple(float(x) for x in plotter.scalar_bars[title].GetLookupTable().GetRange())
+        shown = np.array(plotter.scalar_bars[title].GetLookupTable().GetRange(), dtype=float)
+        ticks = getattr(plotter, "_femsim_ticks", {}).get(title, axes_fmt.Ticks(1.0, ""))
+        clim = tuple(float(x) for x in shown / ticks.mult + ticks.offset)  # back to SI
     size = tuple(int(x) for x in plotter.window_size)
     plotter.close()
     return Rendered(path=png, title=title, clim=clim, window_size=size, seconds=time.perf_counter() - t0, **info)
@@ -347,7 +406,86 @@ def _fit_plane(plotter, bounds, axis: int, window_size) -> None:
 
 
 def _heading(fields: Fields, what: str) -> str:
-    return what if fields.source is None else f"{what}   ({fields.source.name})"
+    """"T at I = 20 mA, V = 646 mV, P = 12.9 mW, T_max = 43.3 K": what is drawn and the
+    state it shows (the file name says nothing to a reader)."""
+    state = _state(fields)
+    return f"{what} at {state}" if state else what
+
+
+def _entry(source: Path | None):
+    """The fields.pvd entry of a field file (bias or time), if the run wrote one."""
+    if source is None:
+        return None
+    from postprocess.collection import read_pvd
+    for pvd in (source.parent / "fields.pvd", source.parent.parent / "fields.pvd"):
+        if pvd.is_file():
+            try:
+                entries = read_pvd(pvd)
+            except Exception:  # a damaged index only costs the title its bias
+                return None
+            for e in entries:
+                if Path(e.file).resolve() == source.resolve():
+                    return e
+    return None
+
+
+def _state(fields: Fields) -> str:
+    """Bias (from fields.pvd), voltage across the sample, P = ∫ q dV and T_max of a file."""
+    mesh, parts = fields.mesh, []
+    e = _entry(fields.source)
+    if e is not None and e.time is not None:
+        parts.append(f"t = {axes_fmt.quantity(e.time, 's')}")
+    if e is not None and e.bias is not None and e.bias_name:
+        parts.append(f"{e.bias_name} = {axes_fmt.quantity(e.bias, e.bias_unit or '1')}")
+    if "phi" in mesh.point_data and not (e is not None and e.bias_name == "V"):
+        phi = np.asarray(mesh.point_data["phi"])
+        parts.append(f"V = {axes_fmt.quantity(float(np.ptp(phi)), 'V')}")
+    if "q_joule" in mesh.cell_data:
+        volume = np.asarray(mesh.compute_cell_sizes(length=False, area=False, volume=True).cell_data["Volume"])
+        parts.append(f"P = {axes_fmt.quantity(float(np.sum(np.asarray(mesh.cell_data['q_joule']) * np.abs(volume))), 'W')}")
+    if "T" in mesh.point_data or "T" in mesh.cell_data:
+        parts.append(f"T_max = {axes_fmt.quantity(float(np.nanmax(_field_values(mesh, 'T'))), 'K', 4)}")
+    return ", ".join(parts)
+
+
+#: the heat source marks the region of interest (mesa, bridge, junction): cells with
+#: q_joule above this fraction of its maximum
+_ACTIVE = 1e-2
+
+
+def _region_of_interest(fields: Fields):
+    """(cropped mesh, note) around the dissipating part (q_joule > `_ACTIVE` of its
+    maximum: the mesa, bridge or junction), or (mesh, None) when that is most of it. The
+    box keeps the active part and twice its lateral size around it, from its bottom
+    down by that size: the substrate far below, which holds no information but fills
+    the view, is cut away."""
+    mesh = fields.mesh
+    q = np.asarray(mesh.cell_data["q_joule"], dtype=float) if "q_joule" in mesh.cell_data else np.zeros(0)
+    if q.size and np.nanmax(q) > 0:
+        hot = q > _ACTIVE * np.nanmax(q)
+    elif "T" in mesh.point_data or "T" in mesh.cell_data:
+        # no heat source in the file (a snapshot between pulses): where it is still warm
+        T = mesh.point_data_to_cell_data().cell_data["T"] if "T" in mesh.point_data else mesh.cell_data["T"]
+        T = np.asarray(T, dtype=float)
+        rise = T - np.nanmin(T)
+        if not np.nanmax(rise) > 0:
+            return mesh, None
+        hot = rise > 0.5 * np.nanmax(rise)
+    else:
+        return mesh, None
+    active = mesh.extract_cells(np.nonzero(hot)[0])
+    a, b = np.asarray(active.bounds), np.asarray(mesh.bounds)
+    lateral = max(a[1] - a[0], a[3] - a[2])
+    box = np.array([a[0] - lateral, a[1] + lateral, a[2] - lateral, a[3] + lateral,
+                    a[4] - 0.25 * lateral, b[5]])
+    box[0::2], box[1::2] = np.maximum(box[0::2], b[0::2]), np.minimum(box[1::2], b[1::2])
+    if np.prod(box[1::2] - box[0::2]) > 0.5 * np.prod(b[1::2] - b[0::2]):
+        return mesh, None
+    centres = np.asarray(mesh.cell_centers().points)
+    inside = np.all((centres >= box[0::2]) & (centres <= box[1::2]), axis=1)
+    return (mesh.extract_cells(np.nonzero(inside)[0]),
+            f"region around the {'heated' if q.size and np.nanmax(q) > 0 else 'warm'} part "
+            f"(substrate below z = {box[4] * 1e6:.3g} um cut away)")
 
 
 def _centre(fields: Fields) -> np.ndarray:
@@ -364,30 +502,43 @@ def _centre(fields: Fields) -> np.ndarray:
 # ---------------------------------------------------------------- views
 
 def surface(source, field: str = "T", png=None, *, clip: str | None = None, zscale: float = 1.0,
-            log: bool = False, window_size=WINDOW, interactive: bool = False) -> Rendered:
+            log: bool | None = False, roi: bool = True, window_size=WINDOW, interactive: bool = False) -> Rendered:
     """``field`` on the outer surface; ``clip="x"`` (or "y") removes the half beyond the
-    mesa centre, keeping whole cells, to show the inside of the layers."""
+    mesa centre, keeping whole cells, to show the inside of the layers.
+
+    The title states the bias, voltage, power and T_max of the file. ``roi``: show the
+    region around the heated part (`_region_of_interest`) with the whole sample as an
+    outline; the colour range stays that of the whole mesh. ``log`` None: a log colour
+    scale when the field's positive values span more than three decades."""
     t0 = time.perf_counter()
     fields = load(source)
     mesh = fields.mesh
     rng = data_range(mesh, field)
-    frame = _frame(mesh, zscale)
-    shown = mesh
-    notes = [_heading(fields, field)]
+    values = _field_values(mesh, field)
+    if log is None:  # a log scale where the field spans decades (Joule heat: mesa vs leads)
+        positive = values[np.isfinite(values) & (values > 0)]
+        log = bool(positive.size and positive.max() > 1e3 * positive.min())
+    shown, crop = (_region_of_interest(fields) if roi else (mesh, None))
+    frame = _frame(shown, zscale)
+    notes = [_heading(fields, FIELDS.get(field, (field,))[0])] + ([crop] if crop else [])
+    if log:
+        notes.append("log colour scale")
     if clip is not None:
         origin = _centre(fields)
-        shown = mesh.clip(normal=clip, origin=origin, crinkle=True)
+        shown = shown.clip(normal=clip, origin=origin, crinkle=True)
         notes.append(f"cut open at {clip} = {origin['xyz'.index(clip)] * frame.mult:.3g} {frame.unit}")
     plotter = _plotter(window_size, interactive)
-    _add_field(plotter, frame.mesh(shown), field, _clim(rng, log, _field_values(mesh, field)), log=log)
-    notes = _annotate(plotter, frame, mesh, notes)
+    title = _add_field(plotter, frame.mesh(shown), field, _clim(rng, log, values), log=log)
+    notes = _annotate(plotter, frame, shown, notes)
     plotter.view_isometric()
-    return _finish(plotter, png, interactive, _title(field), t0, field=field, data_range=rng, notes=notes)
+    return _finish(plotter, png, interactive, title, t0, field=field, data_range=rng, notes=notes)
 
 
-def joule(source, png=None, *, field: str = "q_joule", clip: str | None = "x", **kwargs) -> Rendered:
-    """Joule heat density [W/m^3], cut open through the mesa centre by default."""
-    return surface(source, field, png, clip=clip, **kwargs)
+def joule(source, png=None, *, field: str = "q_joule", clip: str | None = "x", log: bool | None = None,
+          **kwargs) -> Rendered:
+    """Joule heat density [W/m^3], cut open through the mesa centre by default, on a log
+    colour scale when it spans decades (it does between a mesa and its leads)."""
+    return surface(source, field, png, clip=clip, log=log, **kwargs)
 
 
 _NORMAL_VIEW = {"x": "view_yz", "y": "view_xz", "z": "view_xy"}
@@ -411,13 +562,13 @@ def slice_view(source, field: str = "T", png=None, *, normal: str = "x", value: 
     rng = data_range(mesh, field)
     frame = _frame(mesh, zscale)
     plotter = _plotter(window_size, interactive)
-    _add_field(plotter, frame.mesh(cut), field, _clim(rng, False))
+    title = _add_field(plotter, frame.mesh(cut), field, _clim(rng, False))
     plotter.add_mesh(frame.mesh(mesh.outline()), color="#666666", line_width=1)
     notes = _annotate(plotter, frame, mesh,
                       [_heading(fields, field), f"cut {normal} = {origin[axis] * frame.mult:.4g} {frame.unit}"])
     getattr(plotter, _NORMAL_VIEW[normal])()
     _fit_plane(plotter, frame.mesh(mesh).bounds, axis, window_size)
-    return _finish(plotter, png, interactive, _title(field), t0, field=field, data_range=rng, notes=notes)
+    return _finish(plotter, png, interactive, title, t0, field=field, data_range=rng, notes=notes)
 
 
 def current(source, png=None, *, vector: str = "J", magnitude: str | None = "J_abs", max_arrows: int = 1500,
@@ -465,10 +616,10 @@ def current(source, png=None, *, vector: str = "J", magnitude: str | None = "J_a
     arrows.point_data[colour_by] = arrows.point_data[colour_field]
     plotter = _plotter(window_size, interactive)
     plotter.add_mesh(frame.mesh(mesh), color="#cccccc", opacity=0.15)
-    _add_field(plotter, arrows, colour_by, _clim(rng, False))
+    title = _add_field(plotter, arrows, colour_by, _clim(rng, False))
     notes = _annotate(plotter, frame, mesh, notes)
     plotter.view_isometric()
-    return _finish(plotter, png, interactive, _title(colour_by), t0, field=vector, data_range=rng, notes=notes)
+    return _finish(plotter, png, interactive, title, t0, field=vector, data_range=rng, notes=notes)
 
 
 # ---------------------------------------------------------------- streamlines
@@ -805,8 +956,7 @@ def streamlines(source, png=None, *, vector: str = "J", magnitude: str | None = 
         name = colour_by if colour_by != vector else vector + "_abs"
         # below the colour scale's floor (a log scale starts at the smallest positive |J|)
         shown.point_data[name] = np.maximum(np.linalg.norm(lines.point_data[vector], axis=1), clim[0])
-        _add_field(plotter, shown, name, clim, log=log, line_width=3, render_lines_as_tubes=True)
-        title = _title(name)
+        title = _add_field(plotter, shown, name, clim, log=log, line_width=3, render_lines_as_tubes=True)
     notes = ([_heading(fields, f"{vector} streamlines")] + traced.notes + (["log colour scale"] if log else [])
              + ([] if traced.body is None else ["conductors only"]))
     notes = _annotate(plotter, frame, body, notes)
@@ -871,7 +1021,8 @@ def regions(source, png=None, *, zscale: float = 1.0, clip: str | None = None, w
 def parse_slice(spec) -> tuple[str, float | None] | None:
     """"z=2 um" -> ("z", 2e-6); "x" -> ("x", None) (through the mesa centre).
 
-    Like case files, a length needs its unit: "z=2" is refused (metres or microns?)."""
+    Like case files, a length needs its unit: "z=2" is refused (metres or microns?);
+    "x=0" is the same in any unit and accepted."""
     if spec is None:
         return None
     if isinstance(spec, tuple):

@@ -21,8 +21,12 @@ PREFIX = {"G": 1e-9, "M": 1e-6, "k": 1e-3, "": 1.0, "m": 1e3, "µ": 1e6, "n": 1e
 
 
 def factor(label: str, base: str) -> float:
-    """The multiplier from SI to what an axis label says is drawn ("I [mA]" -> 1e3)."""
-    unit = re.search(r"\[(.*)\]$", label).group(1)
+    """The multiplier from SI to what an axis label says is drawn ("I [mA]" -> 1e3).
+
+    A nearly constant quantity is labelled as its deviation, "I − 300 µA [nA]": the
+    ticks read in nA, the data are drawn in the reference's unit, µA."""
+    deviation = re.search(r"\u2212 [\d.]+ (\S+) \[.*\]$", label)
+    unit = deviation.group(1) if deviation else re.search(r"\[(.*)\]$", label).group(1)
     assert unit.endswith(base), f"{label!r} is not in a multiple of {base}"
     return PREFIX[unit[: len(unit) - len(base)]]
 
@@ -79,7 +83,11 @@ def test_family_has_one_curve_per_member_and_a_labelled_colour_bar(family):
         colours.add(mpl.colors.to_hex(ln.get_color()))
         assert mpl.colors.to_hex(line(ax, f"V_lumped[{k}]").get_color()) == mpl.colors.to_hex(ln.get_color())
     assert len(colours) == 3
-    bar = fig.axes[1]
+    # three members: a legend of their values; more than plots.MAX_LEGEND: a colour bar
+    (legend,) = [lg for lg in fig.legends if lg.get_gid() == "family"]
+    assert [t.get_text() for t in legend.get_texts()] == ["4.2 K", "10 K", "20 K"]
+    many = pp_synthetic.family_dataset(tuple(np.linspace(4.2, 20.0, plots.MAX_LEGEND + 1)))
+    bar = plots.iv(many).axes[1]
     assert bar.get_ylabel() == "T_bath [K]"
     assert bar.get_ylim() == pytest.approx((4.2, 20.0))
 
@@ -144,14 +152,16 @@ def test_lumped_only_dataset_draws_no_lumped_companion():
 def test_vrf_profile_draws_each_drive_amplitude_and_the_phase_once(rf):
     vrf = rf["vrf"]
     fig = plots.vrf_profile(vrf)
-    ax_abs, ax_phase, bar = fig.axes
+    ax_abs, ax_phase = fig.axes
     assert ax_phase.get_xlabel() == "X [µm]"
     fy = factor(ax_abs.get_ylabel(), "V")
     for k in range(vrf.sizes["V_rf0"]):
         same(line(ax_abs, f"Vrf_abs[{k}]").get_xdata(), vrf.X.values * 1e6)
         same(line(ax_abs, f"Vrf_abs[{k}]").get_ydata(), vrf.Vrf_abs.isel(V_rf0=k).values * fy)
     same(line(ax_phase, "Vrf_phase").get_ydata(), vrf.Vrf_phase.values)
-    assert bar.get_ylabel() == "V_rf0 [mV]" and bar.get_ylim() == pytest.approx((0.2, 1.0))
+    # three amplitudes: a legend naming each, in mV
+    (legend,) = [lg for lg in fig.legends if lg.get_gid() == "family"]
+    assert [t.get_text() for t in legend.get_texts()] == ["0.2 mV", "0.5 mV", "1 mV"]
     assert ax_abs.get_title() == "f = 80 GHz, VSWR = 3"
 
 

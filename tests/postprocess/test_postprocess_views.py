@@ -4,6 +4,7 @@ field's data range, named regions and boundaries, and the `view` entry point."""
 from __future__ import annotations
 
 import os
+import re
 
 import matplotlib.image as mpimg
 import meshio
@@ -54,7 +55,8 @@ def test_view_renders_with_colour_bar_over_the_data_range(vtu, tmp_path, kind, f
     assert out.path == tmp_path / f"{kind}.png"
     assert_real_image(out.path, SIZE)
     unit = {"T": "K", "phi": "V", "J_abs": "A/m^2", "q_joule": "W/m^3"}[field]
-    assert out.title.endswith(f"[{unit}]")
+    # the unit drawn, with a prefix chosen from the range ("[MA/m^2]")
+    assert re.search(rf"\[(|G|M|k|m|µ|n){re.escape(unit)}\]$", out.title), out.title
     lo, hi = file_range(vtu, field)
     assert out.clim == pytest.approx((lo, hi), rel=1e-12)
 
@@ -155,3 +157,38 @@ def test_no_display_means_off_screen():
     import pyvista as pv
     assert pv.OFF_SCREEN is True
     assert os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
+
+
+def test_view_title_states_bias_power_and_peak_temperature_with_units(tmp_path):
+    """Not the file name (point_0046.vtu): the state the field belongs to."""
+    vtu = pp_synthetic.write_bias_point(tmp_path / "fields" / "point_0003.vtu")
+    write_pvd(tmp_path / "fields.pvd", [vtu], [2e-3], bias_name="I", bias_unit="A", indices=[3])
+    out = views.surface(vtu, "T", tmp_path / "t.png", window_size=SIZE)
+    heading = out.notes[0]
+    assert "point_0003" not in heading and "I = 2 mA" in heading
+    # P = sum of q_joule x cell volume, from the file (axis-parallel hexahedra: volume = box)
+    m = meshio.read(vtu)
+    corners = m.points[m.cells[0].data]
+    volume = np.prod(corners.max(axis=1) - corners.min(axis=1), axis=1)
+    P = float(np.sum(np.concatenate(m.cell_data["q_joule"]) * volume))
+    value, prefix = re.search(r"P = ([\d.]+) (\w?)W", heading).groups()
+    assert float(value) / {"": 1.0, "m": 1e3, "µ": 1e6, "n": 1e9}[prefix] == pytest.approx(P, rel=5e-3)
+    assert f"T_max = {file_range(vtu, 'T')[1]:.4g} K" in heading
+
+
+def test_nearly_uniform_field_is_shown_as_its_deviation_on_the_colour_bar(tmp_path):
+    """cross_junction temperature_3d.png: every colour-bar label read 4.2."""
+    m = meshio.read(pp_synthetic.write_bias_point(tmp_path / "a.vtu"))
+    m.point_data["T"] = 4.2 + 2e-4 * (m.point_data["T"] - 4.2) / np.ptp(m.point_data["T"])
+    m.write(tmp_path / "flat.vtu")
+    out = views.surface(tmp_path / "flat.vtu", "T", tmp_path / "flat.png", window_size=SIZE)
+    assert out.title == "T - 4.2 K [µK]"
+    assert out.clim == pytest.approx(file_range(tmp_path / "flat.vtu", "T"), rel=1e-12)  # SI, the data range
+
+
+def test_the_slice_examples_of_femsim_view_help_parse():
+    """`femsim view --help`: "a cut such as z=0.5um or x=0"; zero needs no unit."""
+    assert views.parse_slice("z=0.5um") == ("z", pytest.approx(0.5e-6))
+    assert views.parse_slice("x=0") == ("x", 0.0)
+    with pytest.raises(ValueError, match="unit"):
+        views.parse_slice("z=2")
