@@ -76,12 +76,12 @@ print(f"largest relative voltage difference where the mesa heats by > 1 K: {wors
 # %% [markdown]
 # ## The fields
 # The temperature field of the last saved bias point, as a pyvista mesh (plot it with
-# `mesh.plot(scalars="T")` in a notebook).
+# `mesh.plot(scalars="T [K]")` in a notebook).
 
 # %%
 fields = result.fields()
 last = fields[-1]
-print(f"{len(fields)} field snapshots; last one: T from {last['T'].min():.2f} K to {last['T'].max():.2f} K")
+print(f"{len(fields)} field snapshots; last one: T from {last['T [K]'].min():.2f} K to {last['T [K]'].max():.2f} K")
 
 # %%
 keep = Path(tempfile.mkdtemp()) / "mesa_tutorial"
