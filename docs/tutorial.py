@@ -18,8 +18,8 @@ import femsim
 # %% [markdown]
 # ## The case, as a dict
 # The same keys as a case file (`femsim schema` lists them all). Quantities are strings
-# with units, or pint quantities. The mesh is kept coarse so that this runs in about a
-# minute on a laptop.
+# with units, or pint quantities. The mesh is kept very coarse so that this runs in
+# seconds; drop the cell counts for the default mesh, and check it with `--converge`.
 
 # %%
 rho_c = {"model": "pseudogap", "f_min": "5 Ohm*cm", "T_star": "150 K", "Delta": "100 K"}
@@ -31,15 +31,15 @@ mesa = {
     "study": "fem",
     "environment": {"T_bath": "15 K"},
     "geometry": {"kind": "mesa", "width": "20 um", "height": "0.5 um", "base_thickness": "10 um",
-                 "substrate_thickness": "50 um", "mesa_cells": 2, "edge_cell": "2 um", "growth": 1.8,
-                 "far_growth": 2.0},
+                 "substrate_thickness": "50 um", "mesh": "coarse", "mesa_cells": 1, "electrode_cells": 1,
+                 "edge_cell": "4 um", "growth": 2.2, "far_growth": 2.2},
     "materials": {"electrode": "Au", "substrate": "sapphire", "mesa": bi2212, "base": bi2212},
     "fem": {
         "region": "mesa",
         "electrical": {"bias": "top_contact", "ground": "base_contact", "equipotential": ["electrode"]},
         "thermal": {"bath": ["bath"], "cooling": [{"boundaries": ["cooled"], "h": "1 W/(cm^2 K)"}]},
         "bias": {"mode": "current", "continuation": "arclength", "stop": "20 mA", "points": 12,
-                 "T_max_limit": "60 K"},
+                 "T_max_limit": "30 K"},
     },
     "outputs": {"plots": False},
 }
