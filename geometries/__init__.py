@@ -3,7 +3,7 @@ mesh import/export, and basix-based probes and region integrals.
 
 Every builder returns a `MeshData` (scikit-fem mesh + named subdomains + named
 boundaries + info) in SI metres. This package never imports the solver (femsim.fem);
-it uses femsim.errors only.
+it uses femsim.errors and femsim.resources (free memory, for size guards) only.
 
     from geometries import build_mesa, select
     md = build_mesa(width=10e-6, height=30e-9, base_thickness=20e-6)

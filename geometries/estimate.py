@@ -19,10 +19,11 @@ the junctions (the films' overlap counted twice).
 from __future__ import annotations
 
 import contextvars
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from femsim.resources import available_memory  # one reading of free memory for every estimate
 
 from .base import GeometryError
 from .grading import MAX_CELLS as MAX_AXIS
@@ -67,22 +68,6 @@ class _Planned(Exception):
 
 
 _DRY_RUN = contextvars.ContextVar("geometries_estimate_dry_run", default=False)
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation now (Linux MemAvailable; else the
-    free physical pages)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 * 2**30
 
 
 def _cells_in(edges: np.ndarray, lo: float, hi: float) -> int:
