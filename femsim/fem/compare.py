@@ -138,7 +138,6 @@ _VARS = {
     "current_balance": ("1", "|current in - current out| / I"),
     "newton_steps": ("1", "Newton steps"),
     "is_turning": ("1", "1 where the point is a refined turning point"),
-    "solve_time": ("s", "wall time of the point's nonlinear solve"),
 }
 
 #: CSV headers that say which voltage is which
@@ -253,7 +252,6 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
         d["energy_balance"][k], d["current_balance"][k] = p.energy_balance, p.current_balance
         d["power_balance"][k] = abs(p.P - p.I * p.V) / p.P if p.P > 0 else 0.0
         d["newton_steps"][k] = p.newton_steps
-        d["solve_time"][k] = p.time_s
         d["is_turning"][k] = 1.0 if p.turning else 0.0
         try:
             Tl, Vl = lumped_at_current(R_heat, hA, TB, p.I, Tm, R_V=R_V)
@@ -334,6 +332,8 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
             "hA_eff_top": float(d["hA_eff"][top]) if n else np.nan,
             "hA_eff_top_at_P": float(d["P"][top]) if n else np.nan,
             "hA_region": reg, "T_bath": TB, "T_bath_units": "K",
+            # wall-clock times vary from run to run: kept beside the data, not in it
+            "solve_time_s": np.array([p.time_s for p in pts], dtype=float),
             "area_m2": float(area),
             "R0_ohm": float(R_V(np.array([TB]))[0]),   # isothermal R of the measured voltage at T_bath
             "V_reading": "V_4p" if use4 else "V_contact",

@@ -98,6 +98,16 @@ class Bath:
     T: float | None = None
 
 
+def _h_scale(h, T_bath: float) -> float:
+    """A cooling's conductance per area [W/(m^2 K)] for the well-posedness check: h itself,
+    or a T-dependent law's secant over the first kelvin (a boiling curve's slope vanishes at
+    zero superheat, yet it carries heat as soon as the surface warms)."""
+    from ..cooling import as_law
+
+    law = as_law(h)
+    return float(h) if law is None else float(law.flux(np.array([T_bath + 1.0]), T_bath)[0])
+
+
 @dataclass(frozen=True)
 class Cooling:
     """Newton cooling -kappa dT/dn = h (T - T_ref) on ``boundary``; h in W/(m^2 K),
@@ -243,10 +253,10 @@ class Problem:
         """Without a bath surface the only heat path is Newton cooling: refuse a total h*A
         of zero (singular) or too small against the device's conductance scale kappa*L
         to survive rounding (see HEAT_PATH_MIN)."""
-        hA = sum(c.h * _facet_area(self.mesh, np.concatenate([np.asarray(self.mesh.boundaries[n])
-                                                                for n in _names(c.boundary)]))
-                 for c in self.coolings)
-        hs = [c.h for c in self.coolings]
+        hs = [_h_scale(c.h, self.T_bath) for c in self.coolings]
+        hA = sum(h * _facet_area(self.mesh, np.concatenate([np.asarray(self.mesh.boundaries[n])
+                                                            for n in _names(c.boundary)]))
+                 for h, c in zip(hs, self.coolings))
         if not hA > 0:
             raise ProblemError("a heat path to the bath: there is no bath surface and the cooling has h*A = 0 "
                                f"(h = {hs} W/(m^2 K)), so the steady temperature is undetermined (singular "

@@ -570,7 +570,7 @@ def run(case, out) -> StudyResult:
     try:
         if sweep is not None and points and not interrupted and failure is None:
             _checkpoint(out, points, saved, sweep, finished=True)
-        return _after_sweep(case, out, md, problem, solver, points, saved, failure, interrupted, resolution)
+        return _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution)
     except KeyboardInterrupt:   # (again) during the post-processing: keep the readouts of every point
         if not points:
             raise
@@ -583,7 +583,8 @@ def run(case, out) -> StudyResult:
                                    "them)")
 
 
-def _after_sweep(case, out, md, problem, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
+def _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
+    md, problem = setup.md, setup.problem
     from ..fem import compare_with_lumped, isothermal_resistance, point_fields
 
     fem = case.fem

@@ -224,20 +224,12 @@ def test_case_file_linear_solver_reaches_the_study(tmp_path, linear):
     data = tomllib.loads((root / "cases" / "mesa_backbending.toml").read_text())
     data["fem"]["bias"] = {"mode": "current", "continuation": "natural", "stop": "1 mA", "points": 2}
 
-    class Out:
-        def __init__(self, path):
-            self.path = Path(path)
-
-        def file(self, name):
-            p = self.path / name
-            p.parent.mkdir(parents=True, exist_ok=True)
-            return p
+    from femsim.results import ResultDir
 
     curves = {}
     for choice in ("auto", linear):
         data["fem"]["solver"] = {"linear": choice}
-        (tmp_path / choice).mkdir()
-        res = run(parse_case(data, "t.toml", root / "cases"), Out(tmp_path / choice))
+        res = run(parse_case(data, "t.toml", root / "cases"), ResultDir(tmp_path / choice))
         assert res.figures["settings"]["linear_solver"] == (linear if choice == linear else
                                                              linalg.make_linear_solver("auto", 10).name)
         curves[choice] = res.datasets["curves"]

@@ -47,8 +47,6 @@ def assert_same_curves(out, ref):
     h, c = rows(out / "curves.csv")
     assert h == h_ref and c.shape == c_ref.shape     # as many points: no step past a stop condition
     for k, name in enumerate(h):
-        if name == "solve_time [s]":         # a wall-clock time
-            continue
         if "balance" in name:                # round-off residuals (~1e-16): small, not equal
             assert np.nanmax(c[:, k]) <= 1e-12, name
             continue

@@ -13,15 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = tomllib.loads((ROOT / "cases" / "mesa_backbending.toml").read_text())
 
 
-class Out:
-    def __init__(self, path):
-        self.path = Path(path)
-        self.files = []
+def Out(path):
+    """The study's results directory (a fresh one below ``path``)."""
+    from femsim.results import ResultDir
 
-    def file(self, name):
-        p = self.path / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
+    return ResultDir(Path(path) / "out")
 
 
 def case_with(**changes):

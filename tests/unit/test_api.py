@@ -21,7 +21,13 @@ def _same(a, b):
         da, db = a.datasets[stem], b.datasets[stem]
         assert set(da.data_vars) == set(db.data_vars), stem
         for name in da.data_vars:
-            np.testing.assert_array_equal(da[name].values, db[name].values, err_msg=f"{stem}.{name}")
+            if "balance" in name:   # round-off residuals (~1e-16): small in both, not equal
+                assert np.nanmax(np.abs(da[name].values)) <= 1e-12 and np.nanmax(np.abs(db[name].values)) <= 1e-12
+                continue
+            # same code, same input: equal to what two runs of one file agree to (the tangent
+            # refinement leaves ~3e-11 on dI/dV; MKL may order a sum differently)
+            np.testing.assert_allclose(da[name].values, db[name].values, rtol=1e-9, atol=1e-300,
+                                       err_msg=f"{stem}.{name}")
 
 
 @pytest.mark.parametrize("case", ["cases/fig5_threshold.toml", "tests/data/tiny_fem_mesa.toml"])
