@@ -137,8 +137,11 @@ def test_sigint_stops_the_pool_and_writes_the_gathered_sweep(tmp_path):
                          env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
+        # a member is done once its report is written (its summary says "complete" already
+        # before the plots, which a Ctrl-C may still interrupt)
         while not any(json.loads(s.read_text()).get("status") == "complete"
-                      for s in out.glob("member_*/summary.json") if s.stat().st_size):
+                      for s in out.glob("member_*/summary.json")
+                      if s.stat().st_size and (s.parent / "report.md").is_file()):
             assert p.poll() is None and time.monotonic() < deadline, p.communicate()
             time.sleep(0.2)
         p.send_signal(signal.SIGINT)
