@@ -570,17 +570,23 @@ def run(case, out) -> StudyResult:
     try:
         if sweep is not None and points and not interrupted and failure is None:
             _checkpoint(out, points, saved, sweep, finished=True)
+        if interrupted and points:   # Ctrl-C means now: the lumped comparison takes minutes on a big mesh
+            return _readouts_only(rows, points, "during the sweep")
         return _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution)
     except KeyboardInterrupt:   # (again) during the post-processing: keep the readouts of every point
         if not points:
             raise
-        progress.say("femsim: interrupted during the post-processing; the curves hold the FEM readouts of every "
-                     "converged point without the lumped comparison")
-        return StudyResult(datasets={"curves": _readouts(rows)}, figures={"points": len(points)},
-                           status="interrupted",
-                           message=f"interrupted after {len(points)} converged points, during the post-processing "
-                                   "(the isothermal R(T) and the lumped comparison are missing; --resume redoes "
-                                   "them)")
+        return _readouts_only(rows, points, "during the post-processing")
+
+
+def _readouts_only(rows, points, when: str) -> StudyResult:
+    """The result of an interrupted run: the FEM readouts of every converged point, without the
+    isothermal R(T) and the lumped comparison (which --resume computes)."""
+    progress.say(f"femsim: interrupted {when}; the curves hold the FEM readouts of every converged point, "
+                 "without the lumped comparison")
+    return StudyResult(datasets={"curves": _readouts(rows)}, figures={"points": len(points)}, status="interrupted",
+                       message=f"interrupted after {len(points)} converged points, {when} (the isothermal R(T) "
+                               "and the lumped comparison are missing; --resume redoes them)")
 
 
 def _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
