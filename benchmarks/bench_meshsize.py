@@ -21,16 +21,10 @@ import time
 
 import numpy as np
 
+from bench_fem import peak_gib  # the same peak-memory reading (this folder is on sys.path when run)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASE = os.path.join(HERE, "..", "cases", "mesa_backbending.toml")
-
-
-def peak_gib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 2**20
-    return float("nan")
 
 
 def worker(edge_um: float, linear: str) -> dict:

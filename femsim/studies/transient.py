@@ -140,10 +140,7 @@ def _curves_from_timeseries(ts: xr.Dataset) -> xr.Dataset:
 
 
 def _fmt_time(t: float) -> str:
-    for f, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"), (1e-12, "ps")):
-        if abs(t) >= f:
-            return f"{t / f:.4g} {u}"
-    return f"{t:.3g} s"
+    return progress.si(t, "s", digits=4)
 
 
 def _energy_drift(ts: xr.Dataset) -> float:
