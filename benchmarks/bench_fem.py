@@ -73,7 +73,7 @@ def one_linear_solve(mesh, kind, V=0.4, repeat=1):
     """Time of one solve of the coupled Jacobian at V with a fresh linear solver."""
     from femsim.fem import ElectroThermalSolver, make_linear_solver
     from femsim.fem.reference import reference_box
-    from femsim.fem.solver import _Jacobian
+    from femsim.fem.newton import Jacobian as _Jacobian
     s = ElectroThermalSolver(reference_box(*mesh), linear_solve=kind)
     sysd = s.system
     kind = sysd.linear_solve.name     # ("auto": the solver it picked for this system)
@@ -111,7 +111,8 @@ def sweep(mesh, kind, voltages):
     t_setup = time.perf_counter() - t0
     t0 = time.perf_counter()
     pts = [s.zero_point()] if voltages[0] == 0 else []
-    pts += list(s.sweep("voltage", [v for v in voltages if v > 0]))
+    from femsim.fem.continuation import natural_sweep
+    pts += list(natural_sweep(s, "voltage", [v for v in voltages if v > 0]))
     t_sweep = time.perf_counter() - t0
     rows = []
     for p in pts:

@@ -41,7 +41,8 @@ def worker(edge_um: float, linear: str) -> dict:
     s = ElectroThermalSolver(problem, linear_solve=linear)
     t0 = time.perf_counter()
     s.system
-    pts = list(s.sweep("current", np.linspace(0, 2e-3, 5)[1:]))
+    from femsim.fem.continuation import natural_sweep
+    pts = list(natural_sweep(s, "current", np.linspace(0, 2e-3, 5)[1:]))
     dt = time.perf_counter() - t0
     return dict(edge_um=edge_um, nodes=int(md.mesh.nvertices), cells=int(md.mesh.nelements),
                 unknowns=2 * int(md.mesh.nvertices), linear=linear, points=len(pts),

@@ -22,9 +22,11 @@ Building a problem from a mesh with named subdomains and boundaries::
                                                           # "superlu" (= case fem.solver.linear)
 
     p = s.solve("current", 1e-3)                          # one point -> Point
-    for p in s.sweep("voltage", V_values): write(p)       # natural parameter, yields Points
-    for p in s.trace("current", stop=5e-3,                # pseudo-arclength through folds
-                     bounds={"T_max": 300}): write(p)     # turning points: p.turning set
+    for p in natural_sweep(s, "voltage", V_values):       # natural parameter, yields Points
+        write(p)
+    for p in arclength_trace(s, "current", stop=5e-3,     # pseudo-arclength through folds
+                             bounds={"T_max": 300}):      # turning points: p.turning set
+        write(p)
     ds = compare_with_lumped(s, "current", stop=5e-3)     # xarray.Dataset, FEM beside lumped
 
 A failing sweep raises ConvergenceError (``err.bias``, ``err.history``, ``err.points``
@@ -34,7 +36,9 @@ A failing sweep raises ConvergenceError (``err.bias``, ``err.history``, ``err.po
 Public API:
 
     Problem, Electrode, Bath, Cooling, contact_layer_material      (problem.py)
-    ElectroThermalSolver, NewtonOptions, Point, BiasEquation        (solver.py)
+    ElectroThermalSolver, Point                                     (solver.py: steady points)
+    CoupledOperator, BiasEquation, HeatFlux                         (operator.py: residual, Jacobian, readouts)
+    NewtonOptions, StoppingRule                                     (newton.py: the one Newton loop)
     Sweep, natural_sweep, arclength_trace, refine_turning           (continuation.py)
     point_fields, write_vtu                                         (fields.py)
     linear_solve, DirectSolver, AMGSolver, make_linear_solver,
@@ -49,7 +53,9 @@ femsim.fem imports neither geometries nor postprocess.
 from .problem import Bath, Cooling, Electrode, Problem, contact_layer_material
 from .linalg import (AMGSolver, DirectSolver, LINEAR_SOLVERS, Layout, linear_solve,
                      make_linear_solver)
-from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions, Point
+from .operator import BiasEquation, CoupledOperator, HeatFlux
+from .newton import NewtonOptions, StoppingRule
+from .solver import ElectroThermalSolver, Point
 from .continuation import Sweep, TraceOptions, arclength_trace, natural_sweep, refine_turning
 from .fields import point_fields, write_vtu
 from .reference import reference_1d, reference_box
@@ -58,7 +64,8 @@ from .compare import compare_with_lumped, isothermal_resistance, lumped_at_curre
 __all__ = [
     "Bath", "Cooling", "Electrode", "Problem", "contact_layer_material",
     "AMGSolver", "DirectSolver", "LINEAR_SOLVERS", "Layout", "linear_solve", "make_linear_solver",
-    "BiasEquation", "ElectroThermalSolver", "NewtonOptions", "Point",
+    "BiasEquation", "CoupledOperator", "HeatFlux", "NewtonOptions", "StoppingRule",
+    "ElectroThermalSolver", "Point",
     "Sweep", "TraceOptions", "arclength_trace", "natural_sweep", "refine_turning",
     "point_fields", "write_vtu", "reference_1d", "reference_box",
     "compare_with_lumped", "isothermal_resistance", "lumped_at_current",

@@ -30,7 +30,7 @@ from ..cooling import as_law
 from ..materials import is_insulator
 from . import forms
 from .linalg import Layout
-from .problem import Problem, _names
+from .problem import Problem, boundary_names
 
 
 def default_element(mesh):
@@ -387,7 +387,7 @@ class QuadratureData:
     def facet_data(self, names):
         """For facet set(s) ``names``: (dofs, area, m, M) with m_i = int v_i dA and the
         facet mass matrix M_ij = int v_i v_j dA (CSR, ndofs x ndofs)."""
-        key = _names(names)
+        key = boundary_names(names)
         if key in self._facet_cache:
             return self._facet_cache[key]
         mesh = self.mesh

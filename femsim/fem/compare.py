@@ -46,6 +46,7 @@ import xarray as xr
 from scipy.optimize import brentq
 
 from ..properties import Table
+from .continuation import arclength_trace
 
 
 def valid_T_max(problem) -> float:
@@ -196,7 +197,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
                         tol=1e-2, tol_T=None, nonuniformity_tol=None, **trace_kw) -> xr.Dataset:
     """FEM I-V beside the lumped Newton model with the FEM's own R(T) and (hA)_eff.
 
-    The FEM curve is ``points`` if given, else ``solver.trace(mode, stop, **trace_kw)``.
+    The FEM curve is ``points`` if given, else ``arclength_trace(solver, mode, stop, **trace_kw)``.
     hA defaults to ``solver.low_power_hA()``; the isothermal R(T) tables are built on
     ``T_grid`` (default 61 points from T_B to T_B + 2 (max T_max - T_B) + 1 K).
 
@@ -216,7 +217,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     if points is None:
         if stop is None:
             raise ValueError("give stop (the end of the trace) or points")
-        points = solver.trace(mode, stop, **trace_kw).run().points
+        points = arclength_trace(solver, mode, stop, **trace_kw).run().points
     pts = list(points)
     pr = solver.problem
     TB = pr.T_bath

@@ -37,14 +37,35 @@ slopes at both ends) to |d lambda| <= 1e-9 |lambda| (typically 2-3 solves).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from .. import progress
 from ..errors import ConvergenceError, OutOfRangeError
-from .solver import BiasEquation, Point
+from .operator import BiasEquation
+from .solver import Point
+
+
+class ContinuationTarget(Protocol):
+    """What the drivers need of a steady solver (`ElectroThermalSolver` provides it).
+
+    solve_at(eq, z0, mode, value, reuse=None) -> (Point, jac): Newton from z0 with the
+        bias row eq, the Point labelled (mode, value); jac for `tangent`;
+    equation(mode, value) -> BiasEquation: the natural bias row of a mode;
+    tangent(point, eq, jac=None) -> (dz/dlambda, dU, dI, dV_4p) at a converged point;
+    zero_point() -> Point: the unbiased state;
+    power_guess(P) -> z: a start for power bias P from zero bias;
+    heating_scales() -> (V_th, I_th): the bias scale of Joule heating (trace scales).
+    """
+
+    def solve_at(self, eq, z0, mode, value, options=None, reuse=None): ...
+    def equation(self, mode, value) -> BiasEquation: ...
+    def tangent(self, point, eq, jac=None): ...
+    def zero_point(self) -> Point: ...
+    def power_guess(self, P): ...
+    def heating_scales(self) -> tuple[float, float]: ...
 
 
 class Sweep:
@@ -108,13 +129,7 @@ def _solve_with_jac(solver, mode_or_eq, value, z_guess, reuse=None):
     else:
         eq = solver.equation(mode_or_eq, value)
         mode, val = mode_or_eq, value
-    t0 = time.perf_counter()
-    sys = solver.system
-    try:
-        z, ev, jac, steps, hist = solver.newton(sys, z_guess, eq, label=f" at {mode} = {val:.6g}", reuse=reuse)
-    except ConvergenceError as err:
-        raise ConvergenceError(str(err), bias=(mode, val), history=err.history) from None
-    pt = solver._point(sys, ev, mode, val, steps, hist, time.perf_counter() - t0)
+    pt, jac = solver.solve_at(eq, z_guess, mode, val, reuse=reuse)
     return pt, jac, eq
 
 

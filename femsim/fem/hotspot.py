@@ -82,9 +82,12 @@ import xarray as xr
 
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
+from .continuation import arclength_trace, natural_sweep
+from .implicit import TransientAssembler
+from .operator import grad_at_quadrature
+from .problem import boundary_names
 from .solver import ElectroThermalSolver, NewtonOptions, Point
-from .transient import (Step, TransientAssembler, TransientOptions, TransientSolver, _as_names,
-                        grad_at_quadrature)
+from .transient import Step, TransientOptions, TransientSolver
 
 __all__ = ["StabilityAnalysis", "HotspotOptions", "HotspotResult", "find_hotspot", "mirror_maps"]
 
@@ -92,7 +95,7 @@ __all__ = ["StabilityAnalysis", "HotspotOptions", "HotspotResult", "find_hotspot
 # ============================================================================ symmetry
 
 def _facet_nodes(mesh, names) -> np.ndarray:
-    fac = np.concatenate([np.asarray(mesh.boundaries[n]) for n in _as_names(names)])
+    fac = np.concatenate([np.asarray(mesh.boundaries[n]) for n in boundary_names(names)])
     return np.unique(mesh.facets[:, fac])
 
 
@@ -369,7 +372,7 @@ def find_hotspot(solver: ElectroThermalSolver, stop: float, *, points=None, cont
     stability, switch to the hot-spot branch and follow it (module docstring).
 
     ``points``: an already traced branch (Points with states) instead of tracing.
-    ``continuation``: "arclength" (solver.trace, passes folds) or "natural" (n_points
+    ``continuation``: "arclength" (continuation.arclength_trace, passes folds) or "natural" (n_points
     equal current steps). ``progress(msg)`` receives one line per stage.
     """
     o = options or HotspotOptions()
@@ -382,10 +385,11 @@ def find_hotspot(solver: ElectroThermalSolver, stop: float, *, points=None, cont
     t0 = time.perf_counter()
     if points is None:
         if continuation == "arclength":
-            points = solver.trace("current", stop, bounds=bounds or {}, ds=min(0.5, 1.0 / n_points),
-                                  raise_on_failure=False).run().points
+            points = arclength_trace(solver, "current", stop, bounds=bounds or {}, ds=min(0.5, 1.0 / n_points),
+                                     raise_on_failure=False).run().points
         else:
-            points = solver.sweep("current", np.linspace(0, stop, n_points + 1)[1:], raise_on_failure=False).run().points
+            points = natural_sweep(solver, "current", np.linspace(0, stop, n_points + 1)[1:],
+                                   raise_on_failure=False).run().points
     pts = [p for p in points if p.I >= 0 and p.z is not None]
     if not any(p.I > 0 for p in pts):
         raise ConvergenceError("hot-spot search: no converged point with current > 0")

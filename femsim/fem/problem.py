@@ -56,7 +56,8 @@ class ProblemError(ValueError):
         self.key, self.value = key, value
 
 
-def _names(boundary) -> tuple[str, ...]:
+def boundary_names(boundary) -> tuple[str, ...]:
+    """The boundary names of a condition's ``boundary``: one name or a tuple of names."""
     return (boundary,) if isinstance(boundary, str) else tuple(boundary)
 
 
@@ -87,7 +88,7 @@ class Electrode:
 
     @property
     def label(self) -> str:
-        return self.name or "+".join(_names(self.boundary))
+        return self.name or "+".join(boundary_names(self.boundary))
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class Problem:
             raise ValueError(f"materials: {int(np.sum(count > 1))} elements belong to two "
                              "material subdomains; material subdomains must not overlap")
         for e in self.electrodes:
-            for b in _names(e.boundary):
+            for b in boundary_names(e.boundary):
                 self._need_boundary(b, f"electrode {e.label}")
             for r in e.regions:
                 if r not in self.materials:
@@ -201,10 +202,10 @@ class Problem:
                 raise ValueError("at least one electrode must be 'ground' or 'fixed' "
                                  "(otherwise the potential is undetermined)")
         for b in self.baths:
-            for n in _names(b.boundary):
+            for n in boundary_names(b.boundary):
                 self._need_boundary(n, "bath")
         for c in self.coolings:
-            for n in _names(c.boundary):
+            for n in boundary_names(c.boundary):
                 self._need_boundary(n, "cooling")
             if isinstance(c.h, (int, float)) and c.h < 0:
                 raise ValueError(f"cooling on {c.boundary!r}: h must be >= 0, got {c.h}")
@@ -239,13 +240,13 @@ class Problem:
         bias = self.bias_electrode
         if bias is None:
             return
-        mine = self._facets(_names(bias.boundary))
+        mine = self._facets(boundary_names(bias.boundary))
         for e in self.electrodes:
             if e.role in ("ground", "fixed"):
-                shared = np.intersect1d(mine, self._facets(_names(e.boundary))).size
+                shared = np.intersect1d(mine, self._facets(boundary_names(e.boundary))).size
                 if shared:
-                    raise ProblemError(f"the bias contact {'+'.join(_names(bias.boundary))!r} and the {e.role} "
-                                       f"contact {'+'.join(_names(e.boundary))!r} share {shared} facets: a short "
+                    raise ProblemError(f"the bias contact {'+'.join(boundary_names(bias.boundary))!r} and the {e.role} "
+                                       f"contact {'+'.join(boundary_names(e.boundary))!r} share {shared} facets: a short "
                                        "circuit; contacts must be distinct surfaces",
                                        key="electrodes", value=[bias.boundary, e.boundary])
 
@@ -255,7 +256,7 @@ class Problem:
         to survive rounding (see HEAT_PATH_MIN)."""
         hs = [_h_scale(c.h, self.T_bath) for c in self.coolings]
         hA = sum(h * _facet_area(self.mesh, np.concatenate([np.asarray(self.mesh.boundaries[n])
-                                                            for n in _names(c.boundary)]))
+                                                            for n in boundary_names(c.boundary)]))
                  for h, c in zip(hs, self.coolings))
         if not hA > 0:
             raise ProblemError("a heat path to the bath: there is no bath surface and the cooling has h*A = 0 "

@@ -409,13 +409,14 @@ def resolution_warnings(md, problem, ideal=(), T_top=None) -> list[str]:
 
 def _sweep(solver, bias, start=None):
     """The case's sweep; ``start`` = (last point, continuation state) continues a checkpoint."""
+    from ..fem.continuation import arclength_trace, natural_sweep
     kw = {} if start is None else {"start": start}
     if bias.continuation == "natural":
         values = np.linspace(0.0, bias.stop, bias.points + 1)[1:]
-        return solver.sweep(bias.mode, values, raise_on_failure=False, **kw)
+        return natural_sweep(solver, bias.mode, values, raise_on_failure=False, **kw)
     bounds = {"T_max": bias.T_max_limit} if bias.T_max_limit else {}
-    return solver.trace(bias.mode, bias.stop, bounds=bounds, max_points=bias.max_points,
-                        ds=min(0.5, 1.0 / bias.points), raise_on_failure=False, **kw)
+    return arclength_trace(solver, bias.mode, bias.stop, bounds=bounds, max_points=bias.max_points,
+                           ds=min(0.5, 1.0 / bias.points), raise_on_failure=False, **kw)
 
 
 def _progress_extent(bias, done=0) -> dict:

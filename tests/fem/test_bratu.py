@@ -26,6 +26,7 @@ from femsim.errors import ConvergenceError
 from femsim.fem import Bath, Electrode, ElectroThermalSolver, Problem
 from femsim.materials import Material
 from femsim.properties import Constant, Exponential
+from femsim.fem.continuation import arclength_trace, natural_sweep
 
 from fem_helpers import assert_balances, box, tag_box_faces
 
@@ -56,7 +57,7 @@ def fold_lambda(n, dims):
     s = conductor(n, dims)
     V_c = L * np.sqrt((LAMBDA_1D if dims == 1 else LAMBDA_2D) * kappa / (beta * s0 * d**2))
     I_c = s0 * d * (d if dims == 2 else d) * V_c / L        # cold current at the fold voltage
-    sw = s.trace("current", stop=3 * I_c, bounds={"T_max": TB + 3.0 / beta}, ds=0.1)
+    sw = arclength_trace(s, "current", stop=3 * I_c, bounds={"T_max": TB + 3.0 / beta}, ds=0.1)
     pts = sw.run().points
     assert sw.failure is None, sw.failure
     assert_balances(pts)
@@ -79,7 +80,7 @@ def test_slab_fold_is_bratu_lambda_c():
     assert beta * (tp2.T_max["all"] - TB) == pytest.approx(1.18684, rel=2e-3)
     # voltage bias cannot go past the fold: the sweep fails there and keeps its points
     V_fold = tp1.V
-    sw = s.sweep("voltage", np.array([0.25, 0.5, 0.75, 0.95, 1.2]) * V_fold, max_retries=2)
+    sw = natural_sweep(s, "voltage", np.array([0.25, 0.5, 0.75, 0.95, 1.2]) * V_fold, max_retries=2)
     with pytest.raises(ConvergenceError) as err:
         for _ in sw:
             pass

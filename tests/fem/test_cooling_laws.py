@@ -17,6 +17,7 @@ from femsim.cooling import HeliumBoiling, NewtonLaw
 from femsim.fem import Cooling, Electrode, ElectroThermalSolver, Problem
 from femsim.materials import Material
 from femsim.properties import Constant, Linear
+from femsim.fem.continuation import natural_sweep
 
 from fem_helpers import box, tag_box_faces
 
@@ -51,7 +52,7 @@ def test_nucleate_boiling_end_of_a_bar(q_end):
     I = current_for_flux(q_end)
     # swept up from zero as in the lab: the state stays on the nucleate branch (a single
     # solve from T_bath may land on the unstable transition branch, a root as well)
-    sw = s.sweep("current", np.linspace(0.2, 1.0, 5) * I).run()
+    sw = natural_sweep(s, "current", np.linspace(0.2, 1.0, 5) * I).run()
     assert sw.failure is None
     p = sw.points[-1]
     TL, T0 = closed_form(lambda T: float(BOIL.flux(T, TB)), I, TB, TB + BOIL.dT_chf)

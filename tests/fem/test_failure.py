@@ -7,6 +7,7 @@ from femsim.errors import ConvergenceError
 from femsim.fem import Bath, Cooling, Electrode, ElectroThermalSolver, NewtonOptions, Problem
 from femsim.materials import Material
 from femsim.properties import Constant
+from femsim.fem.continuation import natural_sweep
 
 from fem_helpers import InverseLinear, assert_balances, box, face
 
@@ -26,7 +27,7 @@ def test_forced_nonconvergence_keeps_points_and_names_bias():
     s = solver()
     values = [0.1, 0.2, 0.3, 0.4]
     written = []
-    sw = s.sweep("voltage", values, max_retries=2)
+    sw = natural_sweep(s, "voltage", values, max_retries=2)
     with pytest.raises(ConvergenceError) as info:
         for p in sw:
             written.append(p)                  # a caller writing points as they come
@@ -42,10 +43,10 @@ def test_forced_nonconvergence_keeps_points_and_names_bias():
     assert_balances(written)
     # run() collects instead of raising; with sane options the same sweep completes
     s.options = NewtonOptions()
-    res = s.sweep("voltage", values).run()
+    res = natural_sweep(s, "voltage", values).run()
     assert res.failure is None and len(res.points) == 4
     s.options = NewtonOptions(max_newton=1)
-    res = s.sweep("voltage", values, max_retries=1).run()
+    res = natural_sweep(s, "voltage", values, max_retries=1).run()
     assert isinstance(res.failure, ConvergenceError) and res.points == []
     assert res.failure.bias == ("voltage", 0.1)
 
@@ -53,7 +54,7 @@ def test_forced_nonconvergence_keeps_points_and_names_bias():
 def test_keep_states_false_drops_old_fields_only():
     s = solver()
     values = [0.1, 0.2, 0.3, 0.4]
-    full = s.sweep("voltage", values).run().points
-    lean = s.sweep("voltage", values, keep_states=False).run().points
+    full = natural_sweep(s, "voltage", values).run().points
+    lean = natural_sweep(s, "voltage", values, keep_states=False).run().points
     assert [p.I for p in lean] == pytest.approx([p.I for p in full], rel=1e-10)
     assert all(p.T is None for p in lean[:-2]) and all(p.T is not None for p in lean[-2:])

@@ -18,6 +18,7 @@ from femsim.fem import (AMGSolver, DirectSolver, ElectroThermalSolver, NewtonOpt
 from femsim.fem import linalg
 from femsim.fem.assembly import QuadratureData
 from femsim.fem.reference import reference_1d, reference_box
+from femsim.fem.continuation import arclength_trace, natural_sweep
 
 from test_assembly import two_material_problem
 from test_precision import au_mesa
@@ -53,7 +54,7 @@ def test_affine_kernels_equal_general_path():
 
 def test_reference_box_equals_exact_1d_solution():
     s = ElectroThermalSolver(reference_box(6, 5, 8))
-    pts = s.sweep("voltage", [0.05, 0.2, 0.4]).run().points
+    pts = natural_sweep(s, "voltage", [0.05, 0.2, 0.4]).run().points
     for p in pts:
         r = reference_1d(p.value, nz=8)
         assert p.I == pytest.approx(r["I"], rel=1e-11)
@@ -90,16 +91,16 @@ def _same_points(a, b, tol=1e-10):
 def test_fast_paths_equal_plain_path_on_reference_problem():
     pr = reference_box(8, 8, 6)
     V = np.linspace(0.0, 0.4, 11)[1:]
-    plain = _plain(pr).sweep("voltage", V).run().points
+    plain = natural_sweep(_plain(pr), "voltage", V).run().points
     fast = ElectroThermalSolver(pr)            # affine kernels, PARDISO, factorisation reuse
-    pf = fast.sweep("voltage", V).run().points
+    pf = natural_sweep(fast, "voltage", V).run().points
     _same_points(pf, plain)
     # the factorisation was reused across points: chord steps, fewer factorisations than points
     assert sum(p.chord_steps for p in pf) > 0
     ls = fast.system.linear_solve
     assert isinstance(ls, DirectSolver) and ls.n_factor < len(V)
     amg = ElectroThermalSolver(pr, linear_solve="amg")
-    pa = amg.sweep("voltage", V).run().points
+    pa = natural_sweep(amg, "voltage", V).run().points
     _same_points(pa, plain)
     assert isinstance(amg.system.linear_solve, AMGSolver) and amg.system.linear_solve.n_setup <= 2
     # current bias (the bias row is d(current)/dz, T-dependent) lands on the same states
@@ -115,9 +116,9 @@ def test_fast_paths_equal_plain_path_on_gold_mesa(kind):
     pr = s_plain.problem
     plain = _plain(pr)
     I = [1e-4, 2e-4, 3e-4]
-    ref = plain.sweep("current", I).run().points
+    ref = natural_sweep(plain, "current", I).run().points
     fast = ElectroThermalSolver(pr, linear_solve=kind)
-    _same_points(fast.sweep("current", I).run().points, ref)
+    _same_points(natural_sweep(fast, "current", I).run().points, ref)
     assert fast.qd.affine and fast.qd.diagonal
 
 
@@ -181,7 +182,7 @@ def test_amg_trace_through_back_bending_equals_direct():
     runs = {}
     for kind in ("pardiso", "amg"):
         s = ElectroThermalSolver(pr, linear_solve=kind)
-        sw = s.trace("current", stop=4e-3, bounds={"T_max": 40}).run()
+        sw = arclength_trace(s, "current", stop=4e-3, bounds={"T_max": 40}).run()
         assert sw.failure is None
         for p in sw.points:
             assert p.energy_balance <= 1e-8 and p.current_balance <= 1e-10
@@ -201,7 +202,7 @@ def test_amg_trace_through_back_bending_equals_direct():
 def test_amg_path_on_a_larger_reference_mesh_equals_1d():
     n = (24, 24, 12)
     s = ElectroThermalSolver(reference_box(*n), linear_solve="amg")
-    pts = s.sweep("voltage", [0.1, 0.2, 0.4]).run().points
+    pts = natural_sweep(s, "voltage", [0.1, 0.2, 0.4]).run().points
     for p in pts:
         r = reference_1d(p.value, nz=n[2])
         assert p.I == pytest.approx(r["I"], rel=1e-10)

@@ -17,6 +17,7 @@ import pytest
 from femsim.fem import Bath, Electrode, ElectroThermalSolver, Problem
 from femsim.materials import Material
 from femsim.properties import L0, Linear, Scaled, WiedemannFranz
+from femsim.fem.continuation import natural_sweep
 
 from fem_helpers import assert_balances, box, face
 
@@ -44,7 +45,7 @@ def solve(n):
     pr = Problem(m, {"bar": mat}, [Electrode("right", "bias"), Electrode("left", "ground")],
                  T_bath=T0, baths=[Bath(("left", "right"))])
     s = ElectroThermalSolver(pr)
-    pts = s.sweep("voltage", np.linspace(V / 4, V, 4)).run().points
+    pts = natural_sweep(s, "voltage", np.linspace(V / 4, V, 4)).run().points
     assert_balances(pts)
     return pts[-1]
 

@@ -15,6 +15,7 @@ from femsim import progress
 from femsim.errors import ConvergenceError
 from femsim.fem import AMGSolver, DirectSolver, ElectroThermalSolver, linalg
 from femsim.fem.reference import reference_1d, reference_box
+from femsim.fem.continuation import natural_sweep
 
 
 def laplacian_2d(m):
@@ -66,7 +67,7 @@ def _reference_jacobian(n=(6, 6, 4), V=0.2):
 
 def test_amg_falls_back_to_direct_with_a_note(capsys, monkeypatch):
     monkeypatch.setattr(progress, "VERBOSITY", "normal")
-    from femsim.fem.solver import _Jacobian
+    from femsim.fem.newton import Jacobian as _Jacobian
     s, sysd, data, nat = _reference_jacobian()
     rng = np.random.default_rng(0)
     b = rng.standard_normal(sysd.n)
@@ -86,7 +87,7 @@ def test_amg_falls_back_to_direct_with_a_note(capsys, monkeypatch):
 
 
 def test_amg_without_fallback_raises_a_convergence_error():
-    from femsim.fem.solver import _Jacobian
+    from femsim.fem.newton import Jacobian as _Jacobian
     s, sysd, data, nat = _reference_jacobian()
     jac = _Jacobian(AMGSolver(budget=1, fallback=False, floor=1e-14), sysd, data, nat, "voltage", s._coeffs)
     with pytest.raises(ConvergenceError, match="stalled"):
@@ -95,7 +96,7 @@ def test_amg_without_fallback_raises_a_convergence_error():
 
 def test_sweep_survives_a_fallback_and_matches_the_1d_solution():
     s = ElectroThermalSolver(reference_box(6, 6, 4), linear_solve=AMGSolver(budget=1, floor=1e-14))
-    pts = list(s.sweep("voltage", [0.1, 0.2]))
+    pts = list(natural_sweep(s, "voltage", [0.1, 0.2]))
     for p in pts:
         assert p.I == pytest.approx(reference_1d(p.V, nz=4)["I"], rel=1e-10)
     assert s.system.linear_solve.n_fallback == 1

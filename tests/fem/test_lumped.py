@@ -24,6 +24,7 @@ from femsim.fem import (Bath, Cooling, Electrode, ElectroThermalSolver, Problem,
                         compare_with_lumped, isothermal_resistance, lumped_at_current)
 from femsim.materials import Material
 from femsim.properties import Arrhenius, Constant
+from femsim.fem.continuation import arclength_trace, natural_sweep
 
 from fem_helpers import assert_balances, box, face, tag_box_faces
 
@@ -62,8 +63,8 @@ def cooled_hA(s):
 
 def test_back_bending_traced_in_current_and_voltage_bias():
     s = mesa()
-    cur = s.trace("current", stop=4e-3, bounds={"T_max": 40}).run()
-    vol = s.trace("voltage", stop=0.04, bounds={"T_max": 60}).run()
+    cur = arclength_trace(s, "current", stop=4e-3, bounds={"T_max": 40}).run()
+    vol = arclength_trace(s, "voltage", stop=0.04, bounds={"T_max": 60}).run()
     assert cur.failure is None and vol.failure is None
     assert_balances(cur.points)
     assert_balances(vol.points)
@@ -99,7 +100,7 @@ def test_back_bending_traced_in_current_and_voltage_bias():
     # power bias has no fold here: a natural-parameter power sweep runs straight through
     # and finds the same maximum from the sign change of dV/dP
     P_t = tc[0].V * tc[0].I
-    psw = s.sweep("power", np.linspace(0.2, 2.0, 7) * P_t).run()
+    psw = natural_sweep(s, "power", np.linspace(0.2, 2.0, 7) * P_t).run()
     assert psw.failure is None
     assert_balances(psw.points)
     assert [t.turning for t in psw.turning_points] == ["V_max"]
@@ -123,7 +124,7 @@ def test_lumped_limit_matches_newton_model():
     R = CubicSpline(Tg, [R_fem(T) for T in Tg])
     assert R(23.3) == pytest.approx(R_fem(23.3), rel=1e-7)
 
-    sw = s.trace("current", stop=4e-3, bounds={"T_max": 30}).run()
+    sw = arclength_trace(s, "current", stop=4e-3, bounds={"T_max": 30}).run()
     assert sw.failure is None
     assert_balances(sw.points)
     errs = []
@@ -144,7 +145,7 @@ def test_lumped_limit_matches_newton_model():
     assert tp[0].V == pytest.approx(V_max, rel=1e-4)
     # and the non-lumped device is far from it (the test above is not vacuous)
     s1 = mesa(kscale=1.0, lumped=True, h_top=2e4, h_bot=2e4)
-    tp1 = s1.trace("current", stop=4e-3, bounds={"T_max": 30}).run().turning_points
+    tp1 = arclength_trace(s1, "current", stop=4e-3, bounds={"T_max": 30}).run().turning_points
     assert abs(tp1[0].V / V_max - 1) > 1e-2
 
 
