@@ -14,7 +14,7 @@ import xarray as xr
 from femsim.fem.transient import TIMESERIES_VARS, fit_time_constants
 from femsim.results import read_dataset, write_netcdf
 from femsim.studies.transient import _fit_figures
-from postprocess import plots
+from femsim.postprocess import plots
 
 from test_postprocess_plots import PREFIX, factor, line, same
 
