@@ -79,11 +79,8 @@ class TransientAssembler:
 
     @property
     def G_ref(self):
+        """The voltage row's conductance scale (the operator's; set by the first Jacobian)."""
         return self.op.G_ref
-
-    @G_ref.setter
-    def G_ref(self, value):
-        self.op.G_ref = value
 
     # -- states ---------------------------------------------------------------------------
     def flux_in(self, t) -> float:
