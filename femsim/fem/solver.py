@@ -303,7 +303,6 @@ class ElectroThermalSolver:
         except ConvergenceError as err:
             raise ConvergenceError(str(err), bias=(mode, value), history=err.history) from None
         pt = self.point(self.system, ev, mode, value, steps, hist, time.perf_counter() - t0)
-        self._last = (pt, jac, eq)
         return pt, jac
 
     def _guess_vector(self, guess, sys):
