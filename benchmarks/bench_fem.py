@@ -1,6 +1,6 @@
 """Speed and memory of the 3D electro-thermal FEM on the reference problem (tracker issue 7).
 
-Reference problem (femsim.fem.reference): box 100 x 100 x 20 um, bath 10 K and ground on
+Reference problem (femsim.fem.benchmark_problem): box 100 x 100 x 20 um, bath 10 K and ground on
 the bottom face, electrode and Newton cooling h = 1e4 W/(m^2 K) on top, sigma =
 diag(1e5, 1e5, 10 (1 + 0.02 (T - 10 K))) S/m, kappa = diag(5, 5, 0.5) W/(m K), Q1 hexahedra.
 It is laterally uniform: every answer is checked against the exact 1D discrete solution.
@@ -60,7 +60,7 @@ def peak_gib():
 
 def _state_at(s, V, nz):
     """Reduced state of the exact 1D solution at V (for a Jacobian without a sweep)."""
-    from femsim.fem.reference import reference_1d
+    from femsim.fem.benchmark_problem import reference_1d
     r = reference_1d(V, nz=nz)
     sysd = s.system
     z = s.qd.mesh.p[2]
@@ -72,7 +72,7 @@ def _state_at(s, V, nz):
 def one_linear_solve(mesh, kind, V=0.4, repeat=1):
     """Time of one solve of the coupled Jacobian at V with a fresh linear solver."""
     from femsim.fem import ElectroThermalSolver, make_linear_solver
-    from femsim.fem.reference import reference_box
+    from femsim.fem.benchmark_problem import reference_box
     from femsim.fem.solver import _Jacobian
     s = ElectroThermalSolver(reference_box(*mesh), linear_solve=kind)
     sysd = s.system
@@ -105,7 +105,7 @@ def one_linear_solve(mesh, kind, V=0.4, repeat=1):
 def sweep(mesh, kind, voltages):
     """Natural voltage sweep from zero bias; per point readouts, 1D deviations, timings."""
     from femsim.fem import ElectroThermalSolver
-    from femsim.fem.reference import reference_1d
+    from femsim.fem.benchmark_problem import reference_1d
     t0 = time.perf_counter()
     s = ElectroThermalSolver(reference_box_(mesh), linear_solve=kind)
     t_setup = time.perf_counter() - t0
@@ -164,7 +164,7 @@ def case_sweep(path, kind, max_points=None):
 
 
 def reference_box_(mesh):
-    from femsim.fem.reference import reference_box
+    from femsim.fem.benchmark_problem import reference_box
     return reference_box(*mesh)
 
 

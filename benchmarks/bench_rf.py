@@ -13,7 +13,7 @@ import numpy as np
 from scipy.constants import e
 
 from femsim.rf import pumped, tline, tunneling
-from femsim.rf.study import BCSCurve, Drive, Electrode, Junction, RFParams, VoltageGrid, run_rf
+from femsim.rf.model import BCSCurve, Drive, SuperconductingFilm, Junction, RFParams, VoltageGrid, run_rf
 
 
 def best_of(fn, repeat=7):
@@ -63,7 +63,7 @@ def main():
         t_cl = best_of(lambda: pumped.classical_iv(table, V, prof, pumped.x_average_weights(X), n_nodes=m), repeat=3)
         print(f"classical Eq. 12 over X: {V.size} V, M = {m} nodes: {t_cl * 1e3:.1f} ms")
 
-    p = RFParams(junction=Junction(0.1e-3, 0.1e-3, 10e-10, 5.0, Electrode(500e-10)),
+    p = RFParams(junction=Junction(0.1e-3, 0.1e-3, 10e-10, 5.0, SuperconductingFilm(500e-10)),
                  drive=Drive(frequency=80e9, amplitudes=tuple(np.linspace(0, 1.5e-3, 16)), kind="standing_wave", vswr=5.0),
                  iv=BCSCurve(normal_resistance=0.1, gap1=0.585e-3 * e, critical_temperature1=3.72, dynes_gamma=2e-6 * e),
                  voltages=VoltageGrid(0.0, 3e-3, 1501), temperature=1.3)

@@ -63,7 +63,7 @@ def shrink(src: Path, dst: Path) -> None:
 
 
 def joule_view(run_dir: Path, dst: Path) -> bool:
-    from postprocess import views
+    from femsim.postprocess import views
     try:
         vtu = views.last_field_file(run_dir)
     except FileNotFoundError:

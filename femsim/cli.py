@@ -84,14 +84,14 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .case.reference import markdown
+    from .case.schema_reference import markdown
 
     print(markdown())
     return 0
 
 
 def cmd_view(args) -> int:
-    from postprocess.views import view
+    from femsim.postprocess.views import view
 
     field = "streamlines" if args.streamlines else args.field
     if field == "streamlines" and args.slice:
@@ -145,7 +145,7 @@ def cmd_explain(args) -> int:
         raise CaseError("iv", ", ".join(args.iv), f"an I-V the heating model can be fitted to ({e})") from None
     print(ex.text())
     if args.out:
-        from postprocess.comparison_plots import explain_plot
+        from femsim.postprocess.comparison_plots import explain_plot
 
         from .results import write_json
 

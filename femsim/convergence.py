@@ -40,8 +40,8 @@ UNITS = {"V": "V", "I": "A", "T_max": "K", "hA_eff": "W/K"}
 def refined_case(case, level: int):
     """The case with its mesh refined by ``level`` levels (explicit controls, so the
     refined mesh follows the case's own mesh, whatever preset or overrides it used)."""
-    import geometries
-    from geometries.base import MESH_CONTROLS, refined
+    from femsim import geometries
+    from femsim.geometries.base import MESH_CONTROLS, refined
 
     g = case.geometry
     if g is None or g.kind == "external":

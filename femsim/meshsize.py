@@ -102,7 +102,7 @@ def solve_cost(nodes: int) -> tuple[float, float, str]:
 
 
 def _available_gib() -> float:
-    from geometries.estimate import available_memory
+    from femsim.geometries.estimate import available_memory
 
     return available_memory() / 2**30
 
@@ -130,7 +130,7 @@ def _base_skin_depth(case, params) -> float | None:
     import inspect
 
     import numpy as np
-    from geometries import build_mesa
+    from femsim.geometries import build_mesa
 
     spec = (case.materials or {}).get("base")
     if spec is None or spec.contact_resistance is not None:
@@ -161,8 +161,8 @@ def _cost(size, available) -> MeshCost:
 
 
 def _estimate(kind, params):
-    import geometries
-    from geometries.estimate import estimate
+    from femsim import geometries
+    from femsim.geometries.estimate import estimate
 
     try:
         return estimate(kind, **params)
@@ -176,8 +176,8 @@ def _count_hint(kind, params, err) -> str:
     quadratic in a count; nothing that large is ever sized directly), a spacing or length
     beyond its bound by sizing the 1D axes with the bounds off (never built)."""
     import numpy as np
-    from geometries.base import BOUNDS_OFF, MESH_CONTROLS
-    from geometries.estimate import estimate
+    from femsim.geometries.base import BOUNDS_OFF, MESH_CONTROLS
+    from femsim.geometries.estimate import estimate
 
     name = err.parameter
     if name not in params:
@@ -218,7 +218,7 @@ def mesh_cost(case) -> MeshCost | None:
 
 def _culprit(kind, params, available) -> str | None:
     """The given geometry key whose default shrinks the estimated memory most."""
-    from geometries.base import MESH_CONTROLS
+    from femsim.geometries.base import MESH_CONTROLS
 
     best, best_mem = None, None
     for key in params:

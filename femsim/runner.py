@@ -227,7 +227,7 @@ def _measured_overlays(case) -> dict:
 
 def _postprocess(case, out, result, summary) -> dict:
     """Plots of the study's datasets; returns plot name -> written files (relative)."""
-    from postprocess import plots
+    from femsim.postprocess import plots
 
     formats = tuple(case.outputs.formats)
     curves = result.datasets.get("curves")
@@ -244,22 +244,22 @@ def _postprocess(case, out, result, summary) -> dict:
                                    step_fit=result.figures.get("step_response"),
                                    measured=_measured_overlays(case), formats=formats)
     if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
-        from postprocess import collection, views
+        from femsim.postprocess import pvd, views
 
-        pvd = collection.collect_fields(out.path, result.datasets["curves"])
-        out.files.append(str(pvd.relative_to(out.path)))
+        pvd_file = pvd.collect_fields(out.path, result.datasets["curves"])
+        out.files.append(str(pvd_file.relative_to(out.path)))
         last = views.last_field_file(out.path)
         written["temperature_3d"] = [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]
     if case.study in ("hotspot", "transient") and any((out.path / "fields").glob("*.vtu")):
-        from postprocess import views
+        from femsim.postprocess import views
 
         # the hot spot itself if one formed, else the hottest saved state
         shots = result.figures.get("fields") or []
         if case.study == "transient" and shots:  # a time series ParaView can step through
-            from postprocess import collection
+            from femsim.postprocess import pvd
 
-            pvd = collection.collect_time_fields(out.path, shots)
-            out.files.append(str(pvd.relative_to(out.path)))
+            pvd_file = pvd.collect_time_fields(out.path, shots)
+            out.files.append(str(pvd_file.relative_to(out.path)))
         hot = [f["file"] for f in shots if str(f.get("state", "")).startswith("hot spot")]
         pick = hot[0] if hot else (max(shots, key=lambda f: f.get("T_max_K", float("-inf")))["file"] if shots else None)
         if pick:
@@ -269,7 +269,7 @@ def _postprocess(case, out, result, summary) -> dict:
 
 def _report(out, summary) -> None:
     try:
-        from postprocess.report import terminal_summary, write_report
+        from femsim.postprocess.report import terminal_summary, write_report
     except ImportError:  # postprocess not built yet for this study kind
         progress.say(f"results written to {out.display}")
         return

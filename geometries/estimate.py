@@ -7,7 +7,7 @@ available now (GeometryError naming ``mesh`` with the estimate); inside `estimat
 stops the builder instead and hands the size back, so the estimate and the builder can
 never disagree about the spacings (one implementation of each axis).
 
-    from geometries.estimate import estimate
+    from femsim.geometries.estimate import estimate
     estimate("mesa", width=20e-6, height=1e-6)   # MeshSize(nodes=..., cells=...)
 
 The counts are those of the tensor grid with each layer cut to its footprint, the O-grid
@@ -36,7 +36,7 @@ __all__ = ["MeshSize", "estimate", "gate", "layered_size", "available_memory",
 #: facet-cell maps, boundary tables, aspect ratios and their temporaries). Measured:
 #: build_mesa(width=20e-6, height=1e-6, edge_cell=0.1e-6) (4.1e5 cells) raised VmHWM by
 #: 0.56 GiB, ~1.5 kB per cell; the bound keeps a margin:
-#:   python -c "import geometries, resource; md = geometries.build_mesa(width=20e-6, \
+#:   python -c "from femsim import geometries; import resource; md = geometries.build_mesa(width=20e-6, \
 #:   height=1e-6, edge_cell=0.1e-6); print(md.info['n_elements'], \
 #:   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 MESH_BYTES_PER_CELL = 2000

@@ -4,7 +4,7 @@ W/cm^2 (seed Fig. 6C); and the explain plot (measured I-V and dI/dV beside the h
 model with the fitted hA, the input R(T) beside the one reconstructed from the I-V, seed
 Fig. 1B).
 
-Every P here is the whole Joule dissipation of the device (femsim.fem.compare): the FEM's
+Every P here is the whole Joule dissipation of the device (femsim.fem.lumped_comparison): the FEM's
 P = I V_2probe and the lumped model's P_lumped = I^2 R_2probe(T_lumped), so both models
 share one P axis. Error curves are at equal current, drawn against the FEM's P.
 """

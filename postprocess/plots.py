@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from femsim.results import VARIABLES, atomic_path
-from postprocess.axes import MINUS, display_scale, quantity, tidy
+from femsim.postprocess.axes import MINUS, display_scale, quantity, tidy
 
 #: one journal column, inches
 COLUMN_WIDTH = 3.4

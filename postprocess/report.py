@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from femsim.results import VARIABLES, write_text
-from postprocess.plots import display_scale, turning_points
+from femsim.postprocess.plots import display_scale, turning_points
 
 FIGURE_UNITS = {
     "T_bath": "K", "T_max_peak": "K", "dT_max_peak": "K", "T_mean_peak": "K", "dT_mean_peak": "K",

@@ -49,8 +49,8 @@ import pyvista as pv  # noqa: E402
 if not has_display():
     pv.OFF_SCREEN = True
 
-from postprocess import axes as axes_fmt  # noqa: E402
-from postprocess.axes import display_scale  # noqa: E402
+from femsim.postprocess import axes as axes_fmt  # noqa: E402
+from femsim.postprocess.axes import display_scale  # noqa: E402
 
 #: field name -> (label on the colour bar, SI unit)
 FIELDS = {
@@ -416,7 +416,7 @@ def _entry(source: Path | None):
     """The fields.pvd entry of a field file (bias or time), if the run wrote one."""
     if source is None:
         return None
-    from postprocess.collection import read_pvd
+    from femsim.postprocess.pvd import read_pvd
     for pvd in (source.parent / "fields.pvd", source.parent.parent / "fields.pvd"):
         if pvd.is_file():
             try:
@@ -1052,7 +1052,7 @@ def last_field_file(result_dir) -> Path:
     result_dir = Path(result_dir)
     pvd = result_dir / "fields.pvd"
     if pvd.is_file():
-        from postprocess.collection import read_pvd
+        from femsim.postprocess.pvd import read_pvd
         entries = read_pvd(pvd)
         if entries:
             return max(entries, key=lambda e: e.index).file

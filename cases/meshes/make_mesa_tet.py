@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-from geometries import build_mesa, export, hex_to_tet  # noqa: E402
+from femsim.geometries import build_mesa, export, hex_to_tet  # noqa: E402
 
 #: the parameters of the shipped file (tests rebuild it from these and compare)
 PARAMS = dict(width=10e-6, height=1e-6, electrode_thickness=0.2e-6, base_width=30e-6,

@@ -22,7 +22,7 @@ _RATIOS = {"growth", "far_growth"}
 
 
 def _param_type(name: str, p: inspect.Parameter):
-    from geometries.base import MESH_CONTROLS, MESH_PRESETS
+    from femsim.geometries.base import MESH_CONTROLS, MESH_PRESETS
 
     ann = p.annotation
     default = None if p.default is inspect.Parameter.empty else p.default
@@ -65,7 +65,7 @@ def _fmt(default):
 
 
 def _geometry_models():
-    from geometries import BUILDERS
+    from femsim.geometries import BUILDERS
 
     models = []
     for kind, fn in BUILDERS.items():

@@ -1,5 +1,5 @@
 """The [rf] section: transmission-line V_rf(X) along a junction and Tien-Gordon pumping
-(seeds/004, Hamilton & Shapiro 1970). Maps one-to-one onto `femsim.rf.study.RFParams`."""
+(seeds/004, Hamilton & Shapiro 1970). Maps one-to-one onto `femsim.rf.model.RFParams`."""
 
 from __future__ import annotations
 

@@ -39,9 +39,9 @@ Public API:
     point_fields, write_vtu                                         (fields.py)
     linear_solve, DirectSolver, AMGSolver, make_linear_solver,
     LINEAR_SOLVERS, Layout                                          (linalg.py)
-    reference_box, reference_1d (the benchmark problem)             (reference.py)
+    reference_box, reference_1d (the benchmark problem)             (benchmark_problem.py)
     isothermal_resistance, lumped_at_current,
-    compare_with_lumped                                             (compare.py)
+    compare_with_lumped                                             (lumped_comparison.py)
 
 femsim.fem imports neither geometries nor postprocess.
 """
@@ -52,8 +52,8 @@ from .linalg import (AMGSolver, DirectSolver, LINEAR_SOLVERS, Layout, linear_sol
 from .solver import BiasEquation, ElectroThermalSolver, NewtonOptions, Point
 from .continuation import Sweep, TraceOptions, arclength_trace, natural_sweep, refine_turning
 from .fields import point_fields, write_vtu
-from .reference import reference_1d, reference_box
-from .compare import compare_with_lumped, isothermal_resistance, lumped_at_current
+from .benchmark_problem import reference_1d, reference_box
+from .lumped_comparison import compare_with_lumped, isothermal_resistance, lumped_at_current
 
 __all__ = [
     "Bath", "Cooling", "Electrode", "Problem", "contact_layer_material",

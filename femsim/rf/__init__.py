@@ -14,6 +14,6 @@
 SI units everywhere.
 """
 
-from .study import RFParams, run_rf
+from .model import RFParams, run_rf
 
 __all__ = ["RFParams", "run_rf"]

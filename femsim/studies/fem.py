@@ -38,7 +38,7 @@ _LIVE_LABELS = {"V": "V_2probe", "V_4p": "V_4probe", "V_3p": "V_3probe"}
 
 def build_mesh(case):
     """The case's mesh as geometries.MeshData; builder errors become case errors."""
-    import geometries
+    from femsim import geometries
 
     g = case.geometry
     try:
@@ -737,7 +737,7 @@ def sanity_warnings(case, md, problem, points) -> list[str]:
     T_B = problem.T_bath
     cooling = case.fem.thermal.cooling
     if T_B <= HELIUM_BOILING_T and cooling and points:
-        from geometries import boundary_area
+        from femsim.geometries import boundary_area
 
         for k, c in enumerate(cooling):
             if c.h is None:     # h(T) or the boiling curve: the user modelled it

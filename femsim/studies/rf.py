@@ -1,4 +1,4 @@
-"""rf study: the case's [rf] section -> `femsim.rf.study.RFParams` -> `run_rf`."""
+"""rf study: the case's [rf] section -> `femsim.rf.model.RFParams` -> `run_rf`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from scipy.constants import c as C_LIGHT
 
 from ..errors import CaseError
-from ..rf import study as rfs
+from ..rf import model as rfs
 from ..rf.tline import Termination
 from . import StudyResult
 
@@ -22,7 +22,7 @@ def _feed(f):
 
 
 def _electrode(e):
-    return None if e is None else rfs.Electrode(e.penetration_depth, e.thickness or math.inf)
+    return None if e is None else rfs.SuperconductingFilm(e.penetration_depth, e.thickness or math.inf)
 
 
 def _iv(spec):

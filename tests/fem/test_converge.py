@@ -1,6 +1,6 @@
 """`femsim run --converge`: error estimates and observed orders of the key figures (issue 13).
 
-Known rate: the laterally uniform reference problem (femsim.fem.reference) discretised by
+Known rate: the laterally uniform reference problem (femsim.fem.benchmark_problem) discretised by
 Q1 in z converges as O(h^2) in its current and mean temperature (reference_1d is the
 exact discrete solution for nz cells, so the levels are nz = 8, 16, 32 and the limit is
 taken at nz = 256, whose own error is 1/64 of the finest level's).
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from femsim.convergence import observed_order, refined_case, table
-from femsim.fem.reference import reference_1d
+from femsim.fem.benchmark_problem import reference_1d
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 * affine GEMM kernels (QuadratureData) == the general per-element gradient path, on boxes
   (diagonal transforms), rotated materials (full 3x3 transforms) and tetrahedra;
-* the reference benchmark problem (femsim.fem.reference) == its exact 1D discrete solution;
+* the reference benchmark problem (femsim.fem.benchmark_problem) == its exact 1D discrete solution;
 * fast solver paths (affine kernels, PARDISO with factorisation reuse across points,
   AMG-preconditioned GMRES) == the plain path (general kernels, SuperLU, a new Jacobian at
   every Newton step) to 1e-10 relative, on the reference problem and on a layered mesa
@@ -17,7 +17,7 @@ from femsim.fem import (AMGSolver, DirectSolver, ElectroThermalSolver, NewtonOpt
                         make_linear_solver)
 from femsim.fem import linalg
 from femsim.fem.assembly import QuadratureData
-from femsim.fem.reference import reference_1d, reference_box
+from femsim.fem.benchmark_problem import reference_1d, reference_box
 
 from test_assembly import two_material_problem
 from test_precision import au_mesa

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from femsim import progress
 from femsim.errors import ConvergenceError
 from femsim.fem import AMGSolver, DirectSolver, ElectroThermalSolver, linalg
-from femsim.fem.reference import reference_1d, reference_box
+from femsim.fem.benchmark_problem import reference_1d, reference_box
 
 
 def laplacian_2d(m):

@@ -4,8 +4,8 @@ conformal-mapping result, and refusals."""
 import numpy as np
 import pytest
 
-from geometries import GeometryError, build_dayem, build_slit
-from geometries.base import boundary_area, subdomain_volume
+from femsim.geometries import GeometryError, build_dayem, build_slit
+from femsim.geometries.base import boundary_area, subdomain_volume
 
 from geom_conduction import facet_nodes, resistance
 

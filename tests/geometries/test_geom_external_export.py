@@ -8,9 +8,9 @@ import meshio
 import numpy as np
 import pytest
 
-from geometries import (GeometryError, build, build_mesa, export, export_boundaries, hex_to_tet,
+from femsim.geometries import (GeometryError, build, build_mesa, export, export_boundaries, hex_to_tet,
                         load_mesh, make_mesh_data, select)
-from geometries.base import boundary_area, subdomain_volume
+from femsim.geometries.base import boundary_area, subdomain_volume
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "cases" / "meshes" / "mesa_tet.msh"

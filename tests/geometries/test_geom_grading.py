@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from geometries.grading import graded, join
+from femsim.geometries.grading import graded, join
 
 
 @pytest.mark.parametrize("a, b, ha, hb, r", [(0.0, 5e-6, 1e-7, None, 1.3), (-5e-6, 5e-6, 1e-7, 1e-7, 1.3),

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from skfem import ElementHex1, FacetBasis, Functional
 
-from geometries import GeometryError, build_mesa, measure
-from geometries.base import boundary_area, subdomain_volume
-from geometries.planar import equal_area_radius
+from femsim.geometries import GeometryError, build_mesa, measure
+from femsim.geometries.base import boundary_area, subdomain_volume
+from femsim.geometries.planar import equal_area_radius
 
 # Three parameter sets that between them switch on every optional layer and name.
 CASES = {

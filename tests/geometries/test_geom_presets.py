@@ -4,13 +4,13 @@ solved (issues 13 and 17)."""
 import numpy as np
 import pytest
 
-import geometries
+from femsim import geometries
 from femsim.case import parse_case
 from femsim.cli import main
 from femsim.errors import CaseError
-from geometries import GeometryError, build_mesa
-from geometries.base import refined
-from geometries.estimate import estimate
+from femsim.geometries import GeometryError, build_mesa
+from femsim.geometries.base import refined
+from femsim.geometries.estimate import estimate
 
 from geom_figures import case_dict
 
@@ -140,8 +140,8 @@ def test_mesh_beyond_memory_refused_before_any_array(monkeypatch):
     """With 1 GiB available, the newcomer's mesa on the fine preset (~1.2 GiB to solve)
     is refused naming geometry.mesh with the estimate, before the builder makes its
     planar grid; the medium mesh passes."""
-    import geometries.estimate as ge
-    import geometries.mesa as gm
+    import femsim.geometries.estimate as ge
+    import femsim.geometries.mesa as gm
     from femsim.meshsize import guard, report
 
     monkeypatch.setattr(ge, "available_memory", lambda: 2**30)

@@ -15,7 +15,7 @@ value lies below R(H) by the discretisation error of the rim singularity.
 import numpy as np
 import pytest
 
-from geometries import build_mesa
+from femsim.geometries import build_mesa
 
 from geom_conduction import facet_nodes, resistance
 

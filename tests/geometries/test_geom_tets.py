@@ -2,8 +2,8 @@
 
 import pytest
 
-from geometries import build_dayem, build_mesa, hex_to_tet
-from geometries.base import boundary_area, subdomain_volume
+from femsim.geometries import build_dayem, build_mesa, hex_to_tet
+from femsim.geometries.base import boundary_area, subdomain_volume
 
 
 @pytest.mark.parametrize("make", [

@@ -189,7 +189,7 @@ def test_every_builtin_covers_1p5_to_320_K(name):
 
 
 def test_describe_builtins_states_ranges_and_extensions_in_the_schema():
-    from femsim.case.reference import markdown
+    from femsim.case.schema_reference import markdown
     from femsim.materials import describe_builtins
 
     text = describe_builtins()

@@ -59,7 +59,7 @@ def family_dataset(values=(4.2, 10.0, 20.0)) -> xr.Dataset:
 
 
 def rf_datasets():
-    """Shaped like femsim.rf.study.run_rf's output: a family over the drive amplitude
+    """Shaped like femsim.rf.model.run_rf's output: a family over the drive amplitude
     V_rf0 in 'vrf' and 'iv', steps over (V_rf0, n), f and VSWR in attrs."""
     attrs = {"frequency": 80e9, "frequency_units": "Hz", "VSWR": 3.0}
     amps = np.array([0.2e-3, 0.5e-3, 1.0e-3])

@@ -4,8 +4,8 @@ low-power and top values, the error budget and R/R0 versus P/A."""
 import numpy as np
 import pytest
 
-from postprocess import comparison_plots as cp
-from postprocess import plots
+from femsim.postprocess import comparison_plots as cp
+from femsim.postprocess import plots
 
 import pp_synthetic
 

@@ -17,7 +17,7 @@ SCRIPT = r"""
 import json, os, sys
 sys.path.insert(0, {here!r})
 import pp_synthetic
-from postprocess import plots, views   # views must set up off-screen rendering by itself
+from femsim.postprocess import plots, views   # views must set up off-screen rendering by itself
 import pyvista as pv
 vtu = pp_synthetic.write_bias_point({out!r} + "/point_0000.vtu")
 r = views.view(vtu, field="T", window_size=(320, 240))

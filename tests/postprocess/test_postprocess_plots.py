@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from femsim.results import read_dataset, write_netcdf
-from postprocess import plots
+from femsim.postprocess import plots
 
 import pp_synthetic
 

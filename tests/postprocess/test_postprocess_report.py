@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from postprocess import plots
-from postprocess.report import figures_from_curves, key_figures, terminal_summary, write_report
+from femsim.postprocess import plots
+from femsim.postprocess.report import figures_from_curves, key_figures, terminal_summary, write_report
 
 import pp_synthetic
 

@@ -11,8 +11,8 @@ import meshio
 import numpy as np
 import pytest
 
-from postprocess import views
-from postprocess.collection import write_pvd
+from femsim.postprocess import views
+from femsim.postprocess.pvd import write_pvd
 
 import pp_synthetic
 

@@ -11,9 +11,9 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from postprocess import axes as axfmt
-from postprocess import plots
-from postprocess.report import terminal_summary, write_report
+from femsim.postprocess import axes as axfmt
+from femsim.postprocess import plots
+from femsim.postprocess.report import terminal_summary, write_report
 
 import pp_synthetic
 

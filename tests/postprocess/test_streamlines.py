@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from skfem import MeshHex
 
-import geometries
+from femsim import geometries
 from femsim.cli import main
 from femsim.fem import Bath, Electrode, ElectroThermalSolver, Problem, point_fields, write_vtu
 from femsim.materials import Material
 from femsim.properties import Constant
-from postprocess import views
+from femsim.postprocess import views
 
 import pp_synthetic
 

@@ -15,7 +15,7 @@ from femsim.fem.experiments import fit_time_constants
 from femsim.fem.timestepping import TIMESERIES_VARS
 from femsim.results import read_dataset, write_netcdf
 from femsim.studies.transient import _fit_figures
-from postprocess import plots
+from femsim.postprocess import plots
 
 from test_postprocess_plots import PREFIX, factor, line, same
 

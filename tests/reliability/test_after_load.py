@@ -17,7 +17,7 @@ import pytest
 from femsim.case import parse_case
 from femsim.cli import main
 from femsim.errors import CaseError
-from geometries import GeometryError, load_mesh
+from femsim.geometries import GeometryError, load_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
 MESH = ROOT / "cases" / "meshes" / "mesa_tet.msh"

@@ -102,9 +102,9 @@ def test_interrupt_after_the_sweep_keeps_the_curves_and_resume_only_postprocesse
     if phase == "lumped_comparison":
         interrupt_on_call(monkeypatch, femsim.fem, "compare_with_lumped")
     else:
-        import postprocess.plots
+        import femsim.postprocess.plots as plots
 
-        interrupt_on_call(monkeypatch, postprocess.plots, "make_plots")
+        interrupt_on_call(monkeypatch, plots, "make_plots")
     assert run(out) == 130
     assert "Traceback" not in capsys.readouterr().err
     assert status(out) == "interrupted"

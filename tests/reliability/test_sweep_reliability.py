@@ -20,7 +20,7 @@ from femsim.cli import main
 from femsim.errors import MISSING, CaseError, ConvergenceError, OutOfRangeError
 from femsim.results import read_dataset
 from femsim.sweep import _check_shared, sweep
-from geometries import GeometryError
+from femsim.geometries import GeometryError
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "cases" / "fig5_threshold.toml"

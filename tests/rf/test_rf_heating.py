@@ -13,7 +13,7 @@ from scipy.special import jv, lambertw
 from femsim.rf import heating as ht
 from femsim.rf import pumped
 from femsim.rf.kramers_kronig import kk_current, kk_ideal_step
-from femsim.rf.study import (BCSCurve, Drive, Electrode, Heating, Junction, LinearCurve, RFParams, VoltageGrid,
+from femsim.rf.model import (BCSCurve, Drive, SuperconductingFilm, Heating, Junction, LinearCurve, RFParams, VoltageGrid,
                              run_rf)
 from femsim.rf.tunneling import SmearedStepIV, TableIV, tabulate
 
@@ -79,7 +79,7 @@ def test_absorbed_rf_power_is_half_re_v_conj_i_of_the_first_harmonic():
 
 # --------------------------------------------------------------------------- lumped fixed point
 
-JUNCTION = Junction(length=2e-6, width=2e-6, barrier_thickness=10e-10, permittivity=5.0, electrode1=Electrode(500e-10))
+JUNCTION = Junction(length=2e-6, width=2e-6, barrier_thickness=10e-10, permittivity=5.0, electrode1=SuperconductingFilm(500e-10))
 BCS = BCSCurve(normal_resistance=10.0, gap1=1.17e-3 * e / 2, critical_temperature1=3.72, dynes_gamma=2e-6 * e)
 
 
@@ -213,7 +213,7 @@ def test_line_model_without_feedback_matches_the_cosine_closed_form():
 
 
 def test_source_mode_divides_the_emf_on_an_ohmic_junction_and_heats():
-    from femsim.rf.study import Source
+    from femsim.rf.model import Source
 
     R, zs = 10.0, complex(10.0, 0.0)
     p = dataclasses.replace(_uniform(LinearCurve(R), (0.0,), Heating(hA=1e-7), num=41),

@@ -82,7 +82,7 @@ def _run(case, tmp_path):
 
 
 def _plots(out, res, vtu):
-    from postprocess import plots, views
+    from femsim.postprocess import plots, views
 
     written = plots.make_plots(res.datasets, out.path / "plots", formats=("png",))
     shot = views.surface(out.path / vtu, "T", out.path / "plots" / "temperature_3d.png")

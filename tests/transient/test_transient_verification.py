@@ -74,7 +74,7 @@ def test_adaptive_steps_meet_the_tolerance():
 # ----------------------------------------------------------------------- semi-infinite slab
 
 def test_semi_infinite_slab_surface_temperature_under_constant_flux():
-    from geometries.grading import graded
+    from femsim.geometries.grading import graded
 
     L, h0, kap, C, q = 1e-3, 1e-7, 1.0, 1e6, 1e5
     z = -graded(0.0, L, h_a=h0, ratio=1.15)[::-1]

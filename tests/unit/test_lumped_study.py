@@ -52,7 +52,7 @@ def test_hA_fit_recovers_hA_from_exact_data(tmp_path):
 
 def test_measured_overlay_is_read_in_si_and_drawn_on_the_iv_plot(tmp_path):
     from femsim.runner import _measured_overlays
-    from postprocess import plots
+    from femsim.postprocess import plots
 
     case, curve = write_case(tmp_path, fit=False)
     text = (tmp_path / "case.toml").read_text() + '\n[[outputs.measured]]\nfile = "iv.csv"\nlabel = "sample A"\n'
@@ -92,7 +92,7 @@ def test_fit_hA_draws_the_curves_with_the_fitted_hA_too(tmp_path):
     V_case = np.interp(m["I"].values, case_curve["I"].values, case_curve["V"].values)
     assert np.max(np.abs(V_case / m["V"].values - 1)) > 1e-2   # the case's hA misses by ~2 %
     assert res.figures["explain"]["heating_explains_all"]
-    from postprocess.comparison_plots import make_comparison_plots
+    from femsim.postprocess.comparison_plots import make_comparison_plots
 
     written = make_comparison_plots(res.datasets, tmp_path / "plots", formats=("png",))
     assert list(written) == ["fit_hA"] and written["fit_hA"][0].is_file()

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from skfem import Basis, ElementHex1, ElementTetP1, FacetBasis, Functional, MeshHex1, MeshTet1
 
-from .base import MeshData, select
+from femsim.geometries.base import MeshData, select
 
 __all__ = ["basix_element", "dof_permutation", "reference_coordinates", "probe_matrix",
            "evaluate", "integrate", "measure", "mean", "quadrature"]

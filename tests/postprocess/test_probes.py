@@ -6,8 +6,9 @@ import pytest
 import scipy.sparse
 from skfem import Basis, BilinearForm, ElementHex1, ElementTetP1, MeshHex1, MeshTet1
 
-from geometries import build_mesa, evaluate, hex_to_tet, integrate, mean, measure
-from geometries.probe import basix_element, dof_permutation, quadrature, reference_coordinates
+from femsim.geometries import build_mesa, hex_to_tet
+from femsim.postprocess.probes import (basix_element, dof_permutation, evaluate, integrate, mean, measure, quadrature,
+                                reference_coordinates)
 
 RNG = np.random.default_rng(7)
 

@@ -1,4 +1,4 @@
-"""The rf study as one pure function: `run_rf(RFParams) -> dict[str, xarray.Dataset]`.
+"""The rf model as one pure function: `run_rf(RFParams) -> dict[str, xarray.Dataset]`.
 
 Pipeline (Hamilton & Shapiro 1970, seeds/004_c099d5c78bbe238d.txt): junction geometry ->
 line constants and Swihart velocity (Eq. 4) -> V_rf(X) along the junction for the chosen
@@ -26,7 +26,7 @@ from .tline import Termination
 
 
 @dataclass(frozen=True)
-class Electrode:
+class SuperconductingFilm:
     """A superconducting electrode: penetration depth lambda [m], film thickness t [m] (inf: thick)."""
 
     penetration_depth: float
@@ -43,8 +43,8 @@ class Junction:
     width: float
     barrier_thickness: float
     permittivity: float
-    electrode1: Electrode
-    electrode2: Electrode | None = None
+    electrode1: SuperconductingFilm
+    electrode2: SuperconductingFilm | None = None
     series_resistance: float = 0.0
     shunt_conductance: float = 0.0
 

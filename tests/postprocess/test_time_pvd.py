@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from postprocess.collection import collect_time_fields, read_pvd, write_time_pvd
-from postprocess.views import last_field_file
+from femsim.postprocess.pvd import collect_time_fields, read_pvd, write_time_pvd
+from femsim.postprocess.views import last_field_file
 
 import pp_synthetic
 

@@ -8,7 +8,7 @@ import pytest
 import pyvista as pv
 import xarray as xr
 
-from postprocess.collection import collect_fields, read_pvd, write_pvd
+from femsim.postprocess.pvd import collect_fields, read_pvd, write_pvd
 
 import pp_synthetic
 

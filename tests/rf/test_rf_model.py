@@ -8,12 +8,12 @@ from scipy.constants import c, e, h
 from scipy.special import jv
 
 from femsim.rf import run_rf
-from femsim.rf.study import (BCSCurve, Drive, Electrode, FeedLine, Junction, LinearCurve, RFParams, StepCurve,
+from femsim.rf.model import (BCSCurve, Drive, SuperconductingFilm, FeedLine, Junction, LinearCurve, RFParams, StepCurve,
                              VoltageGrid)
 from femsim.rf.tline import Termination
 
 PAPER_JUNCTION = Junction(length=0.1e-3, width=0.1e-3, barrier_thickness=10e-10, permittivity=5.0,
-                          electrode1=Electrode(500e-10))
+                          electrode1=SuperconductingFilm(500e-10))
 STEP = StepCurve(gap_voltage=1.17e-3, normal_resistance=0.1, width=15e-6, subgap_resistance=20.0)
 AMPS = (0.0, 0.3e-3, 0.8e-3, 1.6e-3)
 C_BAR = c * math.sqrt(10 / (5 * (2 * 500 + 10)))       # Eq. 4 for the paper's junction
@@ -127,14 +127,14 @@ def test_impossible_drives_are_refused(bad):
 
 
 def test_negative_geometry_is_refused():
-    j = Junction(length=-0.1e-3, width=0.1e-3, barrier_thickness=10e-10, permittivity=5.0, electrode1=Electrode(500e-10))
+    j = Junction(length=-0.1e-3, width=0.1e-3, barrier_thickness=10e-10, permittivity=5.0, electrode1=SuperconductingFilm(500e-10))
     with pytest.raises(ValueError):
         run_rf(RFParams(junction=j, drive=Drive(frequency=80e9, amplitudes=(1e-3,)), iv=STEP,
                         voltages=VoltageGrid(0.0, 3e-3, 31)))
 
 
 def test_a_table_too_short_for_the_photon_orders_is_reported():
-    from femsim.rf.study import TableCurve
+    from femsim.rf.model import TableCurve
     v = tuple(np.linspace(0.0, 5e-3, 50))
     table = TableCurve(voltage=v, current=tuple(np.array(v) / 0.1), odd=True)
     drive = Drive(frequency=80e9, amplitudes=(1e-3,), kind="uniform")
