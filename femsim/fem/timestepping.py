@@ -35,7 +35,6 @@ the waveform (pulse edges, ramp corners) or a requested output time; at a breakp
 the bias jumps, the potential is re-solved at frozen T (quasi-static: T is continuous,
 phi and V jump) and recorded a second time at the same t, and BDF2 restarts.
 
-
 A power-biased step starts Newton as described in `femsim.fem.transient` (Power bias):
 never at U = 0, and never at a U of the other sign than the last state's.
 
