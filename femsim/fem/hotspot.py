@@ -83,11 +83,12 @@ import xarray as xr
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
 from .continuation import arclength_trace, natural_sweep
-from .implicit import TransientAssembler
 from .operator import grad_at_quadrature
 from .problem import boundary_names
 from .solver import ElectroThermalSolver, NewtonOptions, Point
-from .transient import Step, TransientOptions, TransientSolver
+from .timestepping import TransientOptions, TransientSolver
+from .transient import TransientAssembler
+from .waveforms import Step
 
 __all__ = ["StabilityAnalysis", "HotspotOptions", "HotspotResult", "find_hotspot", "mirror_maps"]
 

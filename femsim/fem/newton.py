@@ -25,7 +25,7 @@ moves T by less than eps T). The tolerances per use:
 * steady point (`NewtonOptions`, ``rule=None``): rtol = 1e-11, xtol = 1e-4 over both
   fields, each state measured by its own terms; no floors in the rule, instead the
   roundoff exits below (``rtol_floor``);
-* time step (`femsim.fem.implicit`): rtol = TransientOptions.newton_rtol, no xtol,
+* time step (`femsim.fem.transient`): rtol = TransientOptions.newton_rtol, no xtol,
   floor_residual = 1e-6 with floor_update = 1e-12 on the potentials, T_ulps = 16,
   xtol_T a fraction of the local error tolerance and min_iter = 1 (otherwise the error
   estimate measures Newton noise, or is zero), sizes floored at 1e-3 of the run's largest.

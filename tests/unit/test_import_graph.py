@@ -85,8 +85,8 @@ def test_the_checker_sees_a_cycle():
 
 def test_fem_reads_its_lazy_imports():
     g = import_graph()
-    # a function-level import is an edge: transient's pulsed I-V drives the steady sweep
-    assert "femsim.fem.continuation" in g["femsim.fem.transient"]
+    # a function-level import is an edge: the pulsed I-V experiment drives the steady sweep
+    assert "femsim.fem.continuation" in g["femsim.fem.experiments"]
     assert "femsim.fem.solver" in g["femsim.fem.continuation"]
 
 
