@@ -10,7 +10,7 @@ import pytest
 from femsim.fem.newton import StoppingRule
 from femsim.fem.operator import BiasEquation
 
-from test_transient_verification import coupled_slab
+from transient_helpers import coupled_slab
 
 
 def _biased_state(ts, s):
