@@ -160,7 +160,6 @@ class ElectroThermalSolver:
         self._systems = {}
         self.T_bath = problem.T_bath
         self.op = CoupledOperator(problem, self.qd)
-        self.probe_weights = self.op.probe_weights
         self.system = self.get_system(electrical=True, thermal=True)
         self.t_setup = time.perf_counter() - t0
         self._zero = None
