@@ -435,13 +435,13 @@ def _readouts(rows) -> xr.Dataset:
                        for k, v in rows.items()})
 
 
-def run(case, out) -> StudyResult:
-    """The study; ``out`` is the runner's `StudySink` (or a `ResultDir`, wrapped in one)."""
+def run(case, sink) -> StudyResult:
+    """The study; ``sink`` is the runner's `StudySink` (or a `ResultDir`, wrapped in one)."""
     from ..checkpoint import stopped
     from ..fem import ElectroThermalSolver, NewtonOptions, point_fields
     from ..results import StudySink
 
-    sink = StudySink.of(out)
+    sink = StudySink.of(sink)
 
     fem = case.fem
     setup = prepare(case)

@@ -31,12 +31,12 @@ from ..errors import CaseError
 from . import FieldSnapshot, StudyResult
 
 
-def run(case, out=None) -> StudyResult:
-    """Runner for both study kinds (STUDIES maps "transient" and "hotspot" here); ``out``
-    (the runner's sink) is not used: the field snapshots come back in the result."""
+def run(case, sink=None) -> StudyResult:
+    """Runner for both study kinds (STUDIES maps "transient" and "hotspot" here); ``sink``
+    (the runner's) is not used: the field snapshots come back in the result."""
     if case.study == "hotspot":
-        return run_hotspot(case, out)
-    return run_transient(case, out)
+        return run_hotspot(case, sink)
+    return run_transient(case, sink)
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -168,7 +168,7 @@ def _energy_drift(ts: xr.Dataset) -> float:
     return abs(E - integral) / den
 
 
-def run_transient(case, out=None) -> StudyResult:
+def run_transient(case, sink=None) -> StudyResult:
     from ..fem.transient import BIAS_UNITS, Step, TransientSolver, fit_time_constants, pulsed_iv
 
     sec = case.transient
@@ -286,7 +286,7 @@ def _pulse_verdict(pds, tol) -> str:
 
 # ------------------------------------------------------------------------------ hot spots
 
-def run_hotspot(case, out=None) -> StudyResult:
+def run_hotspot(case, sink=None) -> StudyResult:
     from ..fem.hotspot import HotspotOptions, find_hotspot
 
     sec = case.hotspot
