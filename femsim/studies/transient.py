@@ -91,7 +91,7 @@ def _state_fields(solver, phi, T, extra) -> dict:
 # ------------------------------------------------------------------------------ transient
 
 def _options(sec):
-    from ..fem.transient import TransientOptions
+    from ..fem.timestepping import TransientOptions
 
     st = sec.steps
     return TransientOptions(method=st.method, adaptive=not st.fixed, rtol=st.rtol, atol=st.atol, h0=st.first,
@@ -99,7 +99,7 @@ def _options(sec):
 
 
 def _waveform(sec):
-    from ..fem.transient import waveform_from_dict
+    from ..fem.waveforms import waveform_from_dict
 
     return waveform_from_dict(sec.waveform.model_dump())
 
@@ -169,7 +169,9 @@ def _energy_drift(ts: xr.Dataset) -> float:
 
 
 def run_transient(case, sink=None) -> StudyResult:
-    from ..fem.transient import BIAS_UNITS, Step, TransientSolver, fit_time_constants, pulsed_iv
+    from ..fem.experiments import fit_time_constants, pulsed_iv
+    from ..fem.timestepping import TransientSolver
+    from ..fem.waveforms import BIAS_UNITS, Step
 
     sec = case.transient
     md, problem, solver = _setup(case)
