@@ -472,6 +472,11 @@ class ResultDir:
             write_vtu(tmp, mesh, fields)
         return name
 
+    def fields(self, name: str, snapshot) -> str:
+        """A field snapshot (`femsim.studies.FieldSnapshot`: its fields are computed now) as
+        the VTU file ``name``; returns ``name``."""
+        return self.vtu(name, snapshot.mesh, snapshot.fields())
+
     def kept(self) -> list[str]:
         """The files of this run that are on disk, a folder's many files counted (for a
         message after a failed write): ["points.csv", "fields/ (12 files)", ...]."""
@@ -491,6 +496,54 @@ class ResultDir:
             shutil.rmtree(self.final)
         self.close()
         self._unmake_parents()
+
+
+class StudySink:
+    """What a study hands over while it runs, written into a `ResultDir` as it arrives.
+
+    The runner gives a study one of these instead of the directory: the study computes
+    and sends, the sink writes (data flows one way). A bias sweep sends the readouts of
+    the points converged so far, the fields of chosen points and, after each point, the
+    checkpoint `--resume` continues from (`femsim.checkpoint`), so that a run killed at any
+    instant keeps every converged point; everything else a study returns in its
+    `StudyResult`, which the runner writes (`fields`, `curves`)."""
+
+    def __init__(self, out: ResultDir):
+        self._out = out
+        self._mesh = None
+
+    @classmethod
+    def of(cls, out) -> "StudySink":
+        """``out`` as a sink (a `ResultDir` is wrapped: library callers may pass one)."""
+        return out if isinstance(out, StudySink) else cls(out)
+
+    def start(self, md) -> None:
+        """The study passed validation: the results directory is made now (an --overwrite
+        replaces the earlier run here), with ``fields/regions.json``, the names of the
+        region and boundary numbers of ``md`` (geometries.MeshData) its field files carry."""
+        self._mesh = md.mesh
+        self._out.json("fields/regions.json", {"regions": {n: k for k, n in enumerate(md.subdomains)},
+                                               "boundaries": {n: k for k, n in enumerate(md.boundaries)}})
+
+    def converged(self, ds: xr.Dataset) -> None:
+        """The readouts of every point converged so far (``points.csv``, replaced whole)."""
+        write_csv(self._out.file("points.csv"), ds)
+
+    def field(self, name: str, fields: dict) -> str:
+        """One state's fields on the mesh of `start` as ``fields/<name>.vtu``; returns that name."""
+        return self._out.vtu(f"fields/{name}.vtu", self._mesh, fields)
+
+    def checkpoint(self, points, saved, state, finished: bool = False) -> None:
+        """The sweep so far, for --resume (`femsim.checkpoint.write`)."""
+        from . import checkpoint
+
+        checkpoint.write(self._out, points, saved, state, finished=finished)
+
+    def restore(self):
+        """On --resume, the sweep's checkpoint (`femsim.checkpoint.restore`); else None."""
+        from . import checkpoint
+
+        return checkpoint.restore(self._out) if self._out.resume else None
 
 
 def _describe_lock(fd) -> str:

@@ -96,12 +96,15 @@ def _say_err(msg: str) -> None:
 
 
 def _run(case, out, summary) -> tuple[int, dict]:
+    from .results import StudySink
     from .studies import runner
 
     t0 = time.perf_counter()
     code = 0
     try:
-        result = runner(case.study)(case, out)
+        result = runner(case.study)(case, StudySink(out))
+        for name, snapshot in result.fields.items():   # (a Ctrl-C here: as during the study)
+            out.fields(name, snapshot)
     except CaseError:
         out.discard()  # a user error found while setting up: leave nothing behind
         raise
@@ -226,9 +229,7 @@ def _measured_overlays(case) -> dict:
 
 
 def _postprocess(case, out, result, summary) -> dict:
-    """Plots of the study's datasets; returns plot name -> written files (relative)."""
-    from femsim.postprocess import plots
-
+    """The plots `PLOTS` declares for the study; returns plot name -> written files (relative)."""
     formats = tuple(case.outputs.formats)
     curves = result.datasets.get("curves")
     if curves is not None and "point" in curves.dims and curves.sizes["point"] < 2:
@@ -237,34 +238,77 @@ def _postprocess(case, out, result, summary) -> dict:
         summary["plots_skipped"] = why
         progress.say(f"femsim: plots skipped: {why}")
         return {}
-    if case.study == "rf":
-        written = plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
-    else:
-        written = plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
-                                   step_fit=result.figures.get("step_response"),
-                                   measured=_measured_overlays(case), formats=formats)
-    if case.study == "fem" and any((out.path / "fields").glob("*.vtu")):
-        from femsim.postprocess import pvd, views
-
-        pvd_file = pvd.collect_fields(out.path, result.datasets["curves"])
-        out.files.append(str(pvd_file.relative_to(out.path)))
-        last = views.last_field_file(out.path)
-        written["temperature_3d"] = [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]
-    if case.study in ("hotspot", "transient") and any((out.path / "fields").glob("*.vtu")):
-        from femsim.postprocess import views
-
-        # the hot spot itself if one formed, else the hottest saved state
-        shots = result.figures.get("fields") or []
-        if case.study == "transient" and shots:  # a time series ParaView can step through
-            from femsim.postprocess import pvd
-
-            pvd_file = pvd.collect_time_fields(out.path, shots)
-            out.files.append(str(pvd_file.relative_to(out.path)))
-        hot = [f["file"] for f in shots if str(f.get("state", "")).startswith("hot spot")]
-        pick = hot[0] if hot else (max(shots, key=lambda f: f.get("T_max_K", float("-inf")))["file"] if shots else None)
-        if pick:
-            written["temperature_3d"] = [views.surface(out.path / pick, "T", out.path / "plots" / "temperature_3d.png").path]
+    written = {}
+    for draw in PLOTS[case.study]:
+        written.update(draw(case, out, result, formats))
     return {name: [str(Path(f).relative_to(out.path)) for f in files] for name, files in written.items()}
+
+
+def _curve_plots(case, out, result, formats) -> dict:
+    """The curve datasets (I-V, R-P, T-P, families, time traces), with measured overlays."""
+    from femsim.postprocess import plots
+
+    return plots.make_plots(result.datasets, out.path / "plots", P_c=result.figures.get("thresholds"),
+                            step_fit=result.figures.get("step_response"), measured=_measured_overlays(case),
+                            formats=formats)
+
+
+def _rf_plots(case, out, result, formats) -> dict:
+    from femsim.postprocess import plots
+
+    return plots.make_rf_plots(result.datasets, out.path / "plots", formats=formats)
+
+
+def _has_fields(out) -> bool:
+    return any((out.path / "fields").glob("*.vtu"))
+
+
+def _sweep_fields(case, out, result, formats) -> dict:
+    """The bias sweep's field files as one ParaView collection; the last state in 3D."""
+    if not _has_fields(out):
+        return {}
+    from femsim.postprocess import pvd, views
+
+    pvd_file = pvd.collect_fields(out.path, result.datasets["curves"])
+    out.files.append(str(pvd_file.relative_to(out.path)))
+    last = views.last_field_file(out.path)
+    return {"temperature_3d": [views.surface(last, "T", out.path / "plots" / "temperature_3d.png").path]}
+
+
+def _time_fields(case, out, result, formats) -> dict:
+    """The saved states of a transient run as a time series ParaView can step through."""
+    shots = result.figures.get("fields") or []
+    if shots and _has_fields(out):
+        from femsim.postprocess import pvd
+
+        pvd_file = pvd.collect_time_fields(out.path, shots)
+        out.files.append(str(pvd_file.relative_to(out.path)))
+    return {}
+
+
+def _hottest_field(case, out, result, formats) -> dict:
+    """In 3D, the hot spot itself if one formed, else the hottest saved state."""
+    shots = result.figures.get("fields") or []
+    if not _has_fields(out):
+        return {}
+    from femsim.postprocess import views
+
+    hot = [f["file"] for f in shots if str(f.get("state", "")).startswith("hot spot")]
+    pick = hot[0] if hot else (max(shots, key=lambda f: f.get("T_max_K", float("-inf")))["file"] if shots else None)
+    if not pick:
+        return {}
+    return {"temperature_3d": [views.surface(out.path / pick, "T", out.path / "plots" / "temperature_3d.png").path]}
+
+
+#: study kind (femsim.studies.STUDIES) -> what postprocess draws of its result, in this order;
+#: each takes (case, out, result, formats) and returns plot name -> written files
+PLOTS = {
+    "lumped": (_curve_plots,),
+    "fem": (_curve_plots, _sweep_fields),
+    "rf": (_rf_plots,),
+    "transient": (_curve_plots, _time_fields, _hottest_field),
+    "hotspot": (_curve_plots, _hottest_field),
+}
 
 
 def _report(out, summary) -> None:

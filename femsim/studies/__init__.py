@@ -1,27 +1,43 @@
 """Study runners: case -> problem -> solver -> `StudyResult`.
 
-A study never writes plots (postprocess does) and never touches the results directory
-layout beyond handing datasets to `femsim.results.ResultDir`.
+A study computes and returns data; it writes no file. Its `StudyResult` holds the curve
+datasets, key figures and field snapshots, which the runner writes into the results
+directory (`femsim.results.ResultDir.write_result`). A bias sweep, whose converged points
+must be on disk the moment they converge (Ctrl-C, kill, --resume), sends them while it
+runs to the sink the runner gives it (`femsim.results.StudySink`). Plots are drawn by
+postprocess, as `femsim.runner.PLOTS` declares for each study kind.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import xarray as xr
 
-#: study kind -> module with `run(case, out) -> StudyResult`
+#: study kind -> module with `run(case, sink) -> StudyResult`
 STUDIES = {"lumped": "femsim.studies.lumped", "fem": "femsim.studies.fem", "rf": "femsim.studies.rf",
            "transient": "femsim.studies.transient", "hotspot": "femsim.studies.transient"}
 
 
 @dataclass
+class FieldSnapshot:
+    """One 3D state to be written as a VTU file: its mesh and a callable giving its fields
+    (femsim.fem.point_fields: computed when written, one snapshot at a time)."""
+
+    mesh: object
+    fields: Callable[[], dict]
+
+
+@dataclass
 class StudyResult:
-    """What a study produced: curve datasets by file stem, key figures for summary.json."""
+    """What a study produced: curve datasets by file stem, key figures for summary.json,
+    field snapshots by file name ("fields/onset.vtu")."""
 
     datasets: dict[str, xr.Dataset] = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    fields: dict[str, FieldSnapshot] = field(default_factory=dict)
     status: str = "complete"
     message: str = ""
 

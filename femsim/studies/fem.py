@@ -1,10 +1,10 @@
 """Electro-thermal FEM study: case -> mesh (geometries) -> Problem -> continuation sweep ->
 curves beside the lumped Newton model with the device's own isothermal R(T) and (hA)_eff.
 
-Every converged bias point is appended to ``points.csv`` (rewritten atomically), at
-the chosen points its 3D fields are written as VTU, and a one-file checkpoint
-(``resume/checkpoint.npz``) is replaced, so an interrupted or failed sweep leaves every
-converged point on disk and ``--resume`` continues it exactly.
+Every converged bias point goes to the sink the runner gives the study
+(`femsim.results.StudySink`): the readouts of all points so far, at the chosen points the
+3D fields, and the checkpoint (`femsim.checkpoint`), so an interrupted or failed sweep
+leaves every converged point on disk and ``--resume`` continues it exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import xarray as xr
 from .. import progress
 from ..errors import CaseError, ConvergenceError, OutOfRangeError
 from ..materials import PROPERTIES, Material, get_material
-from ..results import write_csv
 from . import StudyResult
 
 #: per-point readouts written while the sweep runs: name -> (Point attribute/lambda, unit)
@@ -426,85 +425,10 @@ def _progress_extent(bias, done=0) -> dict:
     return {"stop": bias.stop, "T_limit": bias.T_max_limit, "max_points": bias.max_points}
 
 
-def _regions_sidecar(md) -> dict:
-    return {"regions": {n: k for k, n in enumerate(md.subdomains)},
-            "boundaries": {n: k for k, n in enumerate(md.boundaries)}}
-
-
-#: scalar readouts of a Point kept in the resume checkpoint (fields are not: they are large)
-_POINT_KEYS = ("mode", "value", "I", "V", "V_4p", "V_3p", "P", "P_IV", "T_mean", "T_max", "hA_eff", "heat_out",
-               "electrode_currents", "energy_balance", "current_balance", "newton_steps", "residual_history",
-               "time_s", "dV_ds", "dI_ds", "dV4p_ds", "turning")
-
-
-CHECKPOINT = "resume/checkpoint.npz"
-
-
-def _checkpoint(out, points, saved, sweep, finished=False) -> None:
-    """Everything `--resume` needs, after each converged point, as ONE file written
-    atomically (a kill at any instant leaves the previous or the new checkpoint, never a
-    mix): the readouts of all points (JSON inside), the last state and the continuation's
-    own state. ``finished``: the sweep ended by its own stop conditions; a resume only
-    redoes the post-processing."""
-    state = getattr(sweep, "state", None) or {}
-    # the continuation state refers to its last main point, which a turning point may follow
-    last = points[int(state["yielded"]) - 1] if "yielded" in state and not finished else points[-1]
-    meta = {"points": [{k: getattr(p, k) for k in _POINT_KEYS} for p in points], "fields_saved_at": saved,
-            "finished": finished,
-            "continuation": {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}}
-    arrays = {f"cont_{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
-    out.npz(CHECKPOINT, meta=np.array(json.dumps(meta, default=_plain)), z=last.z, phi=last.phi, T=last.T, **arrays)
-
-
-def _plain(x):
-    """numpy values as JSON (NaN and infinities kept as such: the resumed curve is the same)."""
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"{type(x).__name__} in a checkpoint")
-
-
-def _restore(out):
-    """(points, saved field indices, continuation state, finished) from a checkpoint, or None."""
-    from ..fem import Point
-
-    path = out.path / CHECKPOINT
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as f:
-        data = json.loads(str(f["meta"]))
-        last = {k: f[k] for k in ("z", "phi", "T")}
-        state = dict(data["continuation"], **{k[5:]: f[k] for k in f.files if k.startswith("cont_")})
-    points = [Point(**{k: d[k] for k in _POINT_KEYS}) for d in data["points"]]
-    if data.get("finished"):
-        n = len(points)
-    elif "yielded" not in state:
-        return None  # a checkpoint without continuation state cannot be continued exactly
-    else:
-        # turning points found after the last main point are found again on the way on
-        n = int(state["yielded"])
-        points = points[:n]
-        if len(points) < n:
-            return None
-    points[-1].z, points[-1].phi, points[-1].T = last["z"], last["phi"], last["T"]
-    return points, [k for k in data["fields_saved_at"] if k < n], state, bool(data.get("finished"))
-
-
-def _stopped(bias, points, state) -> bool:
-    """Whether the checkpointed sweep has met one of its stop conditions already (a kill
-    after its last point, before the checkpoint said so): the sweep's own rules."""
-    from ..fem.continuation import _exceeds
-
-    last = points[-1]
-    if bias.continuation == "natural":
-        return int(state.get("k", 0)) >= bias.points
-    npts = int(state.get("npts", 0))
-    if npts >= bias.max_points:
-        return True
-    if npts > 0 and last.mode != "arclength":   # the final point, solved exactly at the stop value
-        return True
-    return bool(bias.T_max_limit) and _exceeds(last, "T_max", bias.T_max_limit)
+def _checkpoint(sink, points, saved, sweep, finished=False) -> None:
+    """After each converged point: the sweep so far to the sink's checkpoint (--resume
+    continues from it). ``finished``: the sweep ended by its own stop conditions."""
+    sink.checkpoint(points, saved, getattr(sweep, "state", None) or {}, finished=finished)
 
 
 def _readouts(rows) -> xr.Dataset:
@@ -512,8 +436,13 @@ def _readouts(rows) -> xr.Dataset:
                        for k, v in rows.items()})
 
 
-def run(case, out) -> StudyResult:
+def run(case, sink) -> StudyResult:
+    """The study; ``sink`` is the runner's `StudySink` (or a `ResultDir`, wrapped in one)."""
+    from ..checkpoint import stopped
     from ..fem import ElectroThermalSolver, NewtonOptions, point_fields
+    from ..results import StudySink
+
+    sink = StudySink.of(sink)
 
     fem = case.fem
     setup = prepare(case)
@@ -530,17 +459,17 @@ def run(case, out) -> StudyResult:
         raise CaseError("fem.solver.linear", fem.solver.linear, f"a solver installed here ({e})") from None
     region = problem.hA_region
     # validated: the results directory is made now (an --overwrite replaces the earlier run here)
-    out.json("fields/regions.json", _regions_sidecar(md))
+    sink.start(md)
     saved, points, rows = [], [], {k: [] for k in _LIVE}
-    restored = _restore(out) if getattr(out, "resume", False) else None
+    restored = sink.restore()
     finished = False
     if restored is not None:
         points, saved, state, finished = restored
         for p in points:
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))
-        write_csv(out.file("points.csv"), _readouts(rows))
-        finished = finished or _stopped(fem.bias, points, state)
+        sink.converged(_readouts(rows))
+        finished = finished or stopped(fem.bias, points, state)
         if finished:
             progress.say(f"resuming: the sweep finished with {len(points)} converged points; redoing the "
                          "post-processing only")
@@ -557,12 +486,12 @@ def run(case, out) -> StudyResult:
             points.append(p)
             for k, (get, _) in _LIVE.items():
                 rows[k].append(get(p, region))
-            write_csv(out.file("points.csv"), _readouts(rows))
+            sink.converged(_readouts(rows))
             k = len(points) - 1
             if k % fem.fields.every == 0 or (fem.fields.turning_points and p.turning):
-                out.vtu(f"fields/point_{k:04d}.vtu", md.mesh, point_fields(solver, p))
+                sink.field(f"point_{k:04d}", point_fields(solver, p))
                 saved.append(k)
-            _checkpoint(out, points, saved, sweep)
+            _checkpoint(sink, points, saved, sweep)
     except ConvergenceError as e:  # raised only when the sweep cannot store it itself
         failure = e
     except KeyboardInterrupt:  # Ctrl-C: finish the bookkeeping for every converged point
@@ -570,10 +499,10 @@ def run(case, out) -> StudyResult:
     failure = failure or getattr(sweep, "failure", None)
     try:
         if sweep is not None and points and not interrupted and failure is None:
-            _checkpoint(out, points, saved, sweep, finished=True)
+            _checkpoint(sink, points, saved, sweep, finished=True)
         if interrupted and points:   # Ctrl-C means now: the lumped comparison takes minutes on a big mesh
             return _readouts_only(rows, points, "during the sweep")
-        return _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution)
+        return _after_sweep(case, sink, setup, solver, points, saved, failure, interrupted, resolution)
     except KeyboardInterrupt:   # (again) during the post-processing: keep the readouts of every point
         if not points:
             raise
@@ -590,14 +519,14 @@ def _readouts_only(rows, points, when: str) -> StudyResult:
                                "and the lumped comparison are missing; --resume redoes them)")
 
 
-def _after_sweep(case, out, setup, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
+def _after_sweep(case, sink, setup, solver, points, saved, failure, interrupted, resolution) -> StudyResult:
     md, problem = setup.md, setup.problem
     from ..fem import compare_with_lumped, isothermal_resistance, point_fields
 
     fem = case.fem
     region = problem.hA_region
     if points and fem.fields.last and (len(points) - 1) not in saved:
-        out.vtu(f"fields/point_{len(points) - 1:04d}.vtu", md.mesh, point_fields(solver, points[-1]))
+        sink.field(f"point_{len(points) - 1:04d}", point_fields(solver, points[-1]))
         saved.append(len(points) - 1)
     if not points:
         if interrupted:

@@ -83,7 +83,7 @@ def _measured(case) -> tuple[dict[str, xr.Dataset], dict]:
     return datasets, figures
 
 
-def run(case, out=None) -> StudyResult:
+def run(case, sink=None) -> StudyResult:
     try:
         family = _family(case)
     except OutOfRangeError as e:

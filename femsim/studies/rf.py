@@ -78,7 +78,7 @@ def _scalar(v):
     return v
 
 
-def run(case, out=None) -> StudyResult:
+def run(case, sink=None) -> StudyResult:
     try:
         p = params(case)
         datasets = rfs.run_rf(p)

@@ -12,11 +12,15 @@ spectrum of every state (femsim.fem.hotspot, Eq. 1), the bifurcations located an
 classified, the hot-spot branch followed; "curves" over (branch, point) with the onset
 among the turning points (plotted on the I-V), "spectrum", "bifurcations"; 3D fields
 of the onset state and of the hot spot.
+
+Both return their field snapshots in the `StudyResult` (the runner writes them); they
+write no file themselves.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,14 +28,15 @@ import xarray as xr
 
 from .. import progress
 from ..errors import CaseError
-from . import StudyResult
+from . import FieldSnapshot, StudyResult
 
 
-def run(case, out) -> StudyResult:
-    """Runner for both study kinds (STUDIES maps "transient" and "hotspot" here)."""
+def run(case, sink=None) -> StudyResult:
+    """Runner for both study kinds (STUDIES maps "transient" and "hotspot" here); ``sink``
+    (the runner's) is not used: the field snapshots come back in the result."""
     if case.study == "hotspot":
-        return run_hotspot(case, out)
-    return run_transient(case, out)
+        return run_hotspot(case, sink)
+    return run_transient(case, sink)
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -66,13 +71,21 @@ def _mesh_info(md) -> dict:
             **{k: v for k, v in md.info.items() if isinstance(v, (int, float, str))}}
 
 
-def _write_fields(out, name, md, solver, phi, T, extra=None):
+def _snapshot(snapshots, name, md, solver, phi, T, extra=None) -> str:
+    """The fields of the state (phi, T) as ``fields/<name>.vtu`` into ``snapshots``
+    (computed when the runner writes them); returns that file name."""
+    file = f"fields/{name}.vtu"
+    snapshots[file] = FieldSnapshot(md.mesh, partial(_state_fields, solver, phi, T, extra))
+    return file
+
+
+def _state_fields(solver, phi, T, extra) -> dict:
     from ..fem import point_fields
 
     f = point_fields(solver, SimpleNamespace(phi=phi, T=T))
     if extra:
         f.update(extra)
-    return out.vtu(f"fields/{name}.vtu", md.mesh, f)   # atomic
+    return f
 
 
 # ------------------------------------------------------------------------------ transient
@@ -155,7 +168,7 @@ def _energy_drift(ts: xr.Dataset) -> float:
     return abs(E - integral) / den
 
 
-def run_transient(case, out) -> StudyResult:
+def run_transient(case, sink=None) -> StudyResult:
     from ..fem.experiments import fit_time_constants, pulsed_iv
     from ..fem.timestepping import TransientSolver
     from ..fem.waveforms import BIAS_UNITS, Step
@@ -176,11 +189,11 @@ def run_transient(case, out) -> StudyResult:
     series = r.dataset()
     series.attrs["waveform"] = str(sec.waveform.model_dump())
     datasets = {"timeseries": series}
-    saved = []
+    saved, snapshots = [], {}
     for k, t in enumerate(sorted(r.states)):
         phi, T = r.states[t]
         saved.append({"time_s": t, "T_max_K": float(T.max()),
-                      "file": _write_fields(out, f"time_{k:04d}", md, solver, phi, T)})
+                      "file": _snapshot(snapshots, f"time_{k:04d}", md, solver, phi, T)})
     figures = {
         "steps": r.steps, "rejected_steps": r.rejected, "newton_failures": r.newton_failures,
         "transient_wall_s": r.wall_s, "method": opts.method,
@@ -233,7 +246,7 @@ def run_transient(case, out) -> StudyResult:
     datasets["curves"].attrs["T_bath"] = problem.T_bath
     figures["T_bath_K"] = problem.T_bath
     figures["solver_setup_s"] = solver.t_setup + ts.t_setup
-    return StudyResult(datasets=datasets, figures=figures)
+    return StudyResult(datasets=datasets, figures=figures, fields=snapshots)
 
 
 def _nan_none(x):
@@ -275,7 +288,7 @@ def _pulse_verdict(pds, tol) -> str:
 
 # ------------------------------------------------------------------------------ hot spots
 
-def run_hotspot(case, out) -> StudyResult:
+def run_hotspot(case, sink=None) -> StudyResult:
     from ..fem.hotspot import HotspotOptions, find_hotspot
 
     sec = case.hotspot
@@ -293,29 +306,29 @@ def run_hotspot(case, out) -> StudyResult:
     curves.attrs["T_bath"] = problem.T_bath
     datasets = {"curves": curves, "spectrum": _spectrum_dataset(res), "bifurcations": _bifurcations(res)}
     # 3D fields
-    saved = []
+    saved, snapshots = [], {}
     f = sec.fields
     if res.onset is not None and f.onset:
         p = res.onset["point"]
-        saved.append({"state": "onset", "I_A": p.I, "file": _write_fields(out, "onset", md, solver, p.phi, p.T)})
+        saved.append({"state": "onset", "I_A": p.I, "file": _snapshot(snapshots, "onset", md, solver, p.phi, p.T)})
         dT = res.onset["mode_T"]
         dT = dT / max(np.abs(dT).max(), 1e-300)
-        saved[-1]["mode_file"] = _write_fields(out, "onset_mode", md, solver, p.phi, p.T,
-                                               {"critical_mode": dT[:md.mesh.nvertices]})
+        saved[-1]["mode_file"] = _snapshot(snapshots, "onset_mode", md, solver, p.phi, p.T,
+                                           {"critical_mode": dT[:md.mesh.nvertices]})
     if res.points_hot and f.hot:
         k = int(np.argmax([r["hot_current_fraction"] for r in res.hotspot]))
         p = res.points_hot[k]
         saved.append({"state": "hot spot (largest current share)", "I_A": p.I,
-                      "file": _write_fields(out, "hotspot", md, solver, p.phi, p.T)})
+                      "file": _snapshot(snapshots, "hotspot", md, solver, p.phi, p.T)})
     if f.last:
         if res.points_sym:
             p = res.points_sym[-1]
             saved.append({"state": "last point of the traced branch", "I_A": p.I,
-                          "file": _write_fields(out, "symmetric_last", md, solver, p.phi, p.T)})
+                          "file": _snapshot(snapshots, "symmetric_last", md, solver, p.phi, p.T)})
         if res.points_hot:
             p = res.points_hot[-1]
             saved.append({"state": "last point of the hot-spot branch", "I_A": p.I,
-                          "file": _write_fields(out, "hotspot_last", md, solver, p.phi, p.T)})
+                          "file": _snapshot(snapshots, "hotspot_last", md, solver, p.phi, p.T)})
     figures = {"points": len(res.symmetric), "hot_spot_points": len(res.hotspot), "region": sec.region,
                "T_bath_K": problem.T_bath,
                "mirror_symmetries": sorted(_mirrors(res)), "fields": saved, "mesh": _mesh_info(md),
@@ -339,7 +352,7 @@ def run_hotspot(case, out) -> StudyResult:
     figures["branch_switch"] = res.switch
     turning = [r for r in res.symmetric if r.get("turning")]
     figures["turning_points"] = [{"kind": r["turning"], "I_A": r["I"], "V_V": r["V"]} for r in turning]
-    return StudyResult(datasets=datasets, figures=figures)
+    return StudyResult(datasets=datasets, figures=figures, fields=snapshots)
 
 
 def _mirrors(res):

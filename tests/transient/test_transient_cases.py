@@ -76,6 +76,8 @@ def _run(case, tmp_path):
 
     out = ResultDir(tmp_path / "out")
     res = run(case, out)
+    for name, snapshot in res.fields.items():
+        out.fields(name, snapshot)
     for stem, ds in res.datasets.items():
         out.curves(stem, ds)
     return out, res
