@@ -54,6 +54,9 @@ _ALL = [
     _v("T_spread", "K", "standard deviation of T within the hA region"),
     _v("R", "Ohm", "resistance V/I"),
     _v("dIdV", "S", "differential conductance", label="dI/dV"),
+    _v("V_model", "V", "voltage of the heating model at the measured current"),
+    _v("dIdV_model", "S", "differential conductance of the heating model"),
+    _v("residual", "V", "measured minus model voltage"),
     _v("R_norm", "1", "resistance normalised to its low-bias value", label="R/R0"),
     _v("V_4p", "V", "V_4probe: voltage between the probe surfaces"),
     _v("V_3p", "V", "V_3probe: bias contact to the voltage probe"),
@@ -108,6 +111,8 @@ _ALL = [
     _v("x_hot", "m", "x of the temperature maximum relative to the region centre"),
     _v("y_hot", "m", "y of the temperature maximum relative to the region centre"),
     _v("asymmetry", "1", "||T - mirror(T)|| / (2 ||T - T_bath||) over the region"),
+    _v("mode", "1", "decay-rate mode index (smallest first)", integer=True),
+    _v("bifurcation", "1", "bifurcation index", integer=True),
     # -- rf ------------------------------------------------------------------------------------
     _v("X", "m", "position along the junction"),
     _v("V_rf0", "V", "drive amplitude"),
