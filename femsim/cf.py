@@ -16,6 +16,7 @@ one case give identical data variables.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -143,8 +144,6 @@ def from_cf(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _attr(v):
-    import json
-
-    from .results import _jsonable
+    from .results import _jsonable   # (results imports this module)
 
     return v if isinstance(v, (str, int, float)) else json.dumps(_jsonable(v))
