@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("view", help="render a field of a results directory or a VTU file")
     v.add_argument("target")
-    v.add_argument("--field", default="T", help="field to show (T, phi, J_abs, q_joule (also: joule), J (arrows), "
+    v.add_argument("--field", default="T", help="field to show (T, phi, J_abs, joule (also: q_joule), J (arrows), "
                                                 "streamlines, region)")
     v.add_argument("--slice", default=None, help="a cut such as z=0.5um or x=0 (a length with its unit; 0 needs none)")
     v.add_argument("--png", default=None, help="write a PNG instead of opening a window")

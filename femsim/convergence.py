@@ -33,9 +33,6 @@ from .errors import CaseError
 #: potential on a smooth solution (nodal values and functionals)
 ASSUMED_ORDER = 2.0
 
-#: figure name -> unit, for the table
-UNITS = {"V": "V", "I": "A", "T_max": "K", "hA_eff": "W/K"}
-
 
 def refined_case(case, level: int):
     """The case with its mesh refined by ``level`` levels (explicit controls, so the

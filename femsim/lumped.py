@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq, least_squares
 
+from . import variables
 from .errors import OutOfRangeError
 from .properties import BelowTc, Property, Sum, Table
 
@@ -54,14 +55,10 @@ __all__ = [
     "reconstruct_resistance", "fit_hA",
 ]
 
-#: short variable name -> (units, long_name) of every per-point output
-VARIABLES = {
-    "I": ("A", "current"),
-    "V": ("V", "voltage"),
-    "P": ("W", "Joule power I V"),
-    "T_mean": ("K", "mean temperature of the lumped body, T_B + P/(hA)"),
-    "R": ("Ohm", "resistance V/I"),
-    "dIdV": ("S", "differential conductance dI/dV"),
+#: what the per-point outputs mean here, where the registry (`femsim.variables`) says less
+_MEANING = {
+    "T_mean": "mean temperature of the lumped body, T_B + P/(hA)",
+    "dIdV": "differential conductance dI/dV",
 }
 
 _SOURCE = "lumped Newton model, seeds/000_eb5949db9699e93e.txt Eq. 1, exact parametric solution over T"
@@ -387,8 +384,7 @@ def field_tables(B: Sequence[float], T: Sequence[float], R: np.ndarray, interpol
 # --------------------------------------------------------------------------- xarray
 
 def _var_attrs(name):
-    units, long_name = VARIABLES[name]
-    return {"units": units, "long_name": long_name}
+    return variables.attrs(name, _MEANING.get(name))
 
 
 def _tp_arrays(curves, n_tp):
@@ -427,7 +423,7 @@ def _dataset(curves, dims_prefix, coords, attrs):
     ds["tp_kind"] = (tdims, pick(kinds), {"long_name": "turning point kind: V_max, V_min, I_max, I_min ('' = none)"})
     ds["tp_smooth"] = (tdims, pick(smooth), {"long_name": "False where R'(T) jumps (a corner, not a smooth turn)"})
     for k, v in num.items():
-        ds[f"tp_{k}"] = (tdims, pick(v), {**_var_attrs(k), "long_name": f"{VARIABLES[k][1]} at the turning point"})
+        ds[f"tp_{k}"] = (tdims, pick(v), {**_var_attrs(k), "long_name": f"{_var_attrs(k)['long_name']} at the turning point"})
     shapes = [c.iv_shape for c in curves]
     if squeeze:
         attrs = {"iv_shape": shapes[0], **attrs}

@@ -2,8 +2,10 @@
 written atomically into one results directory per run.
 
 Curve datasets are `xarray.Dataset`s whose variables have short names (I, V, dIdV, ...)
-and attrs ``units`` (SI symbol) and ``long_name``; `VARIABLES` is the registry of the
-names femsim uses. A family of curves has a leading family dimension ("T_bath", "dRc0",
+and attrs ``units`` (SI symbol) and ``long_name``; `femsim.variables` is the registry of
+the names femsim uses. netCDF files follow CF-1.10 (`femsim.cf`: UDUNITS unit strings,
+integer counters, no wall-clock times in the data); `read_dataset` gives back the
+displayed units. A family of curves has a leading family dimension ("T_bath", "dRc0",
 "B", ...) before "point". CSV files are long tables with one column per variable and
 coordinate, headed "name [unit]" ("dI/dV [S]").
 """
@@ -23,39 +25,19 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import cf, variables
 from .errors import CaseError, printable
-
-#: short name -> (displayed label, SI unit, long name)
-VARIABLES = {
-    "I": ("I", "A", "current"),
-    "V": ("V", "V", "voltage"),
-    "P": ("P", "W", "Joule power I V"),
-    "T_mean": ("T_mean", "K", "mean temperature"),
-    "T_max": ("T_max", "K", "maximum temperature"),
-    "R": ("R", "Ohm", "resistance V/I"),
-    "dIdV": ("dI/dV", "S", "differential conductance"),
-    "T_bath": ("T_bath", "K", "bath temperature"),
-    "dRc0": ("dRc0", "Ohm", "contact-resistance gap term dRc(0)"),
-    "B": ("B", "T", "magnetic field"),
-    "V_4p": ("V_4p", "V", "four-probe voltage"),
-    "V_3p": ("V_3p", "V", "three-probe voltage"),
-    "V_lumped": ("V_lumped", "V", "lumped-model voltage at the same current"),
-    "T_mean_lumped": ("T_mean_lumped", "K", "lumped-model temperature at the same current"),
-    "energy_balance": ("energy_balance", "1", "|P - heat out| / P"),
-    "current_balance": ("current_balance", "1", "|I_in - I_out| / I"),
-    "newton_steps": ("newton_steps", "1", "Newton steps"),
-    "R_norm": ("R/R0", "1", "resistance normalised to its low-bias value"),
-}
-
+from .variables import VARIABLES  # noqa: F401  (the registry, where results readers look for it)
 
 def annotate(ds: xr.Dataset) -> xr.Dataset:
-    """Fill in ``units``/``long_name``/``label`` attrs of known variables and coordinates."""
+    """Fill in ``units``/``long_name``/``label`` attrs of known variables and coordinates
+    (from the registry `femsim.variables`)."""
     for name in list(ds.data_vars) + list(ds.coords):
-        if name in VARIABLES:
-            label, unit, long_name = VARIABLES[name]
-            ds[name].attrs.setdefault("units", unit)
-            ds[name].attrs.setdefault("long_name", long_name)
-            ds[name].attrs.setdefault("label", label)
+        var = variables.get(str(name))
+        if var is not None:
+            ds[name].attrs.setdefault("units", var.units)
+            ds[name].attrs.setdefault("long_name", var.long_name)
+            ds[name].attrs.setdefault("label", var.shown)
     return ds
 
 
@@ -126,19 +108,18 @@ def write_csv(path: Path, ds: xr.Dataset) -> Path:
 
 
 def write_netcdf(path: Path, ds: xr.Dataset) -> Path:
-    ds = annotate(ds)
-    clean = ds.copy()
-    clean.attrs = {k: json.dumps(_jsonable(v)) if not isinstance(v, (str, int, float)) else v
-                   for k, v in ds.attrs.items()}
+    """A CF-1.10 netCDF file of ``ds`` (`femsim.cf.to_cf`), written atomically."""
+    clean = cf.to_cf(annotate(ds))
     with atomic_path(path) as tmp:
         clean.to_netcdf(tmp, engine="netcdf4")
     return Path(path)
 
 
 def read_dataset(path: Path) -> xr.Dataset:
-    """Read a netCDF curve file written by `write_netcdf` (loaded into memory)."""
+    """Read a netCDF curve file written by `write_netcdf` (loaded into memory), with the
+    units as femsim displays them ("Ohm", not the file's "ohm")."""
     with xr.open_dataset(path, engine="netcdf4") as ds:
-        return ds.load()
+        return cf.from_cf(ds.load())
 
 
 def _jsonable(x):

@@ -31,7 +31,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from femsim.results import VARIABLES, atomic_path
+from femsim import variables as registry
+from femsim.results import atomic_path
 from femsim.postprocess.axes import MINUS, display_scale, quantity, tidy
 
 #: one journal column, inches
@@ -63,11 +64,6 @@ STYLE = {
 _METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
 # Fallback units of rf variables the registry does not know.
-_RF_UNITS = {"X": "m", "Vrf_abs": "V", "Vrf_phase": "rad", "I_unpumped": "A", "I_pumped": "A",
-             "I_classical": "A", "dIdV_pumped": "S", "dIdV_unpumped": "S", "V_rf0": "V", "n": "1",
-             "qp_step": "A", "josephson_positionwise": "1", "josephson_coherent": "1",
-             "uniform_Jn2": "1", "uniform_Jn_abs": "1", "qp_weight": "1"}
-
 _LS = {"V": "-", "V_4p": "-", "V_3p": ":", "lumped": "--", "T_mean": "-", "T_max": "-.",
        "pumped": "-", "unpumped": "--", "classical": ":"}
 _MEASURED_MARKERS = ("o", "s", "^", "v", "D", "P")
@@ -122,13 +118,11 @@ def _time_scale(*arrays) -> tuple[float, str]:
 def _units(ds: xr.Dataset, name: str) -> str:
     if name in ds.variables and "units" in ds[name].attrs:
         return str(ds[name].attrs["units"])
-    if name in VARIABLES:
-        return VARIABLES[name][1]
-    return _RF_UNITS.get(name, "1")
+    return registry.units(name)
 
 
 def _label(name: str) -> str:
-    return VARIABLES[name][0] if name in VARIABLES else name
+    return registry.label(name)
 
 
 def axis_label(name: str, unit: str) -> str:

@@ -27,7 +27,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from femsim.results import VARIABLES, atomic_path
+from femsim import variables as registry
+from femsim.results import atomic_path
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def write_pvd(path, files: Sequence, bias: Sequence[float], *, bias_name: str = 
     if len(files) != bias.size:
         raise ValueError(f"{len(files)} files but {bias.size} bias values")
     indices = list(range(len(files))) if indices is None else [int(i) for i in indices]
-    unit = bias_unit or (VARIABLES[bias_name][1] if bias_name in VARIABLES else "1")
+    unit = bias_unit or registry.units(bias_name)
     steps, kind = _timesteps(bias, indices, timestep)
     return _write_collection(
         path, f" femsim bias points: timestep = {'bias ' + bias_name + ' [' + unit + ']' if kind == 'bias' else 'bias-point index'};"
@@ -164,7 +165,7 @@ def collect_fields(result_dir, ds=None, *, bias_name: str | None = None, timeste
     values = ds[name].values
     if max(indices) >= values.size:
         raise ValueError(f"field file point_{max(indices):04d} but the curve has {values.size} points")
-    unit = ds[name].attrs.get("units") or (VARIABLES[name][1] if name in VARIABLES else "1")
+    unit = ds[name].attrs.get("units") or registry.units(name)
     return write_pvd(result_dir / "fields.pvd", files, values[indices], bias_name=name, bias_unit=unit,
                      indices=indices, timestep=timestep)
 

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from femsim.results import VARIABLES, write_text
+from femsim import variables as registry
+from femsim.results import write_text
 from femsim.postprocess.plots import display_scale, turning_points
 
 FIGURE_UNITS = {
@@ -289,7 +290,7 @@ def _combine(rows: list[dict]) -> dict:
 # ---------------------------------------------------------------- report
 
 def _unit(name: str) -> str:
-    return FIGURE_UNITS.get(name) or (VARIABLES[name][1] if name in VARIABLES else "1")
+    return FIGURE_UNITS.get(name) or registry.units(name)
 
 
 def _q(f: dict, name: str) -> str:

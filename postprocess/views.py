@@ -49,18 +49,13 @@ import pyvista as pv  # noqa: E402
 if not has_display():
     pv.OFF_SCREEN = True
 
+from femsim import variables as registry  # noqa: E402
 from femsim.postprocess import axes as axes_fmt  # noqa: E402
 from femsim.postprocess.axes import display_scale  # noqa: E402
 
-#: field name -> (label on the colour bar, SI unit)
-FIELDS = {
-    "T": ("T", "K"),
-    "phi": ("phi", "V"),
-    "J": ("J magnitude", "A/m^2"),      # (VTK's fonts draw no "|": "|J|" would read "J")
-    "J_abs": ("J magnitude", "A/m^2"),
-    "q_joule": ("q_joule", "W/m^3"),
-}
-CMAPS = {"T": "inferno", "phi": "viridis", "J": "plasma", "J_abs": "plasma", "q_joule": "magma"}
+#: field name -> (label on the colour bar, SI unit), from the registry `femsim.variables`
+FIELDS = {name: (v.shown, v.units) for name, v in registry.FIELDS.items()}
+CMAPS = {name: v.cmap for name, v in registry.FIELDS.items()}
 WINDOW = (1024, 768)
 # VTK's embedded "arial" draws square brackets as round ones: "T [K]" would read "T (K)"
 FONT = "times"
@@ -107,8 +102,16 @@ def load(source) -> Fields:
     return Fields(_strip(volume), regions, boundaries, path)
 
 
-#: names the FEM writes (with units, for ParaView) -> the short names used here
-_ALIASES = {"joule": "q_joule"}
+#: other names of a field (the viewer's former "q_joule") -> the name the FEM writes
+_ALIASES = registry.ALIASES
+
+
+def _with_aliases(names) -> list[str]:
+    """Field names for a message, each with its other names: "joule (or q_joule)"."""
+    other = {}
+    for a, n in _ALIASES.items():
+        other.setdefault(n, []).append(a)
+    return [f"{n} (or {', '.join(other[n])})" if n in other else n for n in names]
 
 
 def _strip(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
@@ -253,13 +256,14 @@ def _frame(mesh, zscale: float) -> _Frame:
 
 
 def _field_values(mesh, field: str) -> np.ndarray:
+    field = _ALIASES.get(field, field)
     if field in mesh.point_data:
         values = np.asarray(mesh.point_data[field])
     elif field in mesh.cell_data:
         values = np.asarray(mesh.cell_data[field])
     else:
         raise KeyError(f"field {field!r} not in the file; it has point data "
-                       f"{list(mesh.point_data.keys())} and cell data {list(mesh.cell_data.keys())}")
+                       f"{_with_aliases(mesh.point_data.keys())} and cell data {_with_aliases(mesh.cell_data.keys())}")
     return np.linalg.norm(values, axis=1) if values.ndim == 2 else values
 
 
@@ -270,7 +274,7 @@ def data_range(mesh, field: str) -> tuple[float, float]:
 
 
 def _title(field: str) -> str:
-    label, unit = FIELDS.get(field, (field, "1"))
+    label, unit = FIELDS.get(_ALIASES.get(field, field), (field, "1"))
     return f"{label} [{unit}]"
 
 
@@ -287,7 +291,7 @@ def _display(field: str, clim, log: bool):
     formatter of `postprocess.axes`: a prefix from the range, or for a field varying by
     a tiny fraction of its size the deviation from a stated reference ("T − 4.2 K [mK]"),
     and labels with as many decimals as make them differ. A log scale keeps SI values."""
-    label, unit = FIELDS.get(field, (field, "1"))
+    label, unit = FIELDS.get(_ALIASES.get(field, field), (field, "1"))
     if log:
         return axes_fmt.Ticks(1.0, unit), f"{label} [{unit}]", "%.1e"
     t = axes_fmt.ticks_for(clim[0], clim[1], unit, prefixed=unit in axes_fmt.SCALABLE or None)
@@ -308,7 +312,7 @@ def _add_field(plotter, data, field: str, clim, *, log: bool = False, **kwargs):
     store[title] = ticks.show(_field_values(data, field))
     plotter.add_mesh(
         data, scalars=title, preference=preference, clim=list(ticks.show(clim)),
-        cmap=CMAPS.get(field, "viridis"), log_scale=log,
+        cmap=CMAPS.get(_ALIASES.get(field, field), "viridis"), log_scale=log,
         scalar_bar_args={"title": title, "vertical": True, "fmt": fmt,
                          "n_labels": _N_LABELS, "title_font_size": 18, "label_font_size": 14,
                          "position_x": 0.86, "position_y": 0.15, "height": 0.7},
@@ -440,27 +444,27 @@ def _state(fields: Fields) -> str:
     if "phi" in mesh.point_data and not (e is not None and e.bias_name == "V"):
         phi = np.asarray(mesh.point_data["phi"])
         parts.append(f"V = {axes_fmt.quantity(float(np.ptp(phi)), 'V')}")
-    if "q_joule" in mesh.cell_data:
+    if "joule" in mesh.cell_data:
         volume = np.asarray(mesh.compute_cell_sizes(length=False, area=False, volume=True).cell_data["Volume"])
-        parts.append(f"P = {axes_fmt.quantity(float(np.sum(np.asarray(mesh.cell_data['q_joule']) * np.abs(volume))), 'W')}")
+        parts.append(f"P = {axes_fmt.quantity(float(np.sum(np.asarray(mesh.cell_data['joule']) * np.abs(volume))), 'W')}")
     if "T" in mesh.point_data or "T" in mesh.cell_data:
         parts.append(f"T_max = {axes_fmt.quantity(float(np.nanmax(_field_values(mesh, 'T'))), 'K', 4)}")
     return ", ".join(parts)
 
 
 #: the heat source marks the region of interest (mesa, bridge, junction): cells with
-#: q_joule above this fraction of its maximum
+#: Joule heat density above this fraction of its maximum
 _ACTIVE = 1e-2
 
 
 def _region_of_interest(fields: Fields):
-    """(cropped mesh, note) around the dissipating part (q_joule > `_ACTIVE` of its
+    """(cropped mesh, note) around the dissipating part (joule > `_ACTIVE` of its
     maximum: the mesa, bridge or junction), or (mesh, None) when that is most of it. The
     box keeps the active part and twice its lateral size around it, from its bottom
     down by that size: the substrate far below, which holds no information but fills
     the view, is cut away."""
     mesh = fields.mesh
-    q = np.asarray(mesh.cell_data["q_joule"], dtype=float) if "q_joule" in mesh.cell_data else np.zeros(0)
+    q = np.asarray(mesh.cell_data["joule"], dtype=float) if "joule" in mesh.cell_data else np.zeros(0)
     if q.size and np.nanmax(q) > 0:
         hot = q > _ACTIVE * np.nanmax(q)
     elif "T" in mesh.point_data or "T" in mesh.cell_data:
@@ -520,7 +524,7 @@ def surface(source, field: str = "T", png=None, *, clip: str | None = None, zsca
         log = bool(positive.size and positive.max() > 1e3 * positive.min())
     shown, crop = (_region_of_interest(fields) if roi else (mesh, None))
     frame = _frame(shown, zscale)
-    notes = [_heading(fields, FIELDS.get(field, (field,))[0])] + ([crop] if crop else [])
+    notes = [_heading(fields, FIELDS.get(_ALIASES.get(field, field), (field,))[0])] + ([crop] if crop else [])
     if log:
         notes.append("log colour scale")
     if clip is not None:
@@ -534,7 +538,7 @@ def surface(source, field: str = "T", png=None, *, clip: str | None = None, zsca
     return _finish(plotter, png, interactive, title, t0, field=field, data_range=rng, notes=notes)
 
 
-def joule(source, png=None, *, field: str = "q_joule", clip: str | None = "x", log: bool | None = None,
+def joule(source, png=None, *, field: str = "joule", clip: str | None = "x", log: bool | None = None,
           **kwargs) -> Rendered:
     """Joule heat density [W/m^3], cut open through the mesa centre by default, on a log
     colour scale when it spans decades (it does between a mesa and its leads)."""
@@ -1087,7 +1091,7 @@ def check_view_arguments(target, field: str, slice):
     """Validate `view`'s arguments before anything is drawn: (field file, field name,
     parsed slice), or a CaseError naming the argument (the CLI's exit 2, one line).
 
-    ``field`` may be the short name or the name the FEM writes ("joule" = "q_joule")."""
+    ``field`` may be the name the FEM writes or an alias of it ("q_joule" = "joule")."""
     from femsim.errors import CaseError
 
     target = Path(target)
@@ -1116,7 +1120,7 @@ def check_view_arguments(target, field: str, slice):
     names -= {"vtkOriginalCellIds", "vtkOriginalPointIds"}
     if field not in names and field not in _DRAWN:
         shown = sorted(n for n in names if not n.startswith(("skfem", "gmsh", "region", "subdomain", "boundary")))
-        choices = list(dict.fromkeys(shown + list(_DRAWN)))
+        choices = list(dict.fromkeys(_with_aliases(shown) + list(_DRAWN)))
         raise CaseError("--field", field, f"a field of {vtu.name}: one of {', '.join(choices)}")
     return vtu, field, cut
 
@@ -1127,7 +1131,7 @@ def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0,
 
     A window when a display exists and no PNG is asked for; otherwise a PNG (default
     ``RESULT_DIR/plots/view_<field>.png``, or ``<vtu stem>_<field>.png`` beside a file).
-    ``field``: T, phi, J_abs, q_joule (scalars), J (arrows), streamlines (of J, seeded
+    ``field``: T, phi, J_abs, joule (or q_joule) (scalars), J (arrows), streamlines (of J, seeded
     by the bias contact or on the boundary ``source_boundary``), region (geometry check)."""
     if field == "streamlines" and slice is not None:
         raise ValueError("streamlines are drawn in 3D: no --slice")
@@ -1149,6 +1153,6 @@ def view(target, field: str = "T", slice=None, png=None, *, zscale: float = 1.0,
         return streamlines(vtu, png, source_boundary=source_boundary, **common)
     if cut is not None:
         return slice_view(vtu, field, png, normal=cut[0], value=cut[1], **common)
-    if field == "q_joule":
+    if field == "joule":
         return joule(vtu, png, **common)
     return surface(vtu, field, png, **common)

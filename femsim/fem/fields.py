@@ -38,17 +38,19 @@ def point_fields(solver, point) -> dict:
 def write_vtu(path, mesh, fields: dict):
     """Write nodal (length nvertices) and cell (length nelements) arrays to a VTU file.
 
-    Names get their units: "T [K]", "phi [V]", "J [A/m^2]", "J_abs [A/m^2]",
-    "joule [W/m^3]"; other keys are written as given.
+    The registry's fields (`femsim.variables.FIELDS`) get their units: "T [K]",
+    "phi [V]", "J [A/m^2]", "J_abs [A/m^2]", "joule [W/m^3]", and go where the registry
+    says they live (node or cell); other keys are written as given.
     """
     from skfem.io.meshio import to_meshio
-    units = {"T": "K", "phi": "V", "J": "A/m^2", "J_abs": "A/m^2", "joule": "W/m^3"}
+
+    from ..variables import FIELDS
     nv, ne = mesh.nvertices, mesh.nelements
     point_data, cell_data = {}, {}
     for k, v in fields.items():
         v = np.asarray(v)
-        name = f"{k} [{units[k]}]" if k in units else k
-        if v.shape[0] == nv and k not in ("J", "J_abs", "joule"):
+        name = f"{k} [{FIELDS[k].units}]" if k in FIELDS else k
+        if v.shape[0] == nv and (k not in FIELDS or FIELDS[k].location == "node"):
             point_data[name] = v
         elif v.shape[0] == ne:
             cell_data[name] = [v]

@@ -80,6 +80,7 @@ import numpy as np
 import scipy.sparse.linalg as sla
 import xarray as xr
 
+from .. import variables as _registry
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
 from .continuation import arclength_trace, natural_sweep
@@ -310,26 +311,19 @@ class HotspotResult:
         branch, 1 the hot-spot branch (NaN-padded)."""
         rows = [self.symmetric, self.hotspot]
         n = max(len(self.symmetric), len(self.hotspot), 1)
-        spec = {
-            "I": ("A", "current"), "V": ("V", "voltage of the bias electrode"), "P": ("W", "Joule power"),
-            "T_mean": ("K", "mean temperature of the region"), "T_max": ("K", "maximum temperature"),
-            "R": ("Ohm", "resistance V/I"), "mu_min": ("1/s", "smallest decay rate of perturbations (Eq. 1)"),
-            "n_unstable": ("1", "number of growing modes (negative decay rates)"),
-            "hot_current_fraction": ("1", "share of the current through the hottest 10 % of the region area"),
-            "offset": ("m", "distance of the temperature maximum from the region centre"),
-            "y_hot": ("m", "y of the temperature maximum relative to the region centre"),
-            "x_hot": ("m", "x of the temperature maximum relative to the region centre"),
-            "asymmetry": ("1", "||T - mirror(T)|| / (2 ||T - T_bath||) over the region"),
-            "energy_balance": ("1", "|P - heat out| / P of the steady state"),
-            "current_balance": ("1", "|current in - current out| / I"),
-        }
+        # units from the registry (`femsim.variables`); the long names say what they are here
+        spec = {"I": None, "V": "voltage of the bias electrode", "P": "Joule power",
+                "T_mean": "mean temperature of the region", "T_max": None, "R": None, "mu_min": None,
+                "n_unstable": None, "hot_current_fraction": None, "offset": None, "y_hot": None, "x_hot": None,
+                "asymmetry": None, "energy_balance": "|P - heat out| / P of the steady state",
+                "current_balance": None}
         data = {}
-        for k, (unit, ln) in spec.items():
+        for k, ln in spec.items():
             arr = np.full((2, n), np.nan)
             for b, rr in enumerate(rows):
                 for j, r in enumerate(rr):
                     arr[b, j] = r.get(k, np.nan)
-            data[k] = (("branch", "point"), arr, {"units": unit, "long_name": ln})
+            data[k] = (("branch", "point"), arr, _registry.attrs(k, ln))
         # turning points of the traced curve, the onset, and every other bifurcation
         tps = [{"kind": r["turning"], "I": r["I"], "V": r["V"], "T": r["T_mean"]}
                for r in self.symmetric if r.get("turning")]

@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
+from .. import variables as registry
 from ..properties import Table
 from .continuation import arclength_trace
 
@@ -107,38 +108,19 @@ def lumped_at_current(R_heat, hA, T_B, I, T_guess, R_V=None, T_hi=None, n_scan=4
     return float(T), float(I * R_V(T))
 
 
-_VARS = {
-    "I": ("A", "current through the bias electrode"),
-    "V": ("V", "measured voltage: V_4probe if probes are defined, else V_2probe (see attrs V_reading)"),
-    "P": ("W", "Joule power of the whole device = I V_2probe (volume integral, contact layers included)"),
-    "P_per_area": ("W/cm^2", "heat load P/A with A the in-plane area of the hA region (seeds/000: P = VI/A)"),
-    "T_mean": ("K", "volume-mean temperature of the hA region"),
-    "T_max": ("K", "maximum temperature"),
-    "T_spread": ("K", "standard deviation of T within the hA region"),
-    "R": ("Ohm", "resistance V/I (of the measured voltage V)"),
-    "dIdV": ("S", "differential conductance dI/dV (of the measured voltage V)"),
-    "V_4p": ("V", "V_4probe: voltage between the probe surfaces"),
-    "V_3p": ("V", "V_3probe: bias contact to the voltage probe"),
-    "V_contact": ("V", "V_2probe: voltage across the current contacts"),
-    "hA_eff": ("W/K", "(hA)_eff = P/(T_mean - T_bath) of the hA region"),
-    "P_outside": ("1", "fraction of P dissipated outside the hA region"),
-    "V_lumped": ("V", "lumped Newton model: measured voltage at equal current, I R_V(T_lumped)"),
-    "T_mean_lumped": ("K", "lumped Newton model temperature at equal current (low-power hA)"),
-    "P_lumped": ("W", "lumped Newton model Joule power of the whole device at equal current, I^2 R_2probe(T_lumped)"),
-    "dV_rel_lumped": ("1", "(V_lumped - V)/V at equal current"),
-    "dT_lumped": ("K", "T_mean_lumped - T_mean at equal current"),
-    "dT_conductance": ("K", "part of dT_lumped from the thermal conductance changing with T: "
-                            "T_lumped(hA0) - T_lumped(hA_eff(P))"),
-    "dT_nonuniform": ("K", "part of dT_lumped from the non-uniform temperature: T_lumped(hA_eff(P)) - T_mean"),
-    "dV_rel_conductance": ("1", "part of dV_rel_lumped from the conductance changing with T"),
-    "dV_rel_nonuniform": ("1", "part of dV_rel_lumped from the non-uniform temperature"),
-    "probe_ratio_change": ("1", "(V_4probe/V_2probe)/(its low-power value) - 1"),
-    "P_4probe_error": ("1", "1 - I V_4probe/P: the heat load missed by taking I V_4probe as P"),
-    "energy_balance": ("1", "|P - heat out| / P"),
-    "power_balance": ("1", "|P - I V_2probe| / P (one definition of P: volume integral = contact power)"),
-    "current_balance": ("1", "|current in - current out| / I"),
-    "newton_steps": ("1", "Newton steps"),
-    "is_turning": ("1", "1 where the point is a refined turning point"),
+#: the comparison's variables in file order (units and labels: `femsim.variables`)
+_NAMES = ("I", "V", "P", "P_per_area", "T_mean", "T_max", "T_spread", "R", "dIdV", "V_4p", "V_3p", "V_contact",
+          "hA_eff", "P_outside", "V_lumped", "T_mean_lumped", "P_lumped", "dV_rel_lumped", "dT_lumped",
+          "dT_conductance", "dT_nonuniform", "dV_rel_conductance", "dV_rel_nonuniform", "probe_ratio_change",
+          "P_4probe_error", "energy_balance", "power_balance", "current_balance", "newton_steps", "is_turning")
+#: what the general names mean here
+_MEANING = {
+    "I": "current through the bias electrode",
+    "V": "measured voltage: V_4probe if probes are defined, else V_2probe (see attrs V_reading)",
+    "P": "Joule power of the whole device = I V_2probe (volume integral, contact layers included)",
+    "T_mean": "volume-mean temperature of the hA region",
+    "R": "resistance V/I (of the measured voltage V)",
+    "dIdV": "differential conductance dI/dV (of the measured voltage V)",
 }
 
 #: CSV headers that say which voltage is which
@@ -208,7 +190,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     ``nonuniformity_tol`` is accepted for compatibility and no longer used: a non-uniform
     temperature matters only through the error it makes in V and T_mean.
 
-    Returns a Dataset with dim "point" (variables: see _VARS, each with units and
+    Returns a Dataset with dim "point" (variables: see _NAMES, each with units and
     long_name) and attrs hA_eff (= hA0, the low-power value) and hA_eff_top [W/K],
     T_bath, area_m2, turning points (kind, V, I), the maximum errors, the error budget at
     the worst point, the range of validity and a one-line ``verdict``.
@@ -237,7 +219,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     use4 = bool(pr.four_probe)
     area = footprint_area(solver, reg)
     n = len(pts)
-    d = {k: np.full(n, np.nan) for k in _VARS}
+    d = {k: np.full(n, np.nan) for k in _NAMES}
     for k, p in enumerate(pts):
         V = p.V_4p if use4 else p.V
         dV = p.dV4p_ds if use4 else p.dV_ds
@@ -319,7 +301,7 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
     tps = [p for p in pts if p.turning]
     variables = {}
     for k, v in d.items():
-        attrs = {"units": _VARS[k][0], "long_name": _VARS[k][1]}
+        attrs = registry.attrs(k, _MEANING.get(k))
         if k in _LABELS:
             attrs["label"] = _LABELS[k]
         variables[k] = ("point", v, attrs)

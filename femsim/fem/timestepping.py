@@ -65,6 +65,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
+from .. import variables as _registry
 from ..errors import ConvergenceError, OutOfRangeError
 from .problem import Problem
 from .solver import ElectroThermalSolver, NewtonOptions
@@ -101,23 +102,20 @@ class TransientOptions:
             raise ValueError("fixed steps (adaptive=False) need h0")
 
 
-#: timeseries variables: name -> (units, long name)
-TIMESERIES_VARS = {
-    "I": ("A", "current through the bias electrode"),
-    "V": ("V", "voltage of the bias electrode (contact, 2-terminal)"),
-    "V_4p": ("V", "4-probe voltage"),
-    "P": ("W", "Joule power (volume integral)"),
-    "T_mean": ("K", "volume-mean temperature of the hA region"),
-    "T_max": ("K", "maximum temperature (whole mesh)"),
-    "T_mean_all": ("K", "volume-mean temperature of the whole mesh"),
-    "Q_out": ("W", "heat leaving through baths and cooled surfaces"),
-    "E_stored": ("J", "heat stored above the initial state (enthalpy sum)"),
-    "energy_balance": ("1", "|P + Q_in - Q_out - dE/dt| / max(P + Q_in, Q_out) of the step (discrete balance)"),
-    "step": ("s", "time step that ended here"),
-    "order": ("1", "BDF order of the step (0: electric re-solve at a breakpoint)"),
-    "newton_steps": ("1", "Newton iterations of the step"),
-    "bias": ("1", "waveform value (A, V or W, see attrs mode)"),
-}
+#: timeseries variables: name -> (units, long name), units from the registry `femsim.variables`
+TIMESERIES_VARS = _registry.table(
+    ("I", "V", "V_4p", "P", "T_mean", "T_max", "T_mean_all", "Q_out", "E_stored", "energy_balance", "step", "order",
+     "newton_steps", "bias"),
+    long_names={
+        "I": "current through the bias electrode",
+        "V": "voltage of the bias electrode (contact, 2-terminal)",
+        "V_4p": "4-probe voltage",
+        "P": "Joule power (volume integral)",
+        "T_mean": "volume-mean temperature of the hA region",
+        "T_max": "maximum temperature (whole mesh)",
+        "energy_balance": "|P + Q_in - Q_out - dE/dt| / max(P + Q_in, Q_out) of the step (discrete balance)",
+        "newton_steps": "Newton iterations of the step",
+    })
 
 
 @dataclass

@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from .. import progress
+from .. import progress, variables
 from ..errors import CaseError, ConvergenceError, OutOfRangeError
 from ..materials import PROPERTIES, Material, get_material
 from . import StudyResult
 
-#: per-point readouts written while the sweep runs: name -> (Point attribute/lambda, unit)
+#: per-point readouts written while the sweep runs: name -> getter (units: `femsim.variables`)
 _LIVE = {
-    "I": (lambda p, r: p.I, "A"), "V": (lambda p, r: p.V, "V"), "V_4p": (lambda p, r: p.V_4p, "V"),
-    "V_3p": (lambda p, r: p.V_3p, "V"), "P": (lambda p, r: p.P, "W"),
-    "T_mean": (lambda p, r: p.T_mean[r], "K"), "T_max": (lambda p, r: p.T_max["all"], "K"),
-    "energy_balance": (lambda p, r: p.energy_balance, "1"), "current_balance": (lambda p, r: p.current_balance, "1"),
-    "newton_steps": (lambda p, r: p.newton_steps, "1"),
+    "I": lambda p, r: p.I, "V": lambda p, r: p.V, "V_4p": lambda p, r: p.V_4p,
+    "V_3p": lambda p, r: p.V_3p, "P": lambda p, r: p.P,
+    "T_mean": lambda p, r: p.T_mean[r], "T_max": lambda p, r: p.T_max["all"],
+    "energy_balance": lambda p, r: p.energy_balance, "current_balance": lambda p, r: p.current_balance,
+    "newton_steps": lambda p, r: p.newton_steps,
 }
 
 
@@ -432,7 +432,7 @@ def _checkpoint(sink, points, saved, sweep, finished=False) -> None:
 
 
 def _readouts(rows) -> xr.Dataset:
-    return xr.Dataset({k: ("point", np.asarray(v, float), {"units": _LIVE[k][1], "label": _LIVE_LABELS.get(k, k)})
+    return xr.Dataset({k: ("point", np.asarray(v, float), {"units": variables.units(k), "label": _LIVE_LABELS.get(k, k)})
                        for k, v in rows.items()})
 
 
@@ -466,7 +466,7 @@ def run(case, sink) -> StudyResult:
     if restored is not None:
         points, saved, state, finished = restored
         for p in points:
-            for k, (get, _) in _LIVE.items():
+            for k, get in _LIVE.items():
                 rows[k].append(get(p, region))
         sink.converged(_readouts(rows))
         finished = finished or stopped(fem.bias, points, state)
@@ -484,7 +484,7 @@ def run(case, sink) -> StudyResult:
         for p in progress.sweep_bar(sweep or (), fem.bias.mode, linear=solver.system.linear_solve,
                                     T_bath=problem.T_bath, **_progress_extent(fem.bias, len(points))):
             points.append(p)
-            for k, (get, _) in _LIVE.items():
+            for k, get in _LIVE.items():
                 rows[k].append(get(p, region))
             sink.converged(_readouts(rows))
             k = len(points) - 1

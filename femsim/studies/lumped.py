@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .. import lumped
+from .. import lumped, variables
 from ..errors import CaseError, OutOfRangeError
 from . import StudyResult
 
@@ -65,12 +65,10 @@ def _measured(case) -> tuple[dict[str, xr.Dataset], dict]:
                              "points": fit.n_points, "success": bool(fit.success), "message": fit.message}
         figures["explain"] = ex.summary()
         c = ex.curves[0]
-        unit = {"I": "A", "V": "V", "V_model": "V", "dIdV": "S", "dIdV_model": "S", "residual": "V",
-                "T_mean": "K", "R": "Ohm"}
         data = {"I": c.I, "V": c.V, "V_model": c.V_model, "dIdV": c.G, "dIdV_model": c.G_model,
                 "residual": c.residual, "T_mean": c.T_rec, "R": c.R_rec}
         datasets["measured_fit_hA"] = xr.Dataset(
-            {k: ("point", v, {"units": unit[k]}) for k, v in data.items()},
+            {k: ("point", v, {"units": variables.units(k)}) for k, v in data.items()},
             attrs={"hA_fit_W_per_K": fit.hA, "hA_fit_sigma_W_per_K": fit.sigma, "T_bath_K": m.T_bath,
                    "meaning": "measured I-V beside the heating model with the fitted hA; T_mean, R: R(T) "
                               "reconstructed from the I-V with the fitted hA (seeds/000 Fig. 1B)"})

@@ -29,13 +29,14 @@ _NOT_CURVES = ("time_s", "wall", "solve_time", "elapsed", "newton", "iterations"
                "balance")
 
 
-def _is_curve(name: str, values: np.ndarray) -> bool:
+def _is_curve(name: str, values: np.ndarray, integers: bool = False) -> bool:
     low = name.lower()
-    return values.dtype.kind in "fc" and not any(f in low for f in _NOT_CURVES)
+    return values.dtype.kind in ("fciu" if integers else "fc") and not any(f in low for f in _NOT_CURVES)
 
 
-def collect(results_dir: Path) -> dict[str, np.ndarray]:
-    """``{"<file>::<variable>": values}`` for every curve variable in a results directory."""
+def collect(results_dir: Path, integers: bool = False) -> dict[str, np.ndarray]:
+    """``{"<file>::<variable>": values}`` for every curve variable in a results directory
+    (floating-point ones; also integer ones with ``integers``)."""
     import xarray as xr
 
     out = {}
@@ -46,7 +47,7 @@ def collect(results_dir: Path) -> dict[str, np.ndarray]:
         with xr.open_dataset(nc, engine="netcdf4") as ds:
             for name in list(ds.data_vars) + list(ds.coords):
                 values = np.asarray(ds[name].values)
-                if _is_curve(str(name), values):
+                if _is_curve(str(name), values, integers):
                     out[f"{rel}::{name}"] = values
     return out
 
@@ -58,7 +59,9 @@ def compare(stem: str, results_dir: Path, rtol: float = 1e-10) -> list[str]:
     (the largest finite magnitude), so a current that passes through zero is not held to
     a relative 1e-10 of 0."""
     stored = dict(np.load(STORE / f"{stem}.npz"))
-    now = collect(results_dir)
+    # a flag or count stored as a float before the netCDF files followed CF (issue 18) is an
+    # integer now: still compared by value; integers the baseline never held stay out
+    now = {k: v for k, v in collect(results_dir, integers=True).items() if v.dtype.kind in "fc" or k in stored}
     lines = [f"{k}: missing from the run" for k in sorted(set(stored) - set(now))]
     lines += [f"{k}: not in the baseline" for k in sorted(set(now) - set(stored))]
     for key in sorted(set(stored) & set(now)):
