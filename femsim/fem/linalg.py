@@ -299,6 +299,7 @@ class DirectSolver:
         self._owner = None    # the matrix object factorised last (handles ask for it)
         self.n_analyse = self.n_factor = self.n_solve = 0
         self.t_factor = self.t_solve = 0.0
+        self.used = {}        # method -> solves (`SolveLog`)
 
     def _same_pattern(self, A):
         return (self._pattern is not None and self._pattern[0].shape == A.indptr.shape
@@ -361,6 +362,7 @@ class DirectSolver:
             ps.set_phase(33)
             x = ps._call_pardiso(A, ps._check_b(A, b)).reshape(b.shape)
         self.n_solve += 1
+        self.used[self.backend] = self.used.get(self.backend, 0) + 1
         self.t_solve += time.perf_counter() - t0
         return x
 
@@ -602,6 +604,15 @@ class AMGSolver:
         self.n_setup = self.n_solve = self.n_iter = 0
         self.t_setup = self.t_solve = 0.0
         self.last_iterations = 0
+        self._used = {"amg-gmres": 0}
+
+    @property
+    def used(self) -> dict:
+        """method -> solves: GMRES ones, and those of the direct solver after a fallback."""
+        out = dict(self._used)
+        if self.direct is not None:
+            out.update({f"{k} (AMG fallback)": v for k, v in self.direct.used.items()})
+        return out
 
     # -- setup -----------------------------------------------------------------------
     def _setup(self, A, layout: Layout, bias: BiasRow | None):
@@ -691,6 +702,7 @@ class AMGSolver:
         self.t_solve += time.perf_counter() - t0
         if not ok:
             return self._fall_back(A, b, its, info)
+        self._used["amg-gmres"] += 1
         if self._its_ref is None:
             self._its_ref = max(its, 1)
         elif its > max(self.rebuild_factor * self._its_ref, self._its_ref + 20):
@@ -748,6 +760,34 @@ class AMGSolver:
         self._pre = None
         if self.direct is not None:
             self.direct.free()
+
+
+# -- what solved ------------------------------------------------------------------------------
+
+def methods_used(solver) -> dict:
+    """Solves so far by the method that actually did them ("pardiso", "superlu",
+    "amg-gmres", "pardiso (AMG fallback)"); {} for a plain callable (it keeps no count)."""
+    return {k: v for k, v in (getattr(solver, "used", None) or {}).items() if v}
+
+
+class SolveLog:
+    """The linear solver actually used between two calls of `take` (one bias point):
+    provenance for summary.json, read off the solver's own counts (`methods_used`) so
+    that the nonlinear solver need not report it."""
+
+    def __init__(self, solver):
+        self.solver = solver
+        self._seen = methods_used(solver)
+
+    def take(self) -> str:
+        """Methods used since the last call, joined by "+" in first-use order ("" if none;
+        a plain callable's name)."""
+        if getattr(self.solver, "used", None) is None:
+            return getattr(self.solver, "__name__", type(self.solver).__name__)
+        now = methods_used(self.solver)
+        new = [k for k, v in now.items() if v > self._seen.get(k, 0)]
+        self._seen = now
+        return "+".join(new)
 
 
 # -- choosing ---------------------------------------------------------------------------------
