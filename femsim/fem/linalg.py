@@ -386,6 +386,24 @@ class DirectSolver:
 
 # -- AMG-preconditioned GMRES --------------------------------------------------------------
 
+# Why GMRES and PCG are written here and not taken from pyamg.krylov (issue 18), measured
+# by benchmarks/bench_krylov.py on every solve of real AMG-path sweeps, with the same
+# preconditioner in one run (2 cores, loaded machine, 2026-12-03):
+#   reference problem, 52 112 unknowns, 13 GMRES solves: femsim 114 iterations 4.96 s;
+#     pyamg fgmres 114 iterations 5.74 s (x1.16), with the stagnation stop in its callback
+#     5.64 s (x1.14): Householder orthogonalisation and the stored preconditioned vectors
+#     (n x restart more memory) cost more than classical Gram-Schmidt twice here;
+#   4.2 K newcomer mesa (gold on Bi2212), 6 915 unknowns, 17 solves: femsim 561 iterations
+#     3.26 s; fgmres 860 iterations 6.40 s (x1.96: no stagnation stop, it iterates on to
+#     maxiter where femsim gives up and falls back to a direct solve); with the stop in a
+#     callback 555 iterations 3.81 s (x1.17; the callback costs pyamg a triangular solve and
+#     an n x k product per iteration). pyamg's `gmres` is left-preconditioned: it stops on
+#     ||M r||, not on the true residual the Newton forcing term is about. Neither has the
+#     `budget` (predicted iterations) stop.
+#   PCG (bias column w = K0^-1 c to 1e-13): femsim 14 / 203 iterations, pyamg cg 15 / 219,
+#     equal time within 2 %; pyamg's cg has no stagnation stop either.
+# Not slower is the condition for switching; both would be, so both stay.
+
 def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30, budget=None, floor=1e-3,
                 window=15, info=None):
     """Restarted GMRES, right-preconditioned by the callable M, on the true residual.
