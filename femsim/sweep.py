@@ -8,6 +8,10 @@ or ``geometry.width=10um,20um,40um``. Shorthands: ``T_bath`` -> ``environment.T_
 ``hA`` -> ``lumped.hA``, ``h`` -> ``fem.thermal.cooling[0].h``. Several parameters make a
 grid. Each member runs into ``DIR/<name>_<k>/`` like `femsim run`; the gathered curves go
 to ``DIR/sweep.nc`` and ``DIR/sweep.csv`` with one dimension per parameter.
+
+Members running at once share the cores: each caps its BLAS/OpenMP threads (OpenBLAS,
+MKL/PARDISO) at its share (`blas_threads`, `thread_cap`), recorded in sweep.json. On Dask
+the results directory must be on a filesystem every worker sees (`_check_shared`).
 """
 
 from __future__ import annotations
