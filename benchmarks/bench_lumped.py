@@ -6,21 +6,11 @@ single vectorised R(T) evaluation of 1e5 points. Prints, asserts nothing.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from femsim import lumped
 from femsim.properties import Arrhenius, Pseudogap
-
-
-def best_of(fn, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of  # benchmarks/ is on sys.path when a script runs
 
 
 def main(n=100_000):

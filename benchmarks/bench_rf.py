@@ -14,15 +14,7 @@ from scipy.constants import e
 
 from femsim.rf import pumped, tline, tunneling
 from femsim.rf.model import BCSCurve, Drive, SuperconductingFilm, Junction, RFParams, VoltageGrid, run_rf
-
-
-def best_of(fn, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of  # benchmarks/ is on sys.path when a script runs
 
 
 def pumped_case(label, iv, f, v_rf0, n_v=10_000, n_x=200, vswr=5.0):

@@ -346,28 +346,28 @@ def boundary_facet_table(mesh, elem_region: np.ndarray | None = None) -> FacetTa
                       mesh.p[:, mesh.facets[:, facets]].mean(axis=1))
 
 
-def subdomain_volume(md: MeshData, name_or_names) -> float:
-    """Volume [m^3] of named subdomain(s), by 2x2x2 Gauss (exact for trilinear hexahedra)."""
-    from skfem import Basis, ElementHex0, ElementTetP0, Functional
+def _measure(md: MeshData, name_or_names, kind: str) -> float:
+    """Volume or area of named subdomains/boundaries: the integral of 1 by scikit-fem
+    (2x2x2 Gauss on cells, 2x2 on facets: exact for trilinear hexahedra)."""
+    from skfem import Basis, ElementHex0, ElementTetP0, FacetBasis, Functional
 
-    elems = select(md, name_or_names, "subdomain")
-    if elems.size == 0:
+    ids = select(md, name_or_names, kind)
+    if ids.size == 0:
         return 0.0
     e0 = ElementHex0() if isinstance(md.mesh, MeshHex1) else ElementTetP0()
-    basis = Basis(md.mesh, e0, elements=elems, intorder=3)
+    basis = (Basis(md.mesh, e0, elements=ids, intorder=3) if kind == "subdomain"
+             else FacetBasis(md.mesh, e0, facets=ids, intorder=3))
     return float(Functional(lambda w: 1.0 + 0.0 * w.x[0]).assemble(basis))
 
 
-def boundary_area(md: MeshData, name_or_names) -> float:
-    """Area [m^2] of named boundary(ies) through scikit-fem's FacetBasis."""
-    from skfem import ElementHex0, ElementTetP0, FacetBasis, Functional
+def subdomain_volume(md: MeshData, name_or_names) -> float:
+    """Volume [m^3] of named subdomain(s)."""
+    return _measure(md, name_or_names, "subdomain")
 
-    facets = select(md, name_or_names, "boundary")
-    if facets.size == 0:
-        return 0.0
-    e0 = ElementHex0() if isinstance(md.mesh, MeshHex1) else ElementTetP0()
-    fb = FacetBasis(md.mesh, e0, facets=facets, intorder=3)
-    return float(Functional(lambda w: 1.0 + 0.0 * w.x[0]).assemble(fb))
+
+def boundary_area(md: MeshData, name_or_names) -> float:
+    """Area [m^2] of named boundary(ies)."""
+    return _measure(md, name_or_names, "boundary")
 
 
 def is_tet(mesh) -> bool:

@@ -700,7 +700,7 @@ def time_traces(ds: xr.Dataset, path=None, *, formats=FORMATS) -> Figure:
 
 def _step_fit(source) -> dict:
     """A step-response fit as {"fits": [(n, taus, amps), ...], "y0", "y_inf", ...} from
-    `femsim.fem.transient.fit_time_constants`'s dict ("tau_2": [...]), the study's summary
+    `femsim.fem.experiments.fit_time_constants`'s dict ("tau_2": [...]), the study's summary
     figure ("tau_2_s": [...]) or dataset attrs (lists as JSON text, as netCDF holds them)."""
     out = dict(source or {})
 
@@ -727,7 +727,7 @@ def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None =
     """The rise y - y0 of the fitted response (T_mean unless ``quantity`` or the fit's
     "quantity" says otherwise) after the bias step at t = 0, as stored, with each fitted
     model y0 + (y_inf - y0) (1 - sum_k a_k exp(-t/tau_k)) of
-    `femsim.fem.transient.fit_time_constants` drawn over it (gid "fit_<n>" for n
+    `femsim.fem.experiments.fit_time_constants` drawn over it (gid "fit_<n>" for n
     exponentials), its time constants in the legend. ``fit``: that function's dict or
     the transient study's summary figure "step_response" (keys "tau_<n>_s"); None reads
     ds.attrs. Without a fit (or after a failed one) the data are drawn alone. A log time

@@ -117,6 +117,32 @@ def _quantity(dimension: str):
     return parse
 
 
+#: the dimension of a bias value by bias mode
+BIAS_DIMENSION = {"current": "current", "voltage": "voltage", "power": "power"}
+
+
+def bias_to_si(value, mode, key: str, *, bare_numbers: bool):
+    """A bias value of a section biased in ``mode`` (a current, voltage or power) in SI.
+
+    ``value`` is a string with units, or a list of them; ``key`` names it in the error
+    ("stop = '5 V': ..."). A bare number is refused ("5" could be A or mA) unless
+    ``bare_numbers``: then it is taken as SI, as the [transient] amplitudes always have
+    been, and a list's numbers likewise ([fem.bias].stop refuses them). An unknown mode
+    leaves the value to the mode field's own error.
+    """
+    dim = BIAS_DIMENSION.get(mode)
+    if dim is None:
+        return value
+    try:
+        if isinstance(value, str) or not bare_numbers:
+            return to_si(value, dim)
+        if isinstance(value, list):
+            return [to_si(x, dim) if isinstance(x, str) else x for x in value]
+        return value
+    except UnitError as e:
+        raise ValueError(f"{key} = {value!r}: {e}") from None
+
+
 def _positive(x: float) -> float:
     if not x > 0:
         raise ValueError("a positive value")

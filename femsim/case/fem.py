@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
 from ..errors import CaseError
-from .base import L_MIN, L_SANE, T_SANE, Prop, Q, StrictModel
+from .base import L_MIN, L_SANE, T_SANE, Prop, Q, StrictModel, bias_to_si
 
 #: builder float parameters that are ratios, not lengths
 _RATIOS = {"growth", "far_growth"}
@@ -240,15 +240,8 @@ class Bias(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _stop_units(cls, data):
-        from ..units import UnitError, to_si
-
         if isinstance(data, dict) and "stop" in data:
-            dim = {"current": "current", "voltage": "voltage", "power": "power"}.get(data.get("mode", "current"))
-            if dim:
-                try:
-                    data = {**data, "stop": to_si(data["stop"], dim)}
-                except UnitError as e:
-                    raise ValueError(f"stop = {data['stop']!r}: {e}") from None
+            data = {**data, "stop": bias_to_si(data["stop"], data.get("mode", "current"), "stop", bare_numbers=False)}
         return data
 
     @model_validator(mode="after")

@@ -31,48 +31,32 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .base import T_SANE, Q, StrictModel
+from .base import T_SANE, Q, StrictModel, bias_to_si
 
 #: waveform keys that carry the bias quantity's unit
 _BIAS_KEYS = ("amplitude", "initial", "base", "start", "offset")
 
-#: the dimension of the bias-valued keys by mode
-_BIAS_DIMENSION = {"current": "current", "voltage": "voltage", "power": "power"}
-
 
 def _bias_units(data, where: str):
     """Convert the bias-valued keys of a dict to SI by its ``mode`` (current/voltage/power)."""
-    from ..units import UnitError, to_si
-
     if not isinstance(data, dict):
         return data
-    dim = _BIAS_DIMENSION.get(data.get("mode", "current"))
-    if dim is None:
-        return data
+    mode = data.get("mode", "current")
     out = dict(data)
     wf = out.get("waveform")
     if isinstance(wf, dict):
         wf = dict(wf)
         for k in _BIAS_KEYS:
             if k in wf and isinstance(wf[k], str):
-                try:
-                    wf[k] = to_si(wf[k], dim)
-                except UnitError as e:
-                    raise ValueError(f"{where}waveform.{k} = {wf[k]!r}: {e}") from None
+                wf[k] = bias_to_si(wf[k], mode, f"{where}waveform.{k}", bare_numbers=True)
         out["waveform"] = wf
     for sub, keys in (("step_response", ("amplitude",)), ("pulsed_iv", ("stop", "amplitudes"))):
         sec = out.get(sub)
         if isinstance(sec, dict):
             sec = dict(sec)
             for k in keys:
-                v = sec.get(k)
-                try:
-                    if isinstance(v, str):
-                        sec[k] = to_si(v, dim)
-                    elif isinstance(v, list):
-                        sec[k] = [to_si(x, dim) if isinstance(x, str) else x for x in v]
-                except UnitError as e:
-                    raise ValueError(f"{where}{sub}.{k} = {v!r}: {e}") from None
+                if k in sec:
+                    sec[k] = bias_to_si(sec[k], mode, f"{where}{sub}.{k}", bare_numbers=True)
             out[sub] = sec
     return out
 

@@ -83,8 +83,9 @@ import xarray as xr
 from ..errors import ConvergenceError, OutOfRangeError
 from . import forms
 from .solver import ElectroThermalSolver, NewtonOptions, Point
-from .transient import (Step, TransientAssembler, TransientOptions, TransientSolver, _as_names,
-                        grad_at_quadrature)
+from .timestepping import TransientOptions, TransientSolver
+from .transient import TransientAssembler, _as_names, grad_at_quadrature
+from .waveforms import Step
 
 __all__ = ["StabilityAnalysis", "HotspotOptions", "HotspotResult", "find_hotspot", "mirror_maps"]
 

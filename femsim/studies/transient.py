@@ -78,7 +78,7 @@ def _write_fields(out, name, md, solver, phi, T, extra=None):
 # ------------------------------------------------------------------------------ transient
 
 def _options(sec):
-    from ..fem.transient import TransientOptions
+    from ..fem.timestepping import TransientOptions
 
     st = sec.steps
     return TransientOptions(method=st.method, adaptive=not st.fixed, rtol=st.rtol, atol=st.atol, h0=st.first,
@@ -86,7 +86,7 @@ def _options(sec):
 
 
 def _waveform(sec):
-    from ..fem.transient import waveform_from_dict
+    from ..fem.waveforms import waveform_from_dict
 
     return waveform_from_dict(sec.waveform.model_dump())
 
@@ -156,7 +156,9 @@ def _energy_drift(ts: xr.Dataset) -> float:
 
 
 def run_transient(case, out) -> StudyResult:
-    from ..fem.transient import BIAS_UNITS, Step, TransientSolver, fit_time_constants, pulsed_iv
+    from ..fem.experiments import fit_time_constants, pulsed_iv
+    from ..fem.timestepping import TransientSolver
+    from ..fem.waveforms import BIAS_UNITS, Step
 
     sec = case.transient
     md, problem, solver = _setup(case)

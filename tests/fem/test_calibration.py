@@ -67,15 +67,7 @@ T_bath = "4.2 K"
 [geometry]
 kind = "mesa"
 width = "20 um"
-height = "1 um"
-base_thickness = "10 um"
-substrate_thickness = "50 um"
-mesa_cells = 1
-electrode_cells = 1
-edge_cell = "2.5 um"
-growth = 1.8
-far_growth = 2.2
-[materials]
+COARSE_GEOMETRY[materials]
 electrode = "Au"
 substrate = "sapphire"
 base = "Bi2212"
@@ -91,7 +83,7 @@ cooling = [{ boundaries = ["cooled"], h = "1 W/(cm^2 K)" }]
 [fem.bias]
 stop = "1 mA"
 T_max_limit = "150 K"
-"""
+""".replace("COARSE_GEOMETRY", (Path(__file__).parents[1] / "data" / "coarse_mesa_geometry.toml").read_text())
 
 KNOWN = '{ model = "pseudogap", f_min = "5 Ohm*cm", T_star = "150 K", Delta = "100 K" }'
 

@@ -4,7 +4,8 @@ four-terminal conduction check of the barrier geometry."""
 import numpy as np
 import pytest
 
-from femsim.geometries import GeometryError, build_cross_junction, build_inline_junction, mean
+from femsim.geometries import GeometryError, build_cross_junction, build_inline_junction
+from femsim.postprocess.probes import mean
 from femsim.geometries.base import boundary_area, subdomain_volume
 
 from geom_conduction import facet_nodes, solve_potential

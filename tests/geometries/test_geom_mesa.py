@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from skfem import ElementHex1, FacetBasis, Functional
 
-from femsim.geometries import GeometryError, build_mesa, measure
+from femsim.geometries import GeometryError, build_mesa
+from femsim.postprocess.probes import measure
 from femsim.geometries.base import boundary_area, subdomain_volume
 from femsim.geometries.planar import equal_area_radius
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from femsim.fem.transient import TIMESERIES_VARS, fit_time_constants
+from femsim.fem.experiments import fit_time_constants
+from femsim.fem.timestepping import TIMESERIES_VARS
 from femsim.results import read_dataset, write_netcdf
 from femsim.studies.transient import _fit_figures
 from femsim.postprocess import plots

@@ -114,7 +114,8 @@ def test_hot_spot_branch_is_stable_asymmetric_and_carries_the_current(hotspot_ca
 def test_spectrum_is_the_decay_of_a_transient_perturbation(hotspot_case):
     """mu of Eq. 1 is a physical decay rate: at a stable state a small perturbation along
     the slowest mode decays in the transient solver as exp(-mu t)."""
-    from femsim.fem.transient import Step, TransientOptions, TransientSolver
+    from femsim.fem.timestepping import TransientOptions, TransientSolver
+    from femsim.fem.waveforms import Step
 
     case = with_geometry(hotspot_case, edge_cell=8 * um, growth=1.6, far_growth=2.0)
     md, problem, solver = _setup(case)

@@ -19,7 +19,9 @@ import pytest
 
 from femsim.errors import CaseError
 from femsim.fem import Electrode
-from femsim.fem.transient import PulseTrain, Step, TransientOptions, TransientSolver, pulsed_iv
+from femsim.fem.experiments import pulsed_iv
+from femsim.fem.timestepping import TransientOptions, TransientSolver
+from femsim.fem.waveforms import PulseTrain, Step
 from femsim.properties import Exponential
 
 from transient_helpers import ROOT, fitted_order, load

@@ -12,25 +12,15 @@
 
 import numpy as np
 import pytest
-from skfem import MeshHex
 
-from femsim.fem import Bath, Cooling, Electrode, ElectroThermalSolver, Problem
-from femsim.fem.transient import (HeatFlux, PulseTrain, Ramp, Sine, Step, TransientOptions,
-                                  TransientSolver, fit_time_constants, pulsed_iv, waveform_from_dict)
+from femsim.fem import Bath, Cooling, Problem
+from femsim.fem.timestepping import TransientOptions, TransientSolver
+from femsim.fem.transient import HeatFlux
+from femsim.fem.waveforms import PulseTrain, Ramp, Step
 from femsim.materials import Material
-from femsim.properties import Arrhenius, Constant
+from femsim.properties import Constant
 
-from transient_helpers import fitted_order
-
-TB = 4.2
-
-
-def column(z, a=1e-5, **faces):
-    """A 1 x 1 x nz column of hexahedra (laterally uniform: a 1D problem in 3D)."""
-    m = MeshHex.init_tensor(np.array([0.0, a]), np.array([0.0, a]), np.asarray(z, float))
-    tol = 1e-3 * np.min(np.diff(z))
-    bnd = {"top": lambda x: np.abs(x[2] - z[-1]) < tol, "bottom": lambda x: np.abs(x[2] - z[0]) < tol}
-    return m.with_subdomains({"body": lambda x: x[0] > -1}).with_boundaries(bnd)
+from transient_helpers import TB, column, coupled_slab, fitted_order
 
 
 # ----------------------------------------------------------------------- lumped body
@@ -107,20 +97,7 @@ def test_semi_infinite_slab_surface_temperature_under_constant_flux():
     assert abs(ds["E_stored"].values[-1] + np.sum(ds["Q_out"].values[1:] * np.diff(t)) - E_in) < 1e-6 * E_in
 
 
-# ----------------------------------------------------------------------- coupled slab
-
-def coupled_slab(nz=8, C=2e5):
-    """1 um Bi2212-like slab, rho_c activated (falls on warming), bath below, cooled top."""
-    d, a = 1e-6, 1e-5
-    m = column(np.linspace(0, d, nz + 1), a)
-    Ea, T0 = 200.0, 20.0
-    mat = Material("slab", Constant(1e-6), Arrhenius(0.01 * np.exp(-Ea / T0), Ea), Constant(5.0), Constant(0.5),
-                   Constant(C))
-    pr = Problem(m, {"body": mat}, [Electrode("top", "bias"), Electrode("bottom", "ground")], T_bath=T0,
-                 baths=[Bath("bottom")], coolings=[Cooling("top", 1e5)])
-    s = ElectroThermalSolver(pr)
-    return TransientSolver(pr, steady=s), s
-
+# ----------------------------------------------------------------------- coupled slab (transient_helpers.coupled_slab)
 
 @pytest.mark.parametrize("mode, value", [("current", 5e-3), ("voltage", 0.14)])
 def test_long_time_limit_equals_the_steady_solution(mode, value):
@@ -174,27 +151,7 @@ def test_backward_euler_energy_bookkeeping_is_exact():
     assert np.nanmax(ds["energy_balance"].values) < 1e-5
 
 
-# ----------------------------------------------------------------------- waveforms and runs
-
-def test_waveforms_values_and_breakpoints():
-    p = PulseTrain(2.0, width=1.0, period=10.0, count=2, delay=0.5)
-    assert [p.value(t) for t in (0.0, 0.5, 1.0, 1.5, 10.5, 11.49, 20.5)] == [0, 2, 2, 0, 2, 2, 0]
-    assert p.value(1.5, left=True) == 2 and p.value(0.5, left=True) == 0
-    assert p.breakpoints(0, 100) == [0.5, 1.5, 10.5, 11.5]
-    single = PulseTrain(1.0, 2.0)
-    assert single.breakpoints(-1, 10) == [0.0, 2.0] and single.value(3.0) == 0
-    r = Ramp(4.0, 2.0, delay=1.0, down=True)
-    assert [r.value(t) for t in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 9.0)] == [0, 0, 2, 4, 2, 0, 0]
-    assert r.breakpoints(0, 10) == [1.0, 3.0, 5.0]
-    s = Sine(1.0, 0.25, offset=0.5)
-    assert s.value(1.0) == pytest.approx(1.5) and s.breakpoints(0, 10) == []
-    st = Step(3.0, delay=2.0)
-    assert st.value(2.0) == 3.0 and st.value(2.0, left=True) == 0.0
-    w = waveform_from_dict({"kind": "pulse", "amplitude": 2e-3, "width": 1e-6, "period": 1e-5, "count": None})
-    assert isinstance(w, PulseTrain) and w.count is None
-    with pytest.raises(ValueError):
-        PulseTrain(1.0, width=2.0, period=1.0)
-
+# ----------------------------------------------------------------------- waveform runs
 
 def test_pulse_train_run_follows_the_waveform_and_jumps_at_edges():
     ts, s = coupled_slab()
@@ -231,27 +188,3 @@ def test_a_slow_ramp_traces_the_steady_iv_and_a_fast_one_lags():
     assert d_slow < 1e-3
     # a fast sweep leaves the slab cooler than steady, and rho_c falls with T: V is higher
     assert d_fast > 0.05
-
-
-def test_time_constant_fit_recovers_two_exponentials():
-    t = np.concatenate([[0.0], np.geomspace(1e-9, 1e-3, 400)])
-    y = 15.0 + 5.0 * (1 - 0.3 * np.exp(-t / 2e-8) - 0.7 * np.exp(-t / 4e-5))
-    f = fit_time_constants(t, y, y_inf=20.0)
-    assert f["tau_2"] == pytest.approx([2e-8, 4e-5], rel=1e-3)
-    assert f["amp_2"] == pytest.approx([0.3, 0.7], rel=1e-3)
-    assert f["rms_2"] < 1e-4 < f["rms_1"]
-    assert f["tau_late"] == pytest.approx(4e-5, rel=0.02)
-
-
-def test_pulsed_iv_short_pulses_are_heating_free_long_ones_steady():
-    ts, s = coupled_slab()
-    amps = [1e-3, 3e-3, 5e-3]
-    ds = pulsed_iv(ts, amps, [1e-10, 1e-8, 1e-5], options=TransientOptions(rtol=1e-4))
-    assert ds["V"].dims == ("tau", "point") and ds["V"].attrs["units"] == "V"
-    err = ds["max_heating_error"].values
-    print("pulsed I-V heating error by width", err)
-    assert err[0] < 0.01 < err[-1] and np.all(np.diff(err) > 0)
-    # a pulse much longer than the thermal time samples the steady state
-    assert np.allclose(ds["V"].values[-1], ds["V_steady"].values, rtol=1e-4)
-    assert ds.attrs["tau_max_within_tolerance"] == 1e-10
-    assert 1e-10 < ds.attrs["tau_at_tolerance"] < 1e-8

@@ -16,14 +16,7 @@ from femsim.cli import main
 NEWCOMER = Path(__file__).parents[1] / "data" / "newcomer_mesa_4K2.toml"
 
 #: a coarse mesh (~2k nodes) for the newcomer's mesa: the tests are about set-up, not accuracy
-COARSE = '''height = "1 um"
-base_thickness = "10 um"
-substrate_thickness = "50 um"
-mesa_cells = 1
-electrode_cells = 1
-edge_cell = "2.5 um"
-growth = 1.8
-far_growth = 2.2'''
+COARSE = (NEWCOMER.parent / "coarse_mesa_geometry.toml").read_text()
 
 
 def coarse_text() -> str:
