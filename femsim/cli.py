@@ -83,6 +83,25 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def cmd_cases(args) -> int:
+    """List the bundled cases, or copy one (with its data and mesh files) to a folder."""
+    from .bundled import bundled_cases, copy_case
+
+    if args.action == "copy":
+        if not args.name:
+            return _fail("cases copy: which case? usage: femsim cases copy NAME [DEST] (names: femsim cases)")
+        for path in copy_case(args.name, args.dest or "."):
+            progress.say(f"written: {path}")
+        return 0
+    if args.name or args.dest:
+        return _fail(f"cases: unknown action {args.action or args.name!r}; usage: femsim cases [copy NAME [DEST]]")
+    cases = bundled_cases()
+    width = max(len(c.name) for c in cases)
+    for c in cases:
+        print(f"{c.name:<{width}}  {c.description}")
+    return 0
+
+
 def cmd_schema(args) -> int:
     from .case.schema_reference import markdown
 
@@ -219,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--noise", default=None, help="rms noise of V with unit (default: estimated from the data)")
     e.add_argument("--out", default=None, help="directory for explain.json and explain.png")
     e.set_defaults(func=cmd_explain)
+
+    k = sub.add_parser("cases", help="list the bundled example cases; `cases copy NAME [DEST]` copies one "
+                                     "(with the data and mesh files it needs) into DEST (default: here)")
+    k.add_argument("action", nargs="?", choices=("list", "copy"), default="list")
+    k.add_argument("name", nargs="?", help="case to copy (a name from the list, with or without .toml)")
+    k.add_argument("dest", nargs="?", help="folder to copy into (made if missing; default: the current one)")
+    k.set_defaults(func=cmd_cases)
 
     s = sub.add_parser("schema", help="print the case-file reference (markdown)")
     s.set_defaults(func=cmd_schema)

@@ -8,8 +8,6 @@ anything is left on disk.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import platform
 import signal
 import sys
 import threading
@@ -19,22 +17,9 @@ from pathlib import Path
 
 from . import __version__, progress
 from .errors import CaseError, ConvergenceError, FemsimError
+from .provenance import versions
 
 EXIT_USER, EXIT_SOLVER, EXIT_INTERRUPT = 2, 1, 130
-
-_DEPENDENCIES = ("numpy", "scipy", "scikit-fem", "fenics-basix", "meshio", "pyvista", "pint",
-                 "pydantic", "xarray", "matplotlib")
-
-
-def versions() -> dict:
-    out = {"femsim": __version__, "python": platform.python_version()}
-    for dist in _DEPENDENCIES:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
 
 def _resumable(out_dir: Path, raw: bytes) -> dict | None:
     """The earlier summary if ``out_dir`` holds a run of the same case bytes; else a CaseError."""

@@ -8,6 +8,10 @@ or ``geometry.width=10um,20um,40um``. Shorthands: ``T_bath`` -> ``environment.T_
 ``hA`` -> ``lumped.hA``, ``h`` -> ``fem.thermal.cooling[0].h``. Several parameters make a
 grid. Each member runs into ``DIR/<name>_<k>/`` like `femsim run`; the gathered curves go
 to ``DIR/sweep.nc`` and ``DIR/sweep.csv`` with one dimension per parameter.
+
+Members running at once share the cores: each caps its BLAS/OpenMP threads (OpenBLAS,
+MKL/PARDISO) at its share (`blas_threads`, `thread_cap`), recorded in sweep.json. On Dask
+the results directory must be on a filesystem every worker sees (`_check_shared`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import copy
 import itertools
 import re
 import tomllib
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +144,72 @@ DASK_RETRIES = 2
 INTERRUPT_GRACE = 10
 
 
-def _run_member(text: str, source: str, base_dir: str, out_dir: str) -> dict:
-    """Worker: validate and run one member. Never raises for a member's own failure: the
-    outcome travels back as a dict (exit code, status, curves file or None, message), so
-    one failing member cannot break the pool or the gathering of the others."""
+def _cores() -> int:
+    """Cores this process may run on (the affinity mask, e.g. a batch job's share)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def blas_threads(concurrent: int, cores: int | None = None) -> int:
+    """BLAS/OpenMP threads each of ``concurrent`` members running at once on one machine
+    may use: its cores shared out, at least one. Without a cap every member's MKL/OpenBLAS
+    starts one thread per core, and N workers x M threads oversubscribe the machine (each
+    PARDISO factorisation then runs slower than on one thread)."""
+    return max(1, (cores or _cores()) // max(1, concurrent))
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextmanager
+def thread_cap(n: int | None):
+    """Run the block with at most ``n`` BLAS/OpenMP threads per library (threadpoolctl);
+    yields a callable returning {library: threads} of the libraries loaded by then. The
+    solver libraries are imported first so that the cap reaches them (threadpoolctl limits
+    the libraries loaded when it is entered); the environment variables cover those loaded
+    later (PARDISO's OpenMP runtime starts with its first factorisation)."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def report() -> dict:
+        return {f"{i['internal_api']}:{Path(i['filepath']).name}": i["num_threads"] for i in threadpool_info()}
+
+    if n is None:
+        yield report
+        return
+    from .fem import linalg  # noqa: F401  (loads OpenBLAS through scipy and MKL through pypardiso)
+
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: str(n) for k in _THREAD_VARS})
+    try:
+        with threadpool_limits(limits=n):
+            yield report
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_member(text: str, source: str, base_dir: str, out_dir: str, threads: int | None = None) -> dict:
+    """Worker: validate and run one member with at most ``threads`` BLAS/OpenMP threads.
+    Never raises for a member's own failure: the outcome travels back as a dict (exit
+    code, status, curves file or None, message, the threads of each BLAS/OpenMP library at
+    the end of the run), so one failing member cannot break the pool or the gathering of
+    the others."""
+    with thread_cap(threads) as report:
+        out = _run_capped(text, source, base_dir, out_dir)
+        out["blas_threads"] = report()
+    return out
+
+
+def _run_capped(text: str, source: str, base_dir: str, out_dir: str) -> dict:
     from . import progress as prog
     from .case import parse_case
     from .errors import FemsimError
@@ -286,6 +353,13 @@ def sweep(case_path, specs: list[str], out_dir=None, workers: int | None = None,
                 out.discard()
                 raise
         args = [(text, src, str(base), str(out.path / f"member_{k:03d}")) for k, (_, text, src) in enumerate(jobs)]
+        if client is not None:
+            threads = _dask_threads(client)
+        elif workers == 1 or len(args) == 1:
+            threads = None   # one member at a time: the libraries' own default (every core)
+        else:
+            threads = blas_threads(min(workers, len(args)))
+        args = [a + (threads,) for a in args]
         results: dict[int, dict] = {}
         interrupted = False
         try:
@@ -420,6 +494,27 @@ def _check_shared(client, out: Path) -> None:
                         f"{len(blind)} of {len(seen)} workers cannot, e.g. {blind[0]}")
 
 
+def _host_cores() -> tuple[str, int]:
+    import socket
+
+    return socket.gethostname(), _cores()
+
+
+def _dask_threads(client) -> int:
+    """BLAS threads per task on a Dask cluster: on each host its cores over the task slots
+    (worker threads) of all workers there; the smallest over the hosts (one value for all
+    members, which may land anywhere)."""
+    info = client.scheduler_info().get("workers", {})
+    hosts = client.run(_host_cores)
+    slots: dict[str, int] = {}
+    cores: dict[str, int] = {}
+    for addr, w in info.items():
+        host, n = hosts.get(addr, (addr, 1))
+        slots[host] = slots.get(host, 0) + int(w.get("nthreads", 1))
+        cores[host] = n
+    return min((blas_threads(slots[h], cores[h]) for h in slots), default=1)
+
+
 def _run_dask(client, args, results: dict) -> None:
     from dask.distributed import as_completed as dask_completed
 
@@ -437,8 +532,8 @@ def _write(out, case_path, params, jobs, results, workers, scheduler, interrupte
     from .results import read_dataset, write_csv, write_json, write_netcdf
     from .runner import EXIT_INTERRUPT, EXIT_SOLVER
 
-    members_ = [{"index": list(jobs[k][0]), "dir": f"member_{k:03d}", **{key: results[k][key] for key in
-                 ("exit_code", "status", "message")}} for k in range(len(jobs))]
+    members_ = [{"index": list(jobs[k][0]), "dir": f"member_{k:03d}", **{key: results[k].get(key) for key in
+                 ("exit_code", "status", "message", "blas_threads")}} for k in range(len(jobs))]
     ok = [m for m in members_ if m["status"] == "complete"]
     if interrupted:
         status, code = "interrupted", EXIT_INTERRUPT

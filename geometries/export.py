@@ -26,7 +26,7 @@ from skfem.io.meshio import to_meshio as _skfem_to_meshio
 
 from .base import MeshData, _facet_normals
 
-__all__ = ["export", "export_boundaries", "to_meshio", "to_gmsh_meshio", "region_index"]
+__all__ = ["export", "export_xdmf_series", "export_boundaries", "to_meshio", "to_gmsh_meshio", "region_index"]
 
 
 def region_index(md: MeshData) -> np.ndarray:
@@ -111,13 +111,36 @@ def export(md: MeshData, path, point_data=None, cell_data=None) -> Path:
             raise ValueError("export: fields are not written to .msh; use .vtu or .xdmf")
         meshio.write(path, to_gmsh_meshio(md), file_format="gmsh22", binary=False)
     else:
-        if path.suffix in (".xdmf", ".xmf", ".h5"):
-            try:
-                import h5py  # noqa: F401  (meshio's XDMF writer needs it, even for XML data)
-            except ImportError:
-                raise ImportError("export: writing XDMF needs h5py (pip install h5py); "
-                                  "or write .vtu, which ParaView reads as well") from None
+        if path.suffix in (".xdmf", ".xmf"):
+            return export_xdmf_series(md, path, [(0.0, point_data, cell_data)])
         meshio.write(path, to_meshio(md, point_data, cell_data))
+    return path
+
+
+def export_xdmf_series(md: MeshData, path, steps) -> Path:
+    """Write ``md`` once and its fields at each of ``steps`` = [(t, point_data, cell_data),
+    ...] as an XDMF3 temporal collection (meshio's TimeSeriesWriter; heavy data in
+    ``<stem>.h5`` beside it). Always a time series, even of one step: pyvista's XdmfReader
+    (VTK's XDMF2 reader, which ParaView also offers beside its XDMF3 one) refuses a
+    single grid without time steps, which is what ``meshio.write`` makes of a .xdmf.
+    The name tags go with every step (cell data), so `external.load_mesh` restores them."""
+    try:
+        import h5py  # noqa: F401  (meshio's XDMF writer needs it, even for XML data)
+    except ImportError:
+        raise ImportError("export: writing XDMF needs h5py (pip install h5py); "
+                          "or write .vtu, which ParaView and pyvista read as well") from None
+    import contextlib
+
+    path = Path(path).absolute()
+    base = to_meshio(md)
+    # meshio 5.3 opens the .h5 file by its bare name, i.e. in the working directory: work
+    # in the target's directory while writing (process-wide, but femsim's threads use no
+    # relative paths)
+    with contextlib.chdir(path.parent), meshio.xdmf.TimeSeriesWriter(path.name) as w:
+        w.write_points_cells(base.points, base.cells)
+        for t, point_data, cell_data in steps:
+            m = to_meshio(md, point_data, cell_data)
+            w.write_data(float(t), point_data=m.point_data, cell_data=m.cell_data)
     return path
 
 

@@ -282,6 +282,15 @@ def check_size(path: Path) -> None:
                             f"{format_bytes(have)} are available")
 
 
+def _read_xdmf_series(path: Path) -> meshio.Mesh:
+    """The mesh and the first step's data of an XDMF temporal collection (what
+    `export.export` writes); a plain single-grid XDMF fails here and meshio.read takes it."""
+    with meshio.xdmf.TimeSeriesReader(str(path)) as r:
+        points, cells = r.read_points_cells()
+        _, point_data, cell_data = r.read_data(0)
+    return meshio.Mesh(points, cells, point_data=point_data, cell_data=cell_data)
+
+
 def _read(path: Path) -> meshio.Mesh:
     """meshio.read without its exits and prints: every failure is a GeometryError.
 
@@ -299,10 +308,14 @@ def _read(path: Path) -> meshio.Mesh:
             if f.read(11) == b"$MeshFormat":
                 formats = ["gmsh"]
     reasons = []
+    if "xdmf" in formats:   # femsim's own XDMF is a time series (export.export_xdmf_series)
+        formats = ["xdmf-series"] + formats
     for fmt in formats:
         chatter = io.StringIO()
         try:
             with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+                if fmt == "xdmf-series":
+                    return _read_xdmf_series(path)
                 return meshio._helpers.reader_map[fmt](str(path))
         except MemoryError:
             reasons.append(f"{fmt}: too large for memory")

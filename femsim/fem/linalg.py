@@ -299,6 +299,7 @@ class DirectSolver:
         self._owner = None    # the matrix object factorised last (handles ask for it)
         self.n_analyse = self.n_factor = self.n_solve = 0
         self.t_factor = self.t_solve = 0.0
+        self.used = {}        # method -> solves (`SolveLog`)
 
     def _same_pattern(self, A):
         return (self._pattern is not None and self._pattern[0].shape == A.indptr.shape
@@ -361,6 +362,7 @@ class DirectSolver:
             ps.set_phase(33)
             x = ps._call_pardiso(A, ps._check_b(A, b)).reshape(b.shape)
         self.n_solve += 1
+        self.used[self.backend] = self.used.get(self.backend, 0) + 1
         self.t_solve += time.perf_counter() - t0
         return x
 
@@ -383,6 +385,24 @@ class DirectSolver:
 
 
 # -- AMG-preconditioned GMRES --------------------------------------------------------------
+
+# Why GMRES and PCG are written here and not taken from pyamg.krylov (issue 18), measured
+# by benchmarks/bench_krylov.py on every solve of real AMG-path sweeps, with the same
+# preconditioner in one run (2 cores, loaded machine, 2026-12-03):
+#   reference problem, 52 112 unknowns, 13 GMRES solves: femsim 114 iterations 4.96 s;
+#     pyamg fgmres 114 iterations 5.74 s (x1.16), with the stagnation stop in its callback
+#     5.64 s (x1.14): Householder orthogonalisation and the stored preconditioned vectors
+#     (n x restart more memory) cost more than classical Gram-Schmidt twice here;
+#   4.2 K newcomer mesa (gold on Bi2212), 6 915 unknowns, 17 solves: femsim 561 iterations
+#     3.26 s; fgmres 860 iterations 6.40 s (x1.96: no stagnation stop, it iterates on to
+#     maxiter where femsim gives up and falls back to a direct solve); with the stop in a
+#     callback 555 iterations 3.81 s (x1.17; the callback costs pyamg a triangular solve and
+#     an n x k product per iteration). pyamg's `gmres` is left-preconditioned: it stops on
+#     ||M r||, not on the true residual the Newton forcing term is about. Neither has the
+#     `budget` (predicted iterations) stop.
+#   PCG (bias column w = K0^-1 c to 1e-13): femsim 14 / 203 iterations, pyamg cg 15 / 219,
+#     equal time within 2 %; pyamg's cg has no stagnation stop either.
+# Not slower is the condition for switching; both would be, so both stay.
 
 def gmres_right(A, b, M, rtol, restart=50, maxiter=1000, x0=None, stall=30, budget=None, floor=1e-3,
                 window=15, info=None):
@@ -602,6 +622,15 @@ class AMGSolver:
         self.n_setup = self.n_solve = self.n_iter = 0
         self.t_setup = self.t_solve = 0.0
         self.last_iterations = 0
+        self._used = {"amg-gmres": 0}
+
+    @property
+    def used(self) -> dict:
+        """method -> solves: GMRES ones, and those of the direct solver after a fallback."""
+        out = dict(self._used)
+        if self.direct is not None:
+            out.update({f"{k} (AMG fallback)": v for k, v in self.direct.used.items()})
+        return out
 
     # -- setup -----------------------------------------------------------------------
     def _setup(self, A, layout: Layout, bias: BiasRow | None):
@@ -691,6 +720,7 @@ class AMGSolver:
         self.t_solve += time.perf_counter() - t0
         if not ok:
             return self._fall_back(A, b, its, info)
+        self._used["amg-gmres"] += 1
         if self._its_ref is None:
             self._its_ref = max(its, 1)
         elif its > max(self.rebuild_factor * self._its_ref, self._its_ref + 20):
@@ -748,6 +778,34 @@ class AMGSolver:
         self._pre = None
         if self.direct is not None:
             self.direct.free()
+
+
+# -- what solved ------------------------------------------------------------------------------
+
+def methods_used(solver) -> dict:
+    """Solves so far by the method that actually did them ("pardiso", "superlu",
+    "amg-gmres", "pardiso (AMG fallback)"); {} for a plain callable (it keeps no count)."""
+    return {k: v for k, v in (getattr(solver, "used", None) or {}).items() if v}
+
+
+class SolveLog:
+    """The linear solver actually used between two calls of `take` (one bias point):
+    provenance for summary.json, read off the solver's own counts (`methods_used`) so
+    that the nonlinear solver need not report it."""
+
+    def __init__(self, solver):
+        self.solver = solver
+        self._seen = methods_used(solver)
+
+    def take(self) -> str:
+        """Methods used since the last call, joined by "+" in first-use order ("" if none;
+        a plain callable's name)."""
+        if getattr(self.solver, "used", None) is None:
+            return getattr(self.solver, "__name__", type(self.solver).__name__)
+        now = methods_used(self.solver)
+        new = [k for k, v in now.items() if v > self._seen.get(k, 0)]
+        self._seen = now
+        return "+".join(new)
 
 
 # -- choosing ---------------------------------------------------------------------------------

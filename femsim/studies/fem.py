@@ -480,10 +480,13 @@ def run(case, sink) -> StudyResult:
     else:
         sweep = _sweep(solver, fem.bias)
     failure, interrupted = None, False
+    from ..fem.linalg import SolveLog
+    solve_log, linear_used = SolveLog(solver.system.linear_solve), [None] * len(points)   # none for resumed points
     try:
         for p in progress.sweep_bar(sweep or (), fem.bias.mode, linear=solver.system.linear_solve,
                                     T_bath=problem.T_bath, **_progress_extent(fem.bias, len(points))):
             points.append(p)
+            linear_used.append(solve_log.take())
             for k, get in _LIVE.items():
                 rows[k].append(get(p, region))
             sink.converged(_readouts(rows))
@@ -502,7 +505,9 @@ def run(case, sink) -> StudyResult:
             _checkpoint(sink, points, saved, sweep, finished=True)
         if interrupted and points:   # Ctrl-C means now: the lumped comparison takes minutes on a big mesh
             return _readouts_only(rows, points, "during the sweep")
-        return _after_sweep(case, sink, setup, solver, points, saved, failure, interrupted, resolution)
+        result = _after_sweep(case, sink, setup, solver, points, saved, failure, interrupted, resolution)
+        result.figures["linear_solver_per_point"] = linear_used   # what solved each point (provenance)
+        return result
     except KeyboardInterrupt:   # (again) during the post-processing: keep the readouts of every point
         if not points:
             raise

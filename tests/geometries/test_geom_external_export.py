@@ -214,3 +214,47 @@ def test_mesh_data_is_immutable(small_mesa):
         small_mesa.subdomains["mesa"][0] = 1
     with pytest.raises(AttributeError):
         small_mesa.mesh = None
+
+
+def test_xdmf_time_series_opens_in_pyvista_and_vtk_xdmf_reader(small_mesa, tmp_path, monkeypatch):
+    """The XDMF export is an XDMF3 temporal collection: pyvista's XdmfReader (VTK's XDMF2
+    reader, also ParaView's) lists its time steps and reads the fields of each, on the same
+    cells (a plain meshio XDMF has no time steps, and pyvista refused it)."""
+    pv = pytest.importorskip("pyvista")
+    pytest.importorskip("h5py")
+    from femsim.geometries.export import export_xdmf_series
+
+    T = 4.2 + small_mesa.mesh.p[2] * 1e5
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)   # the heavy data goes beside the .xdmf, not into the working directory
+    path = export_xdmf_series(small_mesa, tmp_path / "series.xdmf",
+                              [(0.0, {"T": T}, None), (2.5e-6, {"T": 2 * T}, None)])
+    assert (tmp_path / "series.h5").is_file() and not any(cwd.iterdir())
+    reader = pv.get_reader(str(path))
+    assert reader.time_values == [0.0, 2.5e-6]
+    for t, expected in ((0.0, T), (2.5e-6, 2 * T)):
+        reader.set_active_time_value(t)
+        data = reader.read()
+        grid = data if isinstance(data, pv.UnstructuredGrid) else data[0]
+        assert grid.n_points == small_mesa.mesh.nvertices and grid.n_cells == small_mesa.mesh.nelements
+        np.testing.assert_allclose(grid.points, small_mesa.mesh.p.T, rtol=0, atol=0)
+        np.testing.assert_array_equal(grid.point_data["T"], expected)
+        # hexahedra in VTK's node order: the volumes add up to the mesh's
+        total = sum(subdomain_volume(small_mesa, k) for k in ("substrate", "glue", "base", "mesa", "contact",
+                                                               "electrode") if k in small_mesa.subdomains)
+        assert grid.volume == pytest.approx(total, rel=1e-12)
+        mesa = np.asarray(grid.cell_data["skfem:s:mesa"], bool)
+        assert mesa.sum() == len(small_mesa.subdomains["mesa"])
+    # a one-step export is a series too, and still loads back with every name
+    one = export(small_mesa, tmp_path / "one.xdmf", point_data={"T": T})
+    assert pv.get_reader(str(one)).time_values == [0.0]
+    assert_same(small_mesa, load_mesh(one))
+
+
+def test_a_plain_single_grid_xdmf_still_loads(small_mesa, tmp_path):
+    pytest.importorskip("h5py")
+    from femsim.geometries.export import to_meshio
+
+    meshio.write(tmp_path / "plain.xdmf", to_meshio(small_mesa))
+    assert_same(small_mesa, load_mesh(tmp_path / "plain.xdmf"))

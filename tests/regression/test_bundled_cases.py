@@ -138,6 +138,14 @@ def test_fem_case_invariants_and_fields_from_the_files(runs, case):
     # Joule power equals I times the contact voltage (V is the 4-probe voltage when probes exist)
     assert np.allclose(col["P [W]"], col["I [A]"] * col["V_2probe [V]"], rtol=1e-7, atol=1e-15)
     summary = json.loads((d / "summary.json").read_text())
+    # provenance (issue 18): the linear solver that solved each converged point
+    used = summary["figures"]["linear_solver_per_point"]
+    assert len(used) == summary["figures"]["points"] == len(col["I [A]"]) and all(used)
+    methods = {m for u in used for m in u.split("+")}
+    assert methods <= {"pardiso", "superlu", "amg-gmres", "pardiso (AMG fallback)", "superlu (AMG fallback)"}
+    if summary["figures"]["settings"]["linear_solver"] != "amg":   # a direct solver never iterates
+        assert methods <= {"pardiso", "superlu"}
+    assert summary["versions"]["scikit-fem"] and "pyamg" in summary["versions"]
     entries = read_pvd(d / "fields.pvd")
     assert len(entries) == len(list((d / "fields").glob("*.vtu"))) >= 2
     if case == "mesa_backbending":
