@@ -176,8 +176,9 @@ def thread_cap(n: int | None):
 
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    def report() -> dict:
-        return {f"{i['internal_api']}:{Path(i['filepath']).name}": i["num_threads"] for i in threadpool_info()}
+    def report() -> dict:   # single-threaded builds (basix's OpenBLAS: layer "disabled") have nothing to cap
+        return {f"{i['internal_api']}:{Path(i['filepath']).name}": i["num_threads"] for i in threadpool_info()
+                if i.get("threading_layer") != "disabled"}
 
     if n is None:
         yield report

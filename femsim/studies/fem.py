@@ -486,7 +486,9 @@ def run(case, sink) -> StudyResult:
         for p in progress.sweep_bar(sweep or (), fem.bias.mode, linear=solver.system.linear_solve,
                                     T_bath=problem.T_bath, **_progress_extent(fem.bias, len(points))):
             points.append(p)
-            linear_used.append(solve_log.take())
+            # a turning point is refined after the step that brackets it was solved, and is yielded
+            # first: that step's solves were taken with it, so the step records the same solver
+            linear_used.append(solve_log.take() or (linear_used[-1] if linear_used else ""))
             for k, get in _LIVE.items():
                 rows[k].append(get(p, region))
             sink.converged(_readouts(rows))

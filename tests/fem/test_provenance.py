@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from femsim.fem import AMGSolver, DirectSolver, ElectroThermalSolver, linalg
 from femsim.fem.benchmark_problem import reference_1d, reference_box
+from femsim.fem.continuation import natural_sweep
 from femsim.provenance import SOLVE_PATH, versions
 
 
@@ -56,7 +57,7 @@ def test_each_point_records_its_linear_solver(make, expected):
     s = ElectroThermalSolver(reference_box(6, 6, 4), linear_solve=ls)
     log = linalg.SolveLog(s.system.linear_solve)
     used = []
-    for p in s.sweep("voltage", [0.1, 0.2]):
+    for p in natural_sweep(s, "voltage", [0.1, 0.2]):
         used.append(log.take())
         assert p.I == pytest.approx(reference_1d(p.V, nz=4)["I"], rel=1e-10)
     if expected is None:
