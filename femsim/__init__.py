@@ -12,7 +12,7 @@ The Python API (see `femsim.api` and docs/tutorial.py):
 - ``femsim.open_result(dir)`` -> the `Result` of an earlier run.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _API = ("Case", "CaseSource", "Result", "case_from_dict", "load", "run", "open_result")
 __all__ = ["__version__", *_API]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -144,6 +145,22 @@ def from_cf(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _attr(v):
-    from .results import _jsonable   # (results imports this module)
+    return v if isinstance(v, (str, int, float)) else json.dumps(jsonable(v))
 
-    return v if isinstance(v, (str, int, float)) else json.dumps(_jsonable(v))
+
+def jsonable(x):
+    """``x`` as what JSON and netCDF attributes hold: lists for arrays, Python numbers,
+    None for NaN, "inf"/"-inf", strings for paths."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None if np.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, Path):
+        return str(x)
+    return x

@@ -75,7 +75,7 @@ def restore(out):
 def stopped(bias, points, state) -> bool:
     """Whether the checkpointed sweep has met one of its stop conditions already (a kill
     after its last point, before the checkpoint said so): the sweep's own rules."""
-    from .fem.continuation import _exceeds
+    from .fem.continuation import exceeds
 
     last = points[-1]
     if bias.continuation == "natural":
@@ -85,4 +85,4 @@ def stopped(bias, points, state) -> bool:
         return True
     if npts > 0 and last.mode != "arclength":   # the final point, solved exactly at the stop value
         return True
-    return bool(bias.T_max_limit) and _exceeds(last, "T_max", bias.T_max_limit)
+    return bool(bias.T_max_limit) and exceeds(last, "T_max", bias.T_max_limit)

@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, progress
+from . import progress
+from .version import __version__
 from .errors import CaseError, FemsimError
 from .runner import EXIT_SOLVER, EXIT_USER
 

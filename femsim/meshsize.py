@@ -102,7 +102,7 @@ def solve_cost(nodes: int) -> tuple[float, float, str]:
 
 
 def _available_gib() -> float:
-    from femsim.geometries.estimate import available_memory
+    from femsim.geometries.sizing import available_memory
 
     return available_memory() / 2**30
 
@@ -136,7 +136,7 @@ def _base_skin_depth(case, params) -> float | None:
     if spec is None or spec.contact_resistance is not None:
         return None
     try:
-        from .studies.fem import build_material
+        from .studies.materials import build_material
 
         m = build_material("base", spec, None)
         T = np.array([case.environment.T_bath[0]])
@@ -162,7 +162,7 @@ def _cost(size, available) -> MeshCost:
 
 def _estimate(kind, params):
     from femsim import geometries
-    from femsim.geometries.estimate import estimate
+    from femsim.geometries import estimate
 
     try:
         return estimate(kind, **params)
@@ -177,7 +177,7 @@ def _count_hint(kind, params, err) -> str:
     beyond its bound by sizing the 1D axes with the bounds off (never built)."""
     import numpy as np
     from femsim.geometries.base import BOUNDS_OFF, MESH_CONTROLS
-    from femsim.geometries.estimate import estimate
+    from femsim.geometries import estimate
 
     name = err.parameter
     if name not in params:

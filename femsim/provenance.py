@@ -19,7 +19,7 @@ def versions() -> dict[str, str | None]:
     """{name: version} of femsim, Python, the distributions above (None: not installed) and
     the native libraries loaded now: MKL's runtime version (it may differ from the `mkl`
     wheel when another MKL is found first), OpenBLAS per package, netCDF-C and HDF5."""
-    from . import __version__
+    from .version import __version__
 
     out: dict[str, str | None] = {"femsim": __version__, "python": platform.python_version()}
     for dist in SOLVE_PATH + OTHERS:

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from . import cf, variables
+from .cf import jsonable
 from .errors import CaseError, printable
 from .variables import VARIABLES  # noqa: F401  (the registry, where results readers look for it)
 
@@ -93,7 +94,7 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 
 def write_json(path: Path, data) -> Path:
-    return write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    return write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n")
 
 
 def write_csv(path: Path, ds: xr.Dataset) -> Path:
@@ -120,22 +121,6 @@ def read_dataset(path: Path) -> xr.Dataset:
     units as femsim displays them ("Ohm", not the file's "ohm")."""
     with xr.open_dataset(path, engine="netcdf4") as ds:
         return cf.from_cf(ds.load())
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None if np.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, Path):
-        return str(x)
-    return x
 
 
 MARKER = ".femsim-results"
@@ -544,6 +529,6 @@ def _now() -> str:
 
 
 def _version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return __version__

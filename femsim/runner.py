@@ -15,7 +15,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__, progress
+from . import progress
+from .version import __version__
 from .errors import CaseError, ConvergenceError, FemsimError
 from .provenance import versions
 

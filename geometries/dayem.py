@@ -43,7 +43,7 @@ import numpy as np
 from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
                    check_greater,
                    check_positive, check_ratio, control, make_mesh_data, mesh_level)
-from .estimate import gate, layered_size, sized
+from .sizing import gate, layered_size, sized
 from .grading import graded, join
 from .planar import extrude as _extrude
 from .planar import split_crack, tensor_planar

@@ -40,7 +40,7 @@ import numpy as np
 from .base import (GeometryError, MeshData, boundary_facet_table, check_count, check_edge_cell,
                    check_greater,
                    check_positive, check_ratio, control, make_mesh_data, mesh_level)
-from .estimate import gate, layered_size, sized
+from .sizing import gate, layered_size, sized
 
 #: the "medium" (default) meshes; see geometries.base for the presets. edge_divisions:
 #: the edge cell is (the smaller width [cross]; min(top_width, overlap) [in-line]) / it

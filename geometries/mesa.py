@@ -62,7 +62,7 @@ from .base import (EDGE_CELL_MIN_FRACTION, MAX_CIRCLE, GeometryError, MeshData, 
                    check_count, check_edge_cell, check_greater, check_positive, check_ratio, control,
                    make_mesh_data,
                    mesh_level)
-from .estimate import gate, layered_size, sized
+from .sizing import gate, layered_size, sized
 from .grading import graded, join
 from .planar import ogrid_in_frame, tensor_planar
 from .planar import extrude as _extrude
@@ -259,7 +259,7 @@ def build_mesa(width: float = 10e-6, height: float = 30e-9, *, shape: str = "squ
         top = d + tc
     layers.append(("electrode", graded(top, top + te, n_min=electrode_cells), "mesa"))
 
-    # The size is known now: refuse (or, for geometries.estimate, report) it before any
+    # The size is known now: refuse (or, for geometries.sizing, report) it before any
     # planar or 3D array exists.
     rects = {"sub": None, "base": [(-Bx / 2, Bx / 2, -By / 2, By / 2), ("quads", extra, extra)],
              "mesa": [mesa_rect]}

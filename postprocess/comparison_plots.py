@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .plots import FORMATS, _figure, _finish, axis_label, display_scale, save, style
+from .axes import display_scale
+from .figure import FORMATS, axis_label, figure_grid, finish, save, style
 
 
 def _attr(ds, name, default=np.nan):
@@ -34,7 +35,7 @@ def hA_eff(ds: xr.Dataset, path=None, *, formats=FORMATS):
     fx, ux = display_scale("W", P[ok])
     fy, uy = display_scale("W/K", h[ok], [hA0])
     with style():
-        fig, axes = _figure(rows=2, height=2.3, sharex=False)
+        fig, axes = figure_grid(rows=2, height=2.3, sharex=False)
         for ax, x, name, scale in ((axes[0], P[ok] * fx, f"P [{ux}]", "log"), (axes[1], T[ok], "T_mean [K]", "linear")):
             ax.plot(x, h[ok] * fy, color="C0", gid="hA_eff", label="FEM P/(T_mean − T_bath)")
             ax.axhline(hA0 * fy, color="0.3", ls="--", lw=0.8, gid="hA0",
@@ -46,7 +47,7 @@ def hA_eff(ds: xr.Dataset, path=None, *, formats=FORMATS):
             ax.set_xlabel(name)
             ax.set_ylabel(f"(hA)_eff [{uy}]")
         axes[0].legend(loc="best", fontsize=6)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def lumped_error(ds: xr.Dataset, path=None, *, formats=FORMATS):
@@ -62,7 +63,7 @@ def lumped_error(ds: xr.Dataset, path=None, *, formats=FORMATS):
     x = P[ok] * fx
     tol = _attr(ds, "lumped_tolerance", 0.01)
     with style():
-        fig, axes = _figure(rows=2, height=2.4)
+        fig, axes = figure_grid(rows=2, height=2.4)
         ax = axes[0]
         for name, colour, ls, label in (("dT_lumped", "k", "-", "T_lumped − T_mean (total)"),
                                         ("dT_conductance", "C0", "--", "conductance hA(T) part"),
@@ -92,7 +93,7 @@ def lumped_error(ds: xr.Dataset, path=None, *, formats=FORMATS):
         ax.set_xscale("log")
         ax.set_xlabel(axis_label("P", ux) + " (whole device, equal I)")
         ax.legend(loc="best", fontsize=5.5)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def r_vs_load(ds: xr.Dataset, path=None, *, formats=FORMATS):
@@ -105,7 +106,7 @@ def r_vs_load(ds: xr.Dataset, path=None, *, formats=FORMATS):
     if not np.isfinite(R0):
         R0 = R[ok][np.argmin(P[ok])]
     with style():
-        fig, (ax,) = _figure()
+        fig, (ax,) = figure_grid()
         ax.plot(P[ok] / A * 1e-4, R[ok] / R0, color="C0", gid="R_norm", label="FEM")
         if {"P_lumped", "V_lumped"} <= set(ds.variables):
             I = ds["I"].values
@@ -120,7 +121,7 @@ def r_vs_load(ds: xr.Dataset, path=None, *, formats=FORMATS):
         ax.set_xlabel(f"P/A [W/cm²] (A = {A * 1e12:.3g} µm²)")
         ax.set_ylabel("R/R(T_bath) [1]")
         ax.legend(loc="best")
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def explain_plot(result, path=None, *, formats=FORMATS):
@@ -134,7 +135,7 @@ def explain_plot(result, path=None, *, formats=FORMATS):
     fi, ui = display_scale("A", np.concatenate([c.I for c in curves]))
     fg, ug = display_scale("S", *[c.G_model for c in curves])
     with style():
-        fig, axes = _figure(rows=4, height=2.0, sharex=False)
+        fig, axes = figure_grid(rows=4, height=2.0, sharex=False)
         for k, c in enumerate(curves):
             col = f"C{k % 10}"
             lab = f"T_bath = {c.T_bath:g} K"
@@ -160,7 +161,7 @@ def explain_plot(result, path=None, *, formats=FORMATS):
         axes[3].set_xlabel("T [K] (reconstructed: T_bath + IV/hA)")
         axes[3].set_ylabel("R [Ohm]")
         axes[3].legend(loc="best", fontsize=6)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def fit_hA(curves: xr.Dataset, measured: xr.Dataset, curves_fit: xr.Dataset | None = None, path=None, *,
@@ -183,7 +184,7 @@ def fit_hA(curves: xr.Dataset, measured: xr.Dataset, curves_fit: xr.Dataset | No
         return [ds.isel({fam[0]: k}) for k in range(ds.sizes[fam[0]])] if fam else [ds]
 
     with style():
-        fig, axes = _figure(rows=3, height=2.2, sharex=False)
+        fig, axes = figure_grid(rows=3, height=2.2, sharex=False)
         for k, m in enumerate(members(curves)):
             lab = f"model, case hA = {hA * 1e6:.4g} µW/K" if k == 0 else None
             axes[0].plot(m["V"].values * fx, m["I"].values * fi, color="0.6", lw=0.8, gid="iv_case_hA", label=lab)
@@ -214,7 +215,7 @@ def fit_hA(curves: xr.Dataset, measured: xr.Dataset, curves_fit: xr.Dataset | No
         axes[2].set_ylabel("R [Ohm]")
         axes[0].legend(loc="best", fontsize=5.5)
         axes[2].legend(loc="best", fontsize=5.5)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 #: comparison plot name -> (function, variables it needs)

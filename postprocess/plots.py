@@ -32,80 +32,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from femsim import variables as registry
-from femsim.results import atomic_path
 from femsim.postprocess.axes import MINUS, display_scale, quantity, tidy
-
-#: one journal column, inches
-COLUMN_WIDTH = 3.4
-FORMATS = ("png", "pdf")
-
-STYLE = {
-    "font.size": 8,
-    "axes.labelsize": 8,
-    "axes.titlesize": 8,
-    "legend.fontsize": 6.5,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "lines.linewidth": 1.2,
-    "lines.markersize": 3.5,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.5,
-    "legend.frameon": False,
-    "savefig.dpi": 300,
-    # vector output keeps text as text (editable, searchable)
-    "pdf.fonttype": 42,
-    "svg.fonttype": "none",
-    # deterministic SVG ids so re-running a case gives identical files
-    "svg.hashsalt": "femsim",
-}
-
-# Dated metadata would make every re-run differ byte-wise.
-_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+from femsim.postprocess.figure import FORMATS, axis_label, figure_grid, finish, save, style
 
 # Fallback units of rf variables the registry does not know.
 _LS = {"V": "-", "V_4p": "-", "V_3p": ":", "lumped": "--", "T_mean": "-", "T_max": "-.",
        "pumped": "-", "unpumped": "--", "classical": ":"}
 _MEASURED_MARKERS = ("o", "s", "^", "v", "D", "P")
-
-
-# ---------------------------------------------------------------- style and saving
-
-def style():
-    """Context manager applying the femsim plot style (a local rc context)."""
-    return mpl.rc_context(STYLE)
-
-
-def save(fig: Figure, path_stem, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write ``fig`` as ``path_stem.<fmt>`` for each format (png, pdf, svg); atomic."""
-    stem = Path(path_stem)
-    if stem.suffix.lstrip(".") in ("png", "pdf", "svg"):
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    with style():
-        tidy(fig)
-        for fmt in formats:
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt), bbox_inches="tight")
-            written.append(target)
-    return written
-
-
-def _figure(rows: int = 1, height: float = 2.5, sharex: bool = True):
-    fig = Figure(figsize=(COLUMN_WIDTH, height * (1 if rows == 1 else 0.75 * rows)),
-                 layout="constrained")
-    axes = fig.subplots(rows, 1, sharex=sharex, squeeze=False)[:, 0]
-    return fig, axes
-
-
-def _finish(fig: Figure, path, formats) -> Figure:
-    with style():
-        tidy(fig)
-    if path is not None:
-        save(fig, path, formats)
-    return fig
 
 
 # ---------------------------------------------------------------- units and labels
@@ -123,11 +56,6 @@ def _units(ds: xr.Dataset, name: str) -> str:
 
 def _label(name: str) -> str:
     return registry.label(name)
-
-
-def axis_label(name: str, unit: str) -> str:
-    """"dI/dV [mS]": the registry's display name with the unit actually drawn."""
-    return f"{_label(name)} [{unit}]"
 
 
 def _require(ds: xr.Dataset, *names: str) -> None:
@@ -336,7 +264,7 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
     fx, ux = display_scale("V", *[ds[v].values for v in vnames])
     fy, uy = display_scale("A", ds["I"].values)
     with style():
-        fig, (ax,) = _figure()
+        fig, (ax,) = figure_grid()
         fam, members = _members(ds, "I")
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
@@ -358,7 +286,7 @@ def iv(ds: xr.Dataset, path=None, *, measured=None, voltages: Sequence[str] = ("
         _legend(ax, series, "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _parametric_derivative(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -386,7 +314,7 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
     fx, ux = display_scale("V", ds["V"].values, *([ds["V_lumped"].values] if show_lumped else []))
     fy, uy = display_scale("S", _bulk(_off_turning(ds, ds["dIdV"].values)))
     with style():
-        fig, axes = _figure(rows=2 if multi else 1, sharex=False)
+        fig, axes = figure_grid(rows=2 if multi else 1, sharex=False)
         ax = axes[0]
         fam, members = _members(ds, "dIdV")
         colours, cscale = _colours(ds, fam, members)
@@ -414,7 +342,7 @@ def didv(ds: xr.Dataset, path=None, *, measured=None, lumped: bool = True, turni
         _legend(ax, series, "k" if fam else "C0")
         if fam:
             _colour_bar(fig, list(axes), cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _zoom_inset(ax, lines, n: int = 400) -> None:
@@ -569,7 +497,7 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
         fy, uy = display_scale("Ohm", ds["R"].values, *[r for _, r in lumped_pr.values()])
     r0 = {k: _r0(sub["P"].values, sub["R"].values) for k, _, sub in members}
     with style():
-        fig, (ax,) = _figure()
+        fig, (ax,) = figure_grid()
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             norm = r0[k] if normalised else 1.0
@@ -600,7 +528,7 @@ def r_vs_p(ds: xr.Dataset, path=None, *, normalised: bool = False, measured=None
                 "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _tp_power(t: dict) -> float:
@@ -630,7 +558,7 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
     fx, ux = display_scale("W", ds["P"].values, *lumped_p.values())
     temps = [t for t in ("T_mean", "T_max") if t in ds]
     with style():
-        fig, (ax,) = _figure()
+        fig, (ax,) = figure_grid()
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
             for t in temps:
@@ -648,7 +576,7 @@ def temperatures_vs_p(ds: xr.Dataset, path=None, *, measured=None, lumped: bool 
         _legend(ax, series, "k" if fam else "C0")
         if fam:
             _colour_bar(fig, ax, cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 # ---------------------------------------------------------------- transient plots
@@ -666,7 +594,7 @@ def time_traces(ds: xr.Dataset, path=None, *, formats=FORMATS) -> Figure:
     ft, ut = _time_scale(ds["time"].values)
     t = ds["time"].values * ft
     with style():
-        fig, axes = _figure(rows=len(panels), height=2.2)
+        fig, axes = figure_grid(rows=len(panels), height=2.2)
         ax_of = dict(zip(panels, axes))
         if drive:
             host = ax_of["drive"]
@@ -689,7 +617,7 @@ def time_traces(ds: xr.Dataset, path=None, *, formats=FORMATS) -> Figure:
         ax.set_ylabel(f"T [{_units(ds, 'T_mean')}]")
         _legend(ax, [], "C0")
         axes[-1].set_xlabel(axis_label("time", ut))
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _step_fit(source) -> dict:
@@ -742,7 +670,7 @@ def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None =
     else:
         grid = np.linspace(0.0, t[-1], 200)
     with style():
-        fig, (ax,) = _figure()
+        fig, (ax,) = figure_grid()
         ax.plot(t * ft, rise * fy, color="C0", gid=q, label="FEM")
         for (n, taus, amps), ls in zip(fit["fits"], ("--", ":", "-.")):
             model = 1.0 - sum(a * np.exp(-grid / tau) for a, tau in zip(amps, taus))
@@ -756,7 +684,7 @@ def step_response(ds: xr.Dataset, path=None, *, fit=None, quantity: str | None =
             ax.set_title(f"step to {_quantity_text(float(fit['amplitude']), fit.get('amplitude_units', 'A'))}",
                          fontsize=7)
         _legend(ax, [], "C0")
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 # ---------------------------------------------------------------- rf plots
@@ -770,7 +698,7 @@ def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs
     fx, ux = display_scale(_units(ds, x), ds[x].values)
     fy, uy = display_scale(_units(ds, vabs), ds[vabs].values)
     with style():
-        fig, axes = _figure(rows=2 if with_phase else 1)
+        fig, axes = figure_grid(rows=2 if with_phase else 1)
         fam, members = _members(ds, vabs, along=x)
         colours, cscale = _colours(ds, fam, members)
         for (k, _, sub), colour in zip(members, colours):
@@ -788,7 +716,7 @@ def vrf_profile(ds: xr.Dataset, path=None, *, x: str = "X", vabs: str = "Vrf_abs
         _legend(axes[0], [], "C0")
         if fam:
             _colour_bar(fig, list(axes), cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _rf_title(ax, ds: xr.Dataset) -> None:
@@ -821,7 +749,7 @@ def pumped_iv(ds: xr.Dataset, path=None, *, v: str = "V", unpumped: str = "I_unp
     fam, all_members = _members(ds, pumped, along=v, limit=MAX_CURVES if members is None else None)
     chosen = all_members if members is None else [all_members[i] for i in members]
     with style():
-        fig, axes = _figure(rows=2 if with_didv or with_didv0 else 1)
+        fig, axes = figure_grid(rows=2 if with_didv or with_didv0 else 1)
         colours, cscale = _colours(ds, fam, chosen)
         V = ds[v].values * fx
         axes[0].plot(V, ds[unpumped].values * fy, color="0.35", ls=_LS["unpumped"], gid=unpumped)
@@ -847,7 +775,7 @@ def pumped_iv(ds: xr.Dataset, path=None, *, v: str = "V", unpumped: str = "I_unp
         _rf_title(axes[0], ds)
         if fam:
             _colour_bar(fig, list(axes), cscale)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def _along(ds: xr.Dataset, name: str, v_rf: str, n: str, order) -> np.ndarray:
@@ -881,7 +809,7 @@ def step_amplitudes(ds: xr.Dataset, path=None, *, v_rf: str = "V_rf0", n: str = 
     fx, ux = display_scale("V", ds[v_rf].values)
     x = ds[v_rf].values * fx
     with style():
-        fig, axes = _figure(rows=len(panels))
+        fig, axes = figure_grid(rows=len(panels))
         colours = [mpl.colormaps["tab10"](i % 10) for i in range(len(orders))]
         for ax, (kind, series) in zip(axes, panels):
             fy, uy = display_scale(_units(ds, series[0][0]), ds[series[0][0]].values)
@@ -904,7 +832,7 @@ def step_amplitudes(ds: xr.Dataset, path=None, *, v_rf: str = "V_rf0", n: str = 
             _legend(axes[0], [], "C0")
         axes[-1].set_xlabel(axis_label(v_rf, ux))
         _rf_title(axes[0], ds)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 # ---------------------------------------------------------------- batches

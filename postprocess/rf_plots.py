@@ -7,7 +7,8 @@ import matplotlib as mpl
 import numpy as np
 import xarray as xr
 
-from .plots import FORMATS, _figure, _finish, display_scale, style
+from .axes import display_scale
+from .figure import FORMATS, figure_grid, finish, style
 
 
 def _picks(n: int, k: int = 4) -> list[int]:
@@ -24,7 +25,7 @@ def heating_iv(ds: xr.Dataset, path=None, formats=FORMATS):
     amps = ds[fam].values
     fa, ua = display_scale("V" if fam == "V_rf0" else "W", amps)
     with style():
-        fig, axes = _figure(rows=2, height=3.6)
+        fig, axes = figure_grid(rows=2, height=3.6)
         picks = _picks(amps.size)
         for i, k in enumerate(picks):
             c = mpl.colormaps["viridis"](i / max(1, len(picks) - 1) * 0.85)
@@ -44,7 +45,7 @@ def heating_iv(ds: xr.Dataset, path=None, formats=FORMATS):
         if hA is not None:
             axes[0].set_title(f"hA = {hA * 1e6:.3g} µW/K, T_bath = {float(ds.attrs.get('T_bath', np.nan)):.3g} K",
                               fontsize=7)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def heating_steps(ds: xr.Dataset, path=None, formats=FORMATS):
@@ -52,7 +53,7 @@ def heating_steps(ds: xr.Dataset, path=None, formats=FORMATS):
     amps = ds["V_rf0"].values
     fa, ua = display_scale("V", amps)
     with style():
-        fig, axes = _figure(rows=2, height=3.6)
+        fig, axes = figure_grid(rows=2, height=3.6)
         for i, n in enumerate(ds["n"].values):
             c = f"C{i}"
             iso = ds["qp_step_position_isothermal"].sel(n=n).values * 1e3
@@ -64,7 +65,7 @@ def heating_steps(ds: xr.Dataset, path=None, formats=FORMATS):
         axes[0].legend(fontsize=6, title="solid: self-heated, dashed: isothermal", title_fontsize=6)
         axes[1].set_ylabel("shift by heating [µV]")
         axes[1].set_xlabel(f"V_rf0 [{ua}]")
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)
 
 
 def source_steps(emb: xr.Dataset, iv: xr.Dataset, path=None, formats=FORMATS):
@@ -74,7 +75,7 @@ def source_steps(emb: xr.Dataset, iv: xr.Dataset, path=None, formats=FORMATS):
     fp, up = display_scale("W", P)
     heated = "qp_step_measured_isothermal" in emb
     with style():
-        fig, axes = _figure(rows=2, height=3.6)
+        fig, axes = figure_grid(rows=2, height=3.6)
         for i, n in enumerate(emb["n"].values):
             c = f"C{i}"
             axes[0].plot(P * fp, emb["V_rf_at_step"].sel(n=n).values * 1e3, color=c, marker="o", ms=2,
@@ -92,4 +93,4 @@ def source_steps(emb: xr.Dataset, iv: xr.Dataset, path=None, formats=FORMATS):
         zr, zi = float(emb.attrs.get("source_resistance", np.nan)), float(emb.attrs.get("source_reactance", 0.0))
         axes[0].set_title(f"Z_s = {zr:.3g} {'+' if zi >= 0 else '-'} j{abs(zi):.3g} Ω, "
                           f"f = {float(emb.attrs['frequency']) / 1e9:.3g} GHz", fontsize=7)
-    return _finish(fig, path, formats)
+    return finish(fig, path, formats)

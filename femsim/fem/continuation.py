@@ -469,7 +469,7 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
             npts += 1
             if final:
                 return
-            if any(_exceeds(pt, k, v) for k, v in bounds.items()):
+            if any(exceeds(pt, k, v) for k, v in bounds.items()):
                 return
             ds = ds_next
             cur, tV, tI, tz = pt, tVn, tIn, tzn
@@ -479,6 +479,7 @@ def arclength_trace(solver, mode, stop, ds=None, ds_min=None, ds_max=None, max_p
     return sweep
 
 
-def _exceeds(p: Point, key, limit):
+def exceeds(p: Point, key, limit) -> bool:
+    """Whether the point reached a stop bound of the trace ("V", "I", "P" or "T_max")."""
     val = {"V": p.V, "I": p.I, "P": p.P, "T_max": p.T_max["all"]}[key]
     return val >= limit

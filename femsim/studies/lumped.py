@@ -10,7 +10,7 @@ import xarray as xr
 
 from .. import lumped, variables
 from ..errors import CaseError, OutOfRangeError
-from . import StudyResult
+from .result import StudyResult
 
 
 def _family(case, hA=None) -> xr.Dataset:

@@ -10,7 +10,7 @@ from scipy.constants import c as C_LIGHT
 from ..errors import CaseError
 from ..rf import model as rfs
 from ..rf.tline import Termination
-from . import StudyResult
+from .result import StudyResult
 
 
 def _termination(load) -> Termination:

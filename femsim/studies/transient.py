@@ -28,7 +28,7 @@ import xarray as xr
 
 from .. import progress
 from ..errors import CaseError
-from . import FieldSnapshot, StudyResult
+from .result import FieldSnapshot, StudyResult
 
 
 def run(case, sink=None) -> StudyResult:

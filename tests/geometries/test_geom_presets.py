@@ -10,7 +10,7 @@ from femsim.cli import main
 from femsim.errors import CaseError
 from femsim.geometries import GeometryError, build_mesa
 from femsim.geometries.base import refined
-from femsim.geometries.estimate import estimate
+from femsim.geometries import estimate
 
 from geom_figures import case_dict
 
@@ -140,7 +140,7 @@ def test_mesh_beyond_memory_refused_before_any_array(monkeypatch):
     """With 1 GiB available, the newcomer's mesa on the fine preset (~1.2 GiB to solve)
     is refused naming geometry.mesh with the estimate, before the builder makes its
     planar grid; the medium mesh passes."""
-    import femsim.geometries.estimate as ge
+    import femsim.geometries.sizing as ge
     import femsim.geometries.mesa as gm
     from femsim.meshsize import guard, report
 

@@ -7,7 +7,7 @@ available now (GeometryError naming ``mesh`` with the estimate); inside `estimat
 stops the builder instead and hands the size back, so the estimate and the builder can
 never disagree about the spacings (one implementation of each axis).
 
-    from femsim.geometries.estimate import estimate
+    from femsim.geometries import estimate    # (femsim.geometries.builders)
     estimate("mesa", width=20e-6, height=1e-6)   # MeshSize(nodes=..., cells=...)
 
 The counts are those of the tensor grid with each layer cut to its footprint, the O-grid
@@ -67,7 +67,7 @@ class _Planned(Exception):
         self.size = size
 
 
-_DRY_RUN = contextvars.ContextVar("geometries_estimate_dry_run", default=False)
+_DRY_RUN = contextvars.ContextVar("geometries_sizing_dry_run", default=False)
 
 
 def _cells_in(edges: np.ndarray, lo: float, hi: float) -> int:
@@ -119,25 +119,6 @@ def gate(size: MeshSize) -> None:
         raise GeometryError("mesh", str(size),
                             f"a mesh that fits in memory (building it alone takes ~{need / 2**30:.3g} GiB; "
                             f"{have / 2**30:.3g} GiB available)")
-
-
-def estimate(kind: str, **params) -> MeshSize:
-    """Nodes and cells the builder ``kind`` would make with ``params``, without making
-    them. Parameter errors raise GeometryError as the builder would."""
-    from . import BUILDERS, build
-
-    if kind not in BUILDERS:
-        build(kind, **params)  # raises the builder-name error
-    token = _DRY_RUN.set(True)
-    try:
-        build(kind, **params)
-    except _Planned as p:
-        return p.size
-    except AxisTooFine:
-        return MeshSize(None, None)
-    finally:
-        _DRY_RUN.reset(token)
-    raise RuntimeError(f"builder {kind!r} did not call geometries.estimate.gate")  # pragma: no cover
 
 
 def sized(builder):
