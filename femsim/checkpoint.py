@@ -18,7 +18,7 @@ PATH = "resume/checkpoint.npz"
 #: scalar readouts of a Point kept in the checkpoint (fields are not: they are large)
 POINT_KEYS = ("mode", "value", "I", "V", "V_4p", "V_3p", "P", "P_IV", "T_mean", "T_max", "hA_eff", "heat_out",
               "electrode_currents", "energy_balance", "current_balance", "newton_steps", "residual_history",
-              "time_s", "dV_ds", "dI_ds", "dV4p_ds", "turning")
+              "time_s", "dV_ds", "dI_ds", "dV4p_ds", "turning", "T_spread", "P_region")
 
 
 def write(out, points, saved, state, finished=False) -> None:
@@ -57,7 +57,7 @@ def restore(out):
         data = json.loads(str(f["meta"]))
         last = {k: f[k] for k in ("z", "phi", "T")}
         state = dict(data["continuation"], **{k[5:]: f[k] for k in f.files if k.startswith("cont_")})
-    points = [Point(**{k: d[k] for k in POINT_KEYS}) for d in data["points"]]
+    points = [Point(**{k: d[k] for k in POINT_KEYS if k in d}) for d in data["points"]]   # (older: fewer keys)
     if data.get("finished"):
         n = len(points)
     elif "yielded" not in state:

@@ -137,27 +137,6 @@ def footprint_area(solver, region: str) -> float:
     return qd.region_volume[region] / h if h > 0 else np.nan
 
 
-def _field_stats(solver, point, region):
-    """(Joule power outside ``region`` / P, standard deviation of T within it [K]) of a
-    point with fields (NaN when a restored point carries none)."""
-    from . import forms
-
-    if point.phi is None or point.T is None:
-        return np.nan, np.nan
-    qd = solver.qd
-    Tq = forms.values(point.T[qd.edofs], qd.N)
-    gphi = qd.grad(point.phi[qd.edofs])
-    sig = qd.material_fields(Tq)[0]
-    q = np.einsum("eqd,eqd->eq", sig * gphi, gphi) * qd.dx
-    els = qd.regions[region]
-    P = float(q.sum())
-    outside = 1.0 - float(q[els].sum()) / P if P > 0 else np.nan
-    vol = qd.region_volume[region]
-    Tm = float(np.sum(Tq[els] * qd.dx[els]) / vol)
-    spread = float(np.sqrt(max(np.sum((Tq[els] - Tm) ** 2 * qd.dx[els]) / vol, 0.0)))
-    return outside, spread
-
-
 def _holds_up_to(ok, x):
     """Largest x up to which every point (sorted by x) is within tolerance; None if the
     first is not, inf if all are."""
@@ -231,7 +210,9 @@ def compare_with_lumped(solver, mode="current", stop=None, points=None, hA=None,
         d["dIdV"][k] = p.dI_ds / dV if dV else np.nan
         d["V_4p"][k], d["V_3p"][k], d["V_contact"][k] = p.V_4p, p.V_3p, p.V
         d["hA_eff"][k] = p.P / (Tm - TB) if Tm > TB else hA
-        d["P_outside"][k], d["T_spread"][k] = _field_stats(solver, p, reg)
+        # (NaN for a point restored from a checkpoint older than these readouts)
+        d["T_spread"][k] = p.T_spread.get(reg, np.nan)
+        d["P_outside"][k] = 1.0 - p.P_region[reg] / p.P if reg in p.P_region and p.P > 0 else np.nan
         d["energy_balance"][k], d["current_balance"][k] = p.energy_balance, p.current_balance
         d["power_balance"][k] = abs(p.P - p.I * p.V) / p.P if p.P > 0 else 0.0
         d["newton_steps"][k] = p.newton_steps

@@ -34,7 +34,7 @@ cancel (S_phi: sum of |element potential residual entries|; S_T likewise for hea
 with the Joule and cooling loads and the storage term; S_g the bias row's scale):
 `relative_blocks` measures the residual against them (the Newton stopping rule).
 
-Readouts (`point_readouts`, `region_temperatures`, `probe_voltages`, `heat_flows`):
+Readouts (`point_readouts`, `region_readouts`, `probe_voltages`, `heat_flows`):
 currents are residual-consistent (the sum of an electrode's node rows of R_phi, which
 conserves exactly), heat leaving through a bath likewise from R_T.
 """
@@ -478,15 +478,21 @@ class CoupledOperator:
         return m
 
     # -- readouts -------------------------------------------------------------------------------
-    def region_temperatures(self, T):
-        """({region: volume-mean T}, {region: max nodal T}) [K], regions "all" and every subdomain."""
+    def region_readouts(self, T, q=None) -> dict:
+        """Per region ("all" and every subdomain): ``T_mean`` (volume mean), ``T_max`` (max
+        nodal), ``T_spread`` (volume standard deviation of T) [K] and, given the Joule density
+        ``q`` at the quadrature points, ``P_region`` (the Joule power dissipated in it) [W]."""
         qd = self.qd
-        Tm, Tx = {}, {}
+        out = {"T_mean": {}, "T_max": {}, "T_spread": {}, "P_region": {}}
         Tq = forms.values(T[qd.edofs], qd.N)
         for name, els in qd.regions.items():
-            Tm[name] = float(np.sum(Tq[els] * qd.dx[els]) / qd.region_volume[name])
-            Tx[name] = float(T[qd.region_dofs[name]].max())
-        return Tm, Tx
+            dx, vol = qd.dx[els], qd.region_volume[name]
+            Tm = float(np.sum(Tq[els] * dx) / vol)
+            out["T_mean"][name], out["T_max"][name] = Tm, float(T[qd.region_dofs[name]].max())
+            out["T_spread"][name] = float(np.sqrt(max(np.sum((Tq[els] - Tm) ** 2 * dx) / vol, 0.0)))
+            if q is not None:
+                out["P_region"][name] = float(np.sum(q[els] * dx))
+        return out
 
     def probe_voltages(self, phi, U):
         """(V_4p, V_3p) [V]: mean phi(high probe) - mean phi(low probe), U - mean phi(three probe)."""
@@ -537,10 +543,10 @@ class CoupledOperator:
             e_bal = _rel(abs(ev.P + src_Q - out), den)
         else:
             e_bal = np.nan
-        Tm, Tx = self.region_temperatures(T)
-        dT = Tm[pr.hA_region] - self.T_bath
+        regions = self.region_readouts(T, ev.q)
+        dT = regions["T_mean"][pr.hA_region] - self.T_bath
         V4, V3 = self.probe_voltages(phi, U)
-        return dict(I=I, V=U, V_4p=V4, V_3p=V3, P=ev.P, P_IV=P_IV, T_mean=Tm, T_max=Tx,
+        return dict(I=I, V=U, V_4p=V4, V_3p=V3, P=ev.P, P_IV=P_IV, **regions,
                     hA_eff=ev.P / dT if dT != 0 else np.nan, heat_out=heat, electrode_currents=currents,
                     energy_balance=e_bal, current_balance=cur_bal)
 
@@ -551,9 +557,9 @@ class CoupledOperator:
         qd = self.qd
         out = {"I": ev.I if sys.u_bias is not None else 0.0, "V": ev.U, "P": ev.P}
         out["V_4p"] = self.probe_voltages(ev.phi, ev.U)[0]
-        Tm, Tx = self.region_temperatures(ev.T)
-        for name in Tm:
-            out[f"T_mean:{name}"], out[f"T_max:{name}"] = Tm[name], Tx[name]
+        regions = self.region_readouts(ev.T)
+        for name, Tm in regions["T_mean"].items():
+            out[f"T_mean:{name}"], out[f"T_max:{name}"] = Tm, regions["T_max"][name]
         bath, cool = self.heat_flows(sys, ev)
         Q_bath = 0.0
         for _, v in bath:

@@ -112,6 +112,8 @@ class Point:
     turning: str | None = None
     chord_steps: int = 0          # iterations on the previous solve's factorisation (modified
                                   # Newton; not in newton_steps)
+    T_spread: dict = field(default_factory=dict)   # region -> volume standard deviation of T [K]
+    P_region: dict = field(default_factory=dict)   # region -> Joule power dissipated in it [W]
 
     @property
     def R(self):
