@@ -43,11 +43,15 @@ Public API:
     point_fields, write_vtu                                         (fields.py)
     linear_solve, DirectSolver, AMGSolver, make_linear_solver,
     LINEAR_SOLVERS, Layout                                          (linalg.py)
+    TransientAssembler                                              (transient.py: a time step on the operator)
+    BDFStep, StepController, TransientSolver                        (timestepping.py)
+    waveforms, pulsed I-V, step response, time constants            (waveforms.py, experiments.py)
+    hot-spot stability                                              (hotspot.py)
     reference_box, reference_1d (the benchmark problem)             (benchmark_problem.py)
     isothermal_resistance, lumped_at_current,
     compare_with_lumped                                             (lumped_comparison.py)
 
-femsim.fem imports neither geometries nor postprocess.
+femsim.fem imports neither geometries nor postprocess. The whole layout: docs/architecture.md.
 """
 
 from .problem import Bath, Cooling, Electrode, Problem, contact_layer_material
