@@ -53,6 +53,7 @@ _ALL = [
     _v("T_mean_all", "K", "volume-mean temperature of the whole mesh"),
     _v("T_spread", "K", "standard deviation of T within the hA region"),
     _v("R", "Ohm", "resistance V/I"),
+    _v("rho_c", "Ohm m", "c-axis resistivity (calibrated: rho_c = { calibrate_R = ... })"),
     _v("dIdV", "S", "differential conductance", label="dI/dV"),
     _v("V_model", "V", "voltage of the heating model at the measured current"),
     _v("dIdV_model", "S", "differential conductance of the heating model"),

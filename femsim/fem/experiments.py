@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from ..variables import attrs, units
 from .waveforms import BIAS_UNITS, PulseTrain, Step
 
 if TYPE_CHECKING:
@@ -206,24 +207,24 @@ def pulsed_iv(ts: TransientSolver, amplitudes, widths, *, sample_delay: float | 
     dims = ("tau", "point")
     ds = xr.Dataset(
         {
-            "I": (dims, out["I"], {"units": "A", "long_name": "current sampled in the pulse"}),
-            "V": (dims, out["V"], {"units": "V", "long_name": "voltage sampled in the pulse"}),
-            "T_mean": (dims, out["T_mean"], {"units": "K", "long_name": f"mean temperature of {reg} at the sample"}),
-            "T_max": (dims, out["T_max"], {"units": "K", "long_name": "peak temperature at the sample"}),
-            "heating_error": (dims, herr, {"units": "1", "long_name": f"heating error of the sample, {what}"}),
-            "I_steady": ("point", st["I"], {"units": "A", "long_name": "steady-state current"}),
-            "V_steady": ("point", st["V"], {"units": "V", "long_name": "steady-state voltage"}),
-            "T_mean_steady": ("point", st["T_mean"], {"units": "K", "long_name": f"steady mean temperature of {reg}"}),
-            "T_max_steady": ("point", st["T_max"], {"units": "K", "long_name": "steady peak temperature"}),
-            "V_iso": ("point", V_iso, {"units": "V", "long_name": "heating-free (isothermal) voltage"}),
-            "I_iso": ("point", I_iso, {"units": "A", "long_name": "heating-free (isothermal) current"}),
-            "sample_time": ("tau", t_sample, {"units": "s", "long_name": "sampling instant from the first leading edge"}),
-            "max_heating_error": ("tau", worst, {"units": "1", "long_name": f"largest |{what}| over the points"}),
+            "I": (dims, out["I"], attrs("I", "current sampled in the pulse")),
+            "V": (dims, out["V"], attrs("V", "voltage sampled in the pulse")),
+            "T_mean": (dims, out["T_mean"], attrs("T_mean", f"mean temperature of {reg} at the sample")),
+            "T_max": (dims, out["T_max"], attrs("T_max", "peak temperature at the sample")),
+            "heating_error": (dims, herr, attrs("heating_error", f"heating error of the sample, {what}")),
+            "I_steady": ("point", st["I"], attrs("I", "steady-state current")),
+            "V_steady": ("point", st["V"], attrs("V", "steady-state voltage")),
+            "T_mean_steady": ("point", st["T_mean"], attrs("T_mean", f"steady mean temperature of {reg}")),
+            "T_max_steady": ("point", st["T_max"], attrs("T_max", "steady peak temperature")),
+            "V_iso": ("point", V_iso, attrs("V", "heating-free (isothermal) voltage")),
+            "I_iso": ("point", I_iso, attrs("I", "heating-free (isothermal) current")),
+            "sample_time": ("tau", t_sample, attrs("sample_time")),
+            "max_heating_error": ("tau", worst, attrs("max_heating_error", f"largest |{what}| over the points")),
         },
-        coords={"tau": ("tau", widths, {"units": "s", "long_name": "pulse width"}),
+        coords={"tau": ("tau", widths, attrs("tau")),
                 "point": ("point", np.arange(npt)),
-                "amplitude": ("point", amplitudes, {"units": BIAS_UNITS[mode], "long_name": "pulse amplitude"})},
-        attrs={"mode": mode, "R_isothermal": R0, "R_isothermal_units": "Ohm", "T_initial": T0,
+                "amplitude": ("point", amplitudes, attrs("amplitude", units=BIAS_UNITS[mode]))},
+        attrs={"mode": mode, "R_isothermal": R0, "R_isothermal_units": units("R"), "T_initial": T0,
                "sampling": (f"{sample_delay:g} s after the leading edge" if sample_delay is not None
                             else f"at {sample_fraction:g} of the width (just before the trailing edge)"
                             if sample_fraction == 1 else f"at {sample_fraction:g} of the width"),

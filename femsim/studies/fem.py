@@ -497,8 +497,8 @@ def _after_sweep(case, sink, setup, solver, points, saved, failure, interrupted,
     curves.attrs["bias"] = {"current": "I", "voltage": "V", "power": "P"}[fem.bias.mode]
     T_grid = np.linspace(problem.T_bath, max(float(curves["T_max"].max()), problem.T_bath + 1.0), 41)
     tables = isothermal_resistance(solver, T_grid)
-    iso = xr.Dataset({k: ("T", t(T_grid), {"units": "Ohm", "long_name": f"isothermal {k}"}) for k, t in tables.items()},
-                     coords={"T": ("T", T_grid, {"units": "K", "long_name": "uniform device temperature"})})
+    iso = xr.Dataset({k: ("T", t(T_grid), variables.attrs("R", f"isothermal {k}")) for k, t in tables.items()},
+                     coords={"T": ("T", T_grid, variables.attrs("T", "uniform device temperature"))})
     figures = _figures(curves, md, solver, points)
     result = StudyResult(datasets={"curves": curves, "isothermal_R": iso}, figures=figures)
     warnings = sanity_warnings(case, md, problem, points)
@@ -578,10 +578,10 @@ def _ranges(ks) -> str:
 
 def calibration_dataset(res) -> xr.Dataset:
     return xr.Dataset(
-        {"R_measured": ("T", res.R_measured, {"units": "Ohm", "long_name": "measured device resistance"}),
-         "R_device": ("T", res.R_device, {"units": "Ohm", "long_name": "device isothermal resistance, fitted rho_c"}),
-         "rho_c": ("T", res.rho, {"units": "Ohm m", "long_name": "fitted c-axis resistivity"})},
-        coords={"T": ("T", res.T, {"units": "K", "long_name": "temperature"})},
+        {"R_measured": ("T", res.R_measured, variables.attrs("R", "measured device resistance")),
+         "R_device": ("T", res.R_device, variables.attrs("R", "device isothermal resistance, fitted rho_c")),
+         "rho_c": ("T", res.rho, variables.attrs("rho_c", "fitted c-axis resistivity"))},
+        coords={"T": ("T", res.T, variables.attrs("T"))},
         attrs={"what": f"rho_c fitted so that the device's isothermal {res.voltage} equals the measured R(T)"})
 
 
