@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import xarray as xr
 
-from .. import progress
+from .. import progress, variables
 from ..errors import CaseError
 from .result import FieldSnapshot, StudyResult
 
@@ -123,12 +123,12 @@ def _curves_from_pulsed(ds: xr.Dataset, reg_label: str) -> xr.Dataset:
         R = np.where(I != 0, V / I, np.nan)
     dims = ("pulse", "point")
     return xr.Dataset(
-        {"I": (dims, I, {"units": "A", "long_name": "current (sampled in the pulse)"}),
-         "V": (dims, V, {"units": "V", "long_name": "voltage (sampled in the pulse)"}),
-         "P": (dims, I * V, {"units": "W", "long_name": "Joule power I V at the sample"}),
-         "R": (dims, R, {"units": "Ohm", "long_name": "resistance V/I"}),
-         "T_mean": (dims, Tm, {"units": "K", "long_name": f"mean temperature of {reg_label} at the sample"}),
-         "T_max": (dims, Tx, {"units": "K", "long_name": "peak temperature at the sample"})},
+        {"I": (dims, I, variables.attrs("I", "current (sampled in the pulse)")),
+         "V": (dims, V, variables.attrs("V", "voltage (sampled in the pulse)")),
+         "P": (dims, I * V, variables.attrs("P", "Joule power I V at the sample")),
+         "R": (dims, R, variables.attrs("R", "resistance V/I")),
+         "T_mean": (dims, Tm, variables.attrs("T_mean", f"mean temperature of {reg_label} at the sample")),
+         "T_max": (dims, Tx, variables.attrs("T_max", "peak temperature at the sample"))},
         coords={"pulse": ("pulse", labels, {"long_name": "pulse width (steady state last)"}),
                 "point": ("point", np.arange(ds.sizes["point"]))},
         attrs={"what": "pulsed I-V for each pulse width, and the steady state"})
@@ -142,13 +142,13 @@ def _curves_from_timeseries(ts: xr.Dataset) -> xr.Dataset:
         R = np.where(I != 0, V / I, np.nan)
     n = int(keep.sum())
     return xr.Dataset(
-        {"I": ("point", I, {"units": "A", "long_name": "current"}),
-         "V": ("point", V, {"units": "V", "long_name": "voltage"}),
-         "P": ("point", ts["P"].values[keep], {"units": "W", "long_name": "Joule power"}),
-         "R": ("point", R, {"units": "Ohm", "long_name": "resistance V/I"}),
-         "T_mean": ("point", ts["T_mean"].values[keep], {"units": "K", "long_name": ts["T_mean"].attrs["long_name"]}),
-         "T_max": ("point", ts["T_max"].values[keep], {"units": "K", "long_name": "maximum temperature"}),
-         "time": ("point", ts["time"].values[keep], {"units": "s", "long_name": "time"})},
+        {"I": ("point", I, variables.attrs("I", "current")),
+         "V": ("point", V, variables.attrs("V", "voltage")),
+         "P": ("point", ts["P"].values[keep], variables.attrs("P", "Joule power")),
+         "R": ("point", R, variables.attrs("R", "resistance V/I")),
+         "T_mean": ("point", ts["T_mean"].values[keep], variables.attrs("T_mean", ts["T_mean"].attrs["long_name"])),
+         "T_max": ("point", ts["T_max"].values[keep], variables.attrs("T_max", "maximum temperature")),
+         "time": ("point", ts["time"].values[keep], variables.attrs("time", "time"))},
         coords={"point": np.arange(n)}, attrs={"what": "trajectory of the waveform run in the I-V plane"})
 
 
@@ -379,10 +379,10 @@ def _spectrum_dataset(res) -> xr.Dataset:
         mu = np.asarray(r.get("mu", []), complex)
         re[j, :mu.size], im[j, :mu.size] = mu.real, mu.imag
     return xr.Dataset(
-        {"mu_re": (("point", "mode"), re, {"units": "1/s", "long_name": "decay rate (real part; < 0: growing)"}),
-         "mu_im": (("point", "mode"), im, {"units": "1/s", "long_name": "decay rate (imaginary part)"}),
-         "I": ("point", np.array([r["I"] for r in res.symmetric]), {"units": "A", "long_name": "current"}),
-         "V": ("point", np.array([r["V"] for r in res.symmetric]), {"units": "V", "long_name": "voltage"})},
+        {"mu_re": (("point", "mode"), re, variables.attrs("mu_re", "decay rate (real part; < 0: growing)")),
+         "mu_im": (("point", "mode"), im, variables.attrs("mu_im", "decay rate (imaginary part)")),
+         "I": ("point", np.array([r["I"] for r in res.symmetric]), variables.attrs("I", "current")),
+         "V": ("point", np.array([r["V"] for r in res.symmetric]), variables.attrs("V", "voltage"))},
         coords={"point": np.arange(n), "mode": np.arange(k)},
         attrs={"what": "smallest-|mu| decay rates of J v = mu B v along the traced branch"})
 
@@ -391,10 +391,10 @@ def _bifurcations(res) -> xr.Dataset:
     cs = res.crossings
     n = len(cs)
     return xr.Dataset(
-        {"I": ("bifurcation", np.array([c["I"] for c in cs], float), {"units": "A", "long_name": "current"}),
-         "V": ("bifurcation", np.array([c["V"] for c in cs], float), {"units": "V", "long_name": "voltage"}),
+        {"I": ("bifurcation", np.array([c["I"] for c in cs], float), variables.attrs("I", "current")),
+         "V": ("bifurcation", np.array([c["V"] for c in cs], float), variables.attrs("V", "voltage")),
          "T_mean": ("bifurcation", np.array([c["T_mean"] for c in cs], float),
-                    {"units": "K", "long_name": "mean temperature of the region"}),
+                    variables.attrs("T_mean", "mean temperature of the region")),
          "kind": ("bifurcation", np.array([c["kind"] for c in cs], dtype=object)),
          "stability": ("bifurcation", np.array([c["stability"] for c in cs], dtype=object))},
         coords={"bifurcation": np.arange(n)})
