@@ -165,11 +165,14 @@ def _top_point(out_dir: Path, case) -> tuple[dict | None, bool]:
     head = [h.split(" [")[0].strip() for h in rows[0]]
     last = dict(zip(head, rows[-1]))
     bias = case.fem.bias
+    # points.csv names the contact voltage by its probes ("V_2probe", femsim.studies.fem)
+    if "V" not in last:
+        last["V"] = last.get("V_2probe")
     col = {"current": "I", "voltage": "V", "power": "P"}[bias.mode]
     try:
         value = float(last[col])
         top = {"V": float(last["V"]), "I": float(last["I"]), "T_max": float(last["T_max"])}
-    except (KeyError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return None, False
     limit = bias.T_max_limit
     stopped_hot = limit is not None and top["T_max"] >= 0.999 * limit

@@ -20,6 +20,7 @@ import time
 from tqdm.auto import tqdm
 
 from .errors import printable
+from .variables import PREFIXES
 
 #: set by the CLI: "quiet", "normal" or "verbose"
 VERBOSITY = "normal"
@@ -45,8 +46,8 @@ def say(msg: str, level: str = "normal") -> None:
         tqdm.write("\n".join(printable(line) for line in str(msg).split("\n")), file=sys.stderr)
 
 
-_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
-             (1e-12, "p"), (1e-15, "f"))
+# the terminal keeps to ASCII: "u" for micro, as a case file writes it
+_PREFIXES = tuple((10.0 ** e, p.replace("µ", "u")) for e, p in PREFIXES)
 
 
 def si(value: float, unit: str, digits: int = 3) -> str:

@@ -18,6 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: SI prefixes a displayed unit takes (power of ten, prefix), largest first: the one table
+#: of the terminal (`femsim.progress.si`), the axes (`femsim.postprocess.axes`) and the report
+#: (exponents, so that 10.0**e and 10.0**-e are both the exact literals)
+PREFIXES = ((9, "G"), (6, "M"), (3, "k"), (0, ""), (-3, "m"), (-6, "µ"), (-9, "n"), (-12, "p"), (-15, "f"))
+
 
 @dataclass(frozen=True)
 class Variable:

@@ -29,9 +29,10 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib import ticker
 
-# (threshold on max |x|, multiplier to the displayed unit, prefix)
-_PREFIXES = [(1e9, 1e-9, "G"), (1e6, 1e-6, "M"), (1e3, 1e-3, "k"), (1.0, 1.0, ""),
-             (1e-3, 1e3, "m"), (1e-6, 1e6, "µ"), (1e-9, 1e9, "n"), (1e-12, 1e12, "p"), (0.0, 1e15, "f")]
+from femsim.variables import PREFIXES
+
+# (threshold on max |x|, multiplier to the displayed unit, prefix); the smallest takes the rest
+_PREFIXES = [(10.0 ** e, 10.0 ** -e, p) for e, p in PREFIXES[:-1]] + [(0.0, 10.0 ** -PREFIXES[-1][0], PREFIXES[-1][1])]
 _MULT = {p: m for _, m, p in _PREFIXES}
 #: units that take an SI prefix on a plot ("K", "rad" and "1" stay as they are)
 SCALABLE = {"A", "V", "W", "S", "Ohm", "m", "W/K", "Hz", "s", "T", "W/m^3", "A/m^2", "m/s"}

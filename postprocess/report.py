@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from femsim import variables as registry
+from femsim.variables import PREFIXES
 from femsim.results import write_text
 from femsim.postprocess.plots import display_scale, turning_points
 
@@ -314,8 +315,9 @@ def _case_name(summary: dict) -> str:
 def _load(w_per_cm2) -> str:
     """A heat load in W/cm^2 with the prefix a reader compares with helium's ~1 W/cm^2."""
     x = float(w_per_cm2)
-    for mult, prefix in ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ")):
-        if abs(x) >= mult:
+    for e, prefix in PREFIXES:
+        mult = 10.0 ** e
+        if -6 <= e <= 6 and abs(x) >= mult:
             return f"{x / mult:.3g} {prefix}W/cm²"
     return f"{x:.3g} W/cm²"
 
