@@ -202,6 +202,9 @@ def _format(err: dict, source: str) -> CaseError:
         return _error(f"{path}.{key}", tag, f"one of {choices}{base.did_you_mean(tag, tags)}", source)
     if kind == "missing":
         return _error(path, CaseError.MISSING, "this key is required", source)
+    keyed = ctx.get("error")
+    if isinstance(keyed, base.KeyedValueError):
+        return _error(f"{path}.{keyed.key}", keyed.value, keyed.expected, source)
     return _error(path, value, base.describe_error(err, _keys(here)), source)
 
 

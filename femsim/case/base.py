@@ -121,26 +121,31 @@ def _quantity(dimension: str):
 BIAS_DIMENSION = {"current": "current", "voltage": "voltage", "power": "power"}
 
 
-def bias_to_si(value, mode, key: str, *, bare_numbers: bool):
+class KeyedValueError(ValueError):
+    """A validator's error about one key below the model it validates ("waveform.amplitude"
+    of [transient]): the case error names that key and its value, not the whole table."""
+
+    def __init__(self, key: str, value, expected: str):
+        super().__init__(f"{key} = {value!r}: {expected}")
+        self.key, self.value, self.expected = key, value, expected
+
+
+def bias_to_si(value, mode, key: str):
     """A bias value of a section biased in ``mode`` (a current, voltage or power) in SI.
 
     ``value`` is a string with units, or a list of them; ``key`` names it in the error
-    ("stop = '5 V': ..."). A bare number is refused ("5" could be A or mA) unless
-    ``bare_numbers``: then it is taken as SI, as the [transient] amplitudes always have
-    been, and a list's numbers likewise ([fem.bias].stop refuses them). An unknown mode
-    leaves the value to the mode field's own error.
+    ("stop = '5 V': ..."). A bare number is refused everywhere ("5" could be A or mA). An
+    unknown mode leaves the value to the mode field's own error.
     """
     dim = BIAS_DIMENSION.get(mode)
     if dim is None:
         return value
+    if isinstance(value, list):   # the error names the element: amplitudes[1]
+        return [bias_to_si(x, mode, f"{key}[{i}]") for i, x in enumerate(value)]
     try:
-        if isinstance(value, str) or not bare_numbers:
-            return to_si(value, dim)
-        if isinstance(value, list):
-            return [to_si(x, dim) if isinstance(x, str) else x for x in value]
-        return value
+        return to_si(value, dim)
     except UnitError as e:
-        raise ValueError(f"{key} = {value!r}: {e}") from None
+        raise KeyedValueError(key, value, str(e)) from None
 
 
 def _positive(x: float) -> float:

@@ -241,7 +241,7 @@ class Bias(StrictModel):
     @classmethod
     def _stop_units(cls, data):
         if isinstance(data, dict) and "stop" in data:
-            data = {**data, "stop": bias_to_si(data["stop"], data.get("mode", "current"), "stop", bare_numbers=False)}
+            data = {**data, "stop": bias_to_si(data["stop"], data.get("mode", "current"), "stop")}
         return data
 
     @model_validator(mode="after")

@@ -47,8 +47,8 @@ def _bias_units(data, where: str):
     if isinstance(wf, dict):
         wf = dict(wf)
         for k in _BIAS_KEYS:
-            if k in wf and isinstance(wf[k], str):
-                wf[k] = bias_to_si(wf[k], mode, f"{where}waveform.{k}", bare_numbers=True)
+            if k in wf:
+                wf[k] = bias_to_si(wf[k], mode, f"{where}waveform.{k}")
         out["waveform"] = wf
     for sub, keys in (("step_response", ("amplitude",)), ("pulsed_iv", ("stop", "amplitudes"))):
         sec = out.get(sub)
@@ -56,7 +56,7 @@ def _bias_units(data, where: str):
             sec = dict(sec)
             for k in keys:
                 if k in sec:
-                    sec[k] = bias_to_si(sec[k], mode, f"{where}{sub}.{k}", bare_numbers=True)
+                    sec[k] = bias_to_si(sec[k], mode, f"{where}{sub}.{k}")
             out[sub] = sec
     return out
 

@@ -49,6 +49,22 @@ def test_malformed_transient_sections_name_the_key(tmp_path, old, new, key):
     assert key in str(err.value)
 
 
+@pytest.mark.parametrize("old, new, key, value", [
+    ('amplitude = "0.3 mA"', 'amplitude = 3e-4', "transient.waveform.amplitude", "0.0003"),
+    ('stop = "0.1 mA"', 'amplitudes = ["0.05 mA", 1e-4]', "transient.pulsed_iv.amplitudes[1]", "0.0001"),
+    ('amplitude = "0.3 mA"', 'amplitude = "0.3 V"', "transient.waveform.amplitude", "'0.3 V'"),
+])
+def test_every_bias_value_needs_its_unit_and_the_error_names_its_key(tmp_path, old, new, key, value):
+    """One rule for every bias value, as for [fem.bias].stop: a bare number could be A or mA.
+    The error names the key inside the section and the value given, not the whole table."""
+    assert old in BASE
+    with pytest.raises(CaseError) as err:
+        parse(BASE.replace(old, new, 1), tmp_path)
+    msg = str(err.value)
+    assert f"{key}: got" in msg and value in msg.split("expected")[0], msg
+    assert "waveform': {" not in msg     # not the section's whole table
+
+
 def test_voltage_waveforms_take_volts(tmp_path):
     text = BASE.replace('mode = "current"', 'mode = "voltage"').replace('amplitude = "0.3 mA"', 'amplitude = "0.5 V"')
     text = text.replace('stop = "0.1 mA"', 'stop = "0.8 V"')
