@@ -140,6 +140,22 @@ _ALL = [
     _v("uniform_Jn_abs", "1", "|J_n| of a uniform drive"),
     _v("n_solutions", "1", "number of self-consistent heating solutions", integer=True),
     _v("rf_solutions", "1", "harmonic-balance solutions found (the smallest is used)", integer=True),
+    # rf with self-heating (issue 15)
+    _v("I_pumped_isothermal", "A", "dc current with rf, junction at the bath temperature"),
+    _v("T_junction", "K", "junction temperature, self-consistent with its dissipation"),
+    _v("T_junction_max", "K", "hottest junction temperature"),
+    _v("T_X_hottest", "K", "junction temperature along X at the bias where it peaks"),
+    _v("P_dc", "W", "dc power V I_dc"),
+    _v("P_rf", "W", "absorbed rf power"),
+    _v("heat_balance", "1", "relative residual of the junction's heat balance"),
+    _v("V_rf_isothermal", "V", "junction rf amplitude, junction at the bath temperature"),
+    _v("coupling_change", "K", "last change of T_junction in the V_rf <-> T iteration"),
+    _v("qp_step_position_isothermal", "V", "bias of step n's edge (max dI/dV), no self-heating"),
+    _v("qp_step_position_heated", "V", "bias of step n's edge (max dI/dV), self-heated"),
+    _v("qp_step_shift_heating", "V", "shift of step n's edge caused by self-heating"),
+    _v("qp_step_measured", "A", "rise of the pumped I-V across step n"),
+    _v("qp_step_measured_isothermal", "A", "rise of the pumped I-V across step n, no self-heating"),
+    _v("V_rf_at_step", "V", "junction rf amplitude at the step's centre"),
     # -- mesh fields (VTU) -----------------------------------------------------------------------
     _v("phi", "V", "electric potential", location="node"),
     # (VTK's fonts draw no "|": a label "|J|" would read "J")

@@ -19,6 +19,7 @@ import xarray as xr
 from scipy.constants import c as C_LIGHT
 from scipy.special import jv
 
+from .. import variables
 from . import pumped, tline, tunneling
 from .tline import Termination
 
@@ -366,8 +367,10 @@ def _gap_step(model, gap_voltage, f, v_max):
     return float(gap_voltage), float(i_hi - i_lo)
 
 
-def _var(dims, data, units, long_name):
-    return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name})
+def _var(name, dims, data, long_name):
+    """An xarray variable of output ``name``: its unit from the registry (femsim.variables),
+    the long name as specific as this dataset can say it."""
+    return xr.Variable(dims, data, attrs=variables.attrs(name, long_name))
 
 
 def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
@@ -403,53 +406,55 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
     i0 = np.asarray(model(V), dtype=float)
     ipump = pumped.pumped_iv(model, V, np.abs(vrf), f, weights)
     iv_vars = {
-        "I_unpumped": _var(("V",), i0, "A", "dc current without rf, I_0(V)"),
-        "I_pumped": _var(("V_rf0", "V"), ipump, "A", "dc current with rf, Tien-Gordon over X (Eq. 5)"),
-        "dIdV_pumped": _var(("V_rf0", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
+        "I_unpumped": _var("I_unpumped", ("V",), i0, "dc current without rf, I_0(V)"),
+        "I_pumped": _var("I_pumped", ("V_rf0", "V"), ipump, "dc current with rf, Tien-Gordon over X (Eq. 5)"),
+        "dIdV_pumped": _var("dIdV_pumped", ("V_rf0", "V"), np.gradient(ipump, V, axis=-1, edge_order=2),
                             "differential conductance of the pumped curve"),
     }
     heat_attrs = {}
     if params.heating is not None:
         heated = _self_heated(params, model, V, vrf, f, X, weights, v_need)
-        iv_vars["I_pumped_isothermal"] = _var(("V_rf0", "V"), ipump, "A",
+        iv_vars["I_pumped_isothermal"] = _var("I_pumped_isothermal", ("V_rf0", "V"), ipump,
                                               "dc current with rf at T_bath (no self-heating), Eq. 5")
-        iv_vars["I_pumped"] = _var(("V_rf0", "V"), heated["I"], "A",
+        iv_vars["I_pumped"] = _var("I_pumped", ("V_rf0", "V"), heated["I"],
                                    "dc current with rf, self-heated junction (Eq. 5 at T_junction)")
-        iv_vars["dIdV_pumped"] = _var(("V_rf0", "V"), np.gradient(heated["I"], V, axis=-1, edge_order=2), "S",
+        iv_vars["dIdV_pumped"] = _var("dIdV_pumped", ("V_rf0", "V"), np.gradient(heated["I"], V, axis=-1, edge_order=2),
                                       "differential conductance of the self-heated pumped curve")
         iv_vars.update(heated["vars"])
         heat_attrs = heated["attrs"]
     if params.classical:
         icl = pumped.classical_iv(model, V, np.abs(vrf), weights, n_nodes=params.classical_nodes)
-        iv_vars["I_classical"] = _var(("V_rf0", "V"), icl, "A", "dc current, classical rf detection over X (Eq. 12)")
+        iv_vars["I_classical"] = _var("I_classical", ("V_rf0", "V"), icl,
+                                      "dc current, classical rf detection over X (Eq. 12)")
 
     n = np.arange(params.max_step_order + 1)
     qpw = pumped.qp_step_weights(np.abs(vrf), f, params.max_step_order, weights)
     vg, dI = _gap_step(model, gap_voltage, f, v_need)
     alpha0 = amps / vph
     steps_vars = {
-        "qp_weight": _var(("V_rf0", "n"), qpw, "1", "quasiparticle step weight <J_n^2(e V_rf(X)/hf)>_X (Eq. 5)"),
-        "qp_step": _var(("V_rf0", "n"), qpw * dI, "A", "quasiparticle step height, weight x unpumped gap step"),
-        "josephson_positionwise": _var(("V_rf0", "n"), pumped.josephson_step_amplitudes(
-            vrf, f, params.max_step_order, weights, "positionwise"), "1",
+        "qp_weight": _var("qp_weight", ("V_rf0", "n"), qpw,
+                          "quasiparticle step weight <J_n^2(e V_rf(X)/hf)>_X (Eq. 5)"),
+        "qp_step": _var("qp_step", ("V_rf0", "n"), qpw * dI, "quasiparticle step height, weight x unpumped gap step"),
+        "josephson_positionwise": _var("josephson_positionwise", ("V_rf0", "n"), pumped.josephson_step_amplitudes(
+            vrf, f, params.max_step_order, weights, "positionwise"),
             "Josephson step / I_c, position-wise <|J_n(2 e V_rf(X)/hf)|>_X (default)"),
-        "josephson_coherent": _var(("V_rf0", "n"), pumped.josephson_step_amplitudes(
-            vrf, f, params.max_step_order, weights, "coherent"), "1",
+        "josephson_coherent": _var("josephson_coherent", ("V_rf0", "n"), pumped.josephson_step_amplitudes(
+            vrf, f, params.max_step_order, weights, "coherent"),
             "Josephson step / I_c, phase-coherent |<J_n(2 e |V_rf| / hf) exp(-i n psi)>_X|"),
-        "uniform_Jn2": _var(("V_rf0", "n"), jv(n[None, :], alpha0[:, None]) ** 2, "1",
+        "uniform_Jn2": _var("uniform_Jn2", ("V_rf0", "n"), jv(n[None, :], alpha0[:, None]) ** 2,
                             "uniform-field reference J_n^2(e V_rf0/hf) (Eq. 2)"),
-        "uniform_Jn_abs": _var(("V_rf0", "n"), np.abs(jv(n[None, :], 2 * alpha0[:, None])), "1",
+        "uniform_Jn_abs": _var("uniform_Jn_abs", ("V_rf0", "n"), np.abs(jv(n[None, :], 2 * alpha0[:, None])),
                                "uniform-field Josephson reference |J_n(2 e V_rf0/hf)| (Eq. 3)"),
     }
 
     if params.heating is not None:
         shift = _step_shift(V, ipump, iv_vars["I_pumped"].values, vg, f, params.max_step_order)
         shift[:, amps == 0, 1:] = np.nan        # no photon steps without rf
-        steps_vars["qp_step_position_isothermal"] = _var(("V_rf0", "n"), shift[0], "V",
+        steps_vars["qp_step_position_isothermal"] = _var("qp_step_position_isothermal", ("V_rf0", "n"), shift[0],
                                                           "bias of step n's edge (max dI/dV), no self-heating")
-        steps_vars["qp_step_position_heated"] = _var(("V_rf0", "n"), shift[1], "V",
+        steps_vars["qp_step_position_heated"] = _var("qp_step_position_heated", ("V_rf0", "n"), shift[1],
                                                       "bias of step n's edge (max dI/dV), self-heated")
-        steps_vars["qp_step_shift_heating"] = _var(("V_rf0", "n"), shift[1] - shift[0], "V",
+        steps_vars["qp_step_shift_heating"] = _var("qp_step_shift_heating", ("V_rf0", "n"), shift[1] - shift[0],
                                                     "shift of step n's edge caused by self-heating")
 
     refl = summary["reflection"]
@@ -474,17 +479,17 @@ def run_rf(params: RFParams) -> dict[str, xr.Dataset]:
         "josephson_default_average": "positionwise",
         **heat_attrs,
     }
-    coords_a = {"V_rf0": _var(("V_rf0",), amps, "V", "drive amplitude V_rf0 (" + d.resolved_normalisation + ")")}
-    vrf_vars = {"Vrf_abs": _var(("V_rf0", "X"), np.abs(vrf), "V", "rf voltage amplitude |V_rf(X)|"),
-                "Vrf_phase": _var(("X",), np.angle(shape), "rad", "rf voltage phase psi(X)")}
+    coords_a = {"V_rf0": _var("V_rf0", ("V_rf0",), amps, "drive amplitude V_rf0 (" + d.resolved_normalisation + ")")}
+    vrf_vars = {"Vrf_abs": _var("Vrf_abs", ("V_rf0", "X"), np.abs(vrf), "rf voltage amplitude |V_rf(X)|"),
+                "Vrf_phase": _var("Vrf_phase", ("X",), np.angle(shape), "rf voltage phase psi(X)")}
     if params.heating is not None and "T_X_hottest" in heated:
-        vrf_vars["T_X_hottest"] = _var(("V_rf0", "X"), heated["T_X_hottest"], "K",
+        vrf_vars["T_X_hottest"] = _var("T_X_hottest", ("V_rf0", "X"), heated["T_X_hottest"],
                                        "junction temperature T(X) at the bias where <T>_X peaks")
     ds_vrf = xr.Dataset(
         vrf_vars,
-        coords={"X": _var(("X",), X, "m", "position along the junction"), **coords_a}, attrs=attrs)
-    ds_iv = xr.Dataset(iv_vars, coords={"V": _var(("V",), V, "V", "dc bias voltage"), **coords_a}, attrs=attrs)
-    ds_steps = xr.Dataset(steps_vars, coords={"n": _var(("n",), n, "1", "step order"), **coords_a}, attrs=attrs)
+        coords={"X": _var("X", ("X",), X, "position along the junction"), **coords_a}, attrs=attrs)
+    ds_iv = xr.Dataset(iv_vars, coords={"V": _var("V", ("V",), V, "dc bias voltage"), **coords_a}, attrs=attrs)
+    ds_steps = xr.Dataset(steps_vars, coords={"n": _var("n", ("n",), n, "step order"), **coords_a}, attrs=attrs)
     return {"vrf": ds_vrf, "iv": ds_iv, "steps": ds_steps}
 
 
@@ -533,14 +538,14 @@ def _self_heated(params: RFParams, model, V, vrf, f, X, weights, v_need) -> dict
             out["nsol"][a] = np.where(sol.converged, 1, 0)
             hottest[a] = np.interp(X, Xt, sol.T[int(np.nanargmax(Tm))])
     v = {
-        "T_junction": _var(("V_rf0", "V"), out["T"], "K",
+        "T_junction": _var("T_junction", ("V_rf0", "V"), out["T"],
                            "junction temperature (line model: mean over X), self-consistent"),
-        "T_junction_max": _var(("V_rf0", "V"), out["Tmax"], "K", "hottest junction temperature"),
-        "P_dc": _var(("V_rf0", "V"), out["Pdc"], "W", "dc power V I_dc"),
-        "P_rf": _var(("V_rf0", "V"), out["Prf"], "W", "absorbed rf power (h f/e) sum_n n J_n^2 I_0(V_n)"),
-        "heat_balance": _var(("V_rf0", "V"), out["res"], "1",
+        "T_junction_max": _var("T_junction_max", ("V_rf0", "V"), out["Tmax"], "hottest junction temperature"),
+        "P_dc": _var("P_dc", ("V_rf0", "V"), out["Pdc"], "dc power V I_dc"),
+        "P_rf": _var("P_rf", ("V_rf0", "V"), out["Prf"], "absorbed rf power (h f/e) sum_n n J_n^2 I_0(V_n)"),
+        "heat_balance": _var("heat_balance", ("V_rf0", "V"), out["res"],
                              "|hA (T - T_bath) - (P_dc + P_rf)| / (P_dc + P_rf)"),
-        "n_solutions": _var(("V_rf0", "V"), out["nsol"], "1",
+        "n_solutions": _var("n_solutions", ("V_rf0", "V"), out["nsol"],
                             "self-consistent temperatures at this bias (lumped; line: 1 converged, 0 not)"),
     }
     attrs = {"heating_model": h.model, "hA": h.hA, "hA_units": "W/K", "T_bath": Tb, "T_bath_units": "K",
@@ -628,15 +633,16 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
         I0 = np.asarray(model(V[None, :] + n[:, None] * vph), dtype=float)
         ipump[k] = np.einsum("vn,nv->v", W, I0)
     i0 = np.asarray(model(V), dtype=float)
-    coords = {"V": _var(("V",), V, "V", "dc bias voltage"),
-              "P_av": _var(("P_av",), P, "W", "available power of the Thevenin source")}
+    coords = {"V": _var("V", ("V",), V, "dc bias voltage"),
+              "P_av": _var("P_av", ("P_av",), P, "available power of the Thevenin source")}
     iv_vars = {
-        "I_unpumped": _var(("V",), i0, "A", "dc current without rf, I_0(V)"),
-        "I_pumped": _var(("P_av", "V"), ipump, "A", "dc current with rf, Tien-Gordon at the balanced V_rf"),
-        "dIdV_pumped": _var(("P_av", "V"), np.gradient(ipump, V, axis=-1, edge_order=2), "S",
+        "I_unpumped": _var("I_unpumped", ("V",), i0, "dc current without rf, I_0(V)"),
+        "I_pumped": _var("I_pumped", ("P_av", "V"), ipump, "dc current with rf, Tien-Gordon at the balanced V_rf"),
+        "dIdV_pumped": _var("dIdV_pumped", ("P_av", "V"), np.gradient(ipump, V, axis=-1, edge_order=2),
                             "differential conductance of the pumped curve"),
-        "V_rf": _var(("P_av", "V"), vw, "V", "junction rf amplitude from harmonic balance"),
-        "rf_solutions": _var(("P_av", "V"), nsol, "1", "harmonic-balance solutions found (the smallest is used)"),
+        "V_rf": _var("V_rf", ("P_av", "V"), vw, "junction rf amplitude from harmonic balance"),
+        "rf_solutions": _var("rf_solutions", ("P_av", "V"), nsol,
+                             "harmonic-balance solutions found (the smallest is used)"),
     }
     vg, dI = _gap_step(model, gap_voltage, f, v_need)
     attrs = {"frequency": f, "frequency_units": "Hz", "photon_voltage": vph, "photon_voltage_units": "V",
@@ -675,17 +681,18 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
                     break
             T[k], Ih[k], Pdc[k], Prf[k], res[k] = sol.T, sol.I_dc, sol.P_dc, sol.P_rf, sol.residual
             dT[k], vw_hot[k] = change, v_k
-        iv_vars["V_rf_isothermal"] = _var(("P_av", "V"), vw, "V", "junction rf amplitude, junction at T_bath")
-        iv_vars["V_rf"] = _var(("P_av", "V"), vw_hot, "V", "junction rf amplitude, self-heated junction")
-        iv_vars["coupling_change"] = _var(("P_av", "V"), dT, "K",
+        iv_vars["V_rf_isothermal"] = _var("V_rf_isothermal", ("P_av", "V"), vw,
+                                          "junction rf amplitude, junction at T_bath")
+        iv_vars["V_rf"] = _var("V_rf", ("P_av", "V"), vw_hot, "junction rf amplitude, self-heated junction")
+        iv_vars["coupling_change"] = _var("coupling_change", ("P_av", "V"), dT,
                                           "last change of T_junction in the V_rf <-> T iteration")
         iv_vars["I_pumped_isothermal"] = iv_vars["I_pumped"]
         iv_vars["I_pumped_isothermal"].attrs["long_name"] = "dc current with rf at T_bath (no self-heating)"
-        iv_vars["I_pumped"] = _var(("P_av", "V"), Ih, "A", "dc current with rf, self-heated junction")
-        iv_vars["T_junction"] = _var(("P_av", "V"), T, "K", "junction temperature, self-consistent")
-        iv_vars["P_dc"] = _var(("P_av", "V"), Pdc, "W", "dc power V I_dc")
-        iv_vars["P_rf"] = _var(("P_av", "V"), Prf, "W", "absorbed rf power")
-        iv_vars["heat_balance"] = _var(("P_av", "V"), res, "1", "|hA (T - T_bath) - P| / P")
+        iv_vars["I_pumped"] = _var("I_pumped", ("P_av", "V"), Ih, "dc current with rf, self-heated junction")
+        iv_vars["T_junction"] = _var("T_junction", ("P_av", "V"), T, "junction temperature, self-consistent")
+        iv_vars["P_dc"] = _var("P_dc", ("P_av", "V"), Pdc, "dc power V I_dc")
+        iv_vars["P_rf"] = _var("P_rf", ("P_av", "V"), Prf, "absorbed rf power")
+        iv_vars["heat_balance"] = _var("heat_balance", ("P_av", "V"), res, "|hA (T - T_bath) - P| / P")
         attrs.update(heating_model="lumped", hA=h.hA, hA_units="W/K", T_bath=params.temperature, T_bath_units="K",
                      heating_coupling="harmonic balance with the admittance at T_junction, iterated to 1e-9 T_bath")
     # step heights versus power: rise of the pumped curve across each step, V_g - n hf/e +- hf/2e
@@ -702,13 +709,14 @@ def run_rf_source(params: RFParams) -> dict[str, xr.Dataset]:
                 continue
             rise[c, :, i] = [np.interp(hi, V, row) - np.interp(lo, V, row) for row in cur]
             vrf_at[:, i] = [np.interp(vg - nn * vph, V, row) for row in iv_vars["V_rf"].values]
-    emb_vars = {"qp_step_measured": _var(("P_av", "n"), rise[0], "A",
+    emb_vars = {"qp_step_measured": _var("qp_step_measured", ("P_av", "n"), rise[0],
                                          "rise of the pumped I-V across step n (V_g - n hf/e +- hf/2e)"),
-                "V_rf_at_step": _var(("P_av", "n"), vrf_at, "V", "junction rf amplitude at the step's centre")}
+                "V_rf_at_step": _var("V_rf_at_step", ("P_av", "n"), vrf_at,
+                                     "junction rf amplitude at the step's centre")}
     if params.heating is not None:
-        emb_vars["qp_step_measured_isothermal"] = _var(("P_av", "n"), rise[1], "A",
+        emb_vars["qp_step_measured_isothermal"] = _var("qp_step_measured_isothermal", ("P_av", "n"), rise[1],
                                                        "the same without self-heating")
     ds_iv = xr.Dataset(iv_vars, coords=coords, attrs=attrs)
-    ds_emb = xr.Dataset(emb_vars, coords={"P_av": coords["P_av"], "n": _var(("n",), orders, "1", "step order")},
+    ds_emb = xr.Dataset(emb_vars, coords={"P_av": coords["P_av"], "n": _var("n", ("n",), orders, "step order")},
                         attrs=attrs)
     return {"iv": ds_iv, "embedding": ds_emb}
